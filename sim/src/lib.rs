@@ -1,0 +1,1 @@
+//! The deterministic simulator for lockstep (work in progress).
