@@ -3,11 +3,75 @@
 //!
 //! # Map of the crate (start here)
 //! - [`rt`] — the seam: spawn, time, timers, randomness. Everything
-//!   nondeterministic goes through it (DESIGN.md §2.1).
-//! - [`time`], [`random`] — the same seam, as the facade user actors call.
+//!   nondeterministic goes through it (DESIGN.md §2.1). [`time`] and
+//!   [`random`] are the same seam as the facade user actors call.
+//! - [`id`], [`codec`] — identifiers and the wire encoding.
+//! - [`sequencing`] — per-sender sequence numbers and the destination reorder
+//!   buffer (pure; no I/O).
+//! - [`mailbox`] — ports, envelopes, undeliverable messages, the
+//!   [`MailboxSender`] seam.
+//! - [`actor`] — the [`Actor`] and [`Handler`] traits, statuses, handles,
+//!   behaviors, checkpoints.
+//! - [`proc`] — procs (spawn, route) and the actor run loop
+//!   (`proc::instance`).
+//! - [`supervision`] — supervision events and the test coordinator.
+//!
+//! ```
+//! use lockstep::{Actor, Context, Handler, HandlerError, Proc};
+//!
+//! #[derive(Debug)]
+//! struct Doubler;
+//! impl Actor for Doubler {}
+//!
+//! impl Handler<(u64, lockstep::OncePortHandle<u64>)> for Doubler {
+//!     async fn handle(
+//!         &mut self,
+//!         cx: &Context<Self>,
+//!         (n, reply): (u64, lockstep::OncePortHandle<u64>),
+//!     ) -> Result<(), HandlerError> {
+//!         reply.send(cx, n * 2)?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let proc = Proc::local();
+//! let (client, _client_handle) = proc.instance("client").unwrap();
+//! let doubler = proc.spawn("doubler", Doubler).unwrap();
+//! let (reply, answer) = client.open_once_port();
+//! doubler.send(&client, (21, reply)).unwrap();
+//! assert_eq!(answer.recv().await.unwrap(), 42);
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 
+pub mod actor;
+pub mod codec;
+pub mod context;
+pub mod id;
+pub mod mailbox;
+pub mod proc;
+pub mod reference;
 pub mod rt;
+pub mod sequencing;
+pub mod supervision;
+pub mod sync;
+
+pub use actor::{
+    Actor, ActorError, ActorErrorKind, ActorHandle, ActorStatus, Binds, CheckpointError,
+    Checkpointable, Handler, HandlerError, Referable, RemoteHandles, Signal,
+};
+pub use context::SendContext;
+pub use id::{ActorId, PortId, ProcId};
+pub use mailbox::{
+    Headers, MailboxSender, Message, MessageEnvelope, OncePortHandle, OncePortRef, PortHandle,
+    PortReceiver, PortRef, RemoteMessage, SendError, Undeliverable, UndeliverableReason,
+};
+pub use proc::{Context, Instance, InstanceCell, Proc, ProcConfig, ProcError};
+pub use reference::ActorRef;
+pub use sequencing::SeqInfo;
+pub use supervision::{ActorSupervisionEvent, RecordingCoordinator};
 
 /// Time for user actors: `lockstep::time::sleep` instead of `tokio::time::sleep`,
 /// so the simulator can run actor code on virtual time.

@@ -49,4 +49,3 @@ pub(super) fn spawn(_name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
 pub(super) fn random_u64() -> u64 {
     rand::rng().next_u64()
 }
-

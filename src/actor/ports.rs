@@ -1,0 +1,329 @@
+//! How messages reach an actor: its handler ports and its work queue.
+//!
+//! Owns: [`Ports`] (one [`PortHandle`] per handled message type, created on
+//! first use), the actor's inbox (ordering stage + work queue), and the
+//! type-erased [`Work`] items the run loop consumes.
+//!
+//! SEQ-0: every handler port of one actor feeds one ordering stage, so sends
+//! through the handle, an `ActorRef` or a `PortRef` share one counter.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+use super::{Actor, Handler, HandlerError};
+use crate::id::{ActorId, handler_port_index};
+use crate::mailbox::{
+    Headers, Mailbox, Message, MessageEnvelope, Payload, PortHandle, PortSink, RemoteMessage,
+    Undeliverable, UndeliverableReason,
+};
+use crate::proc::{Context, Instance, WeakProc};
+use crate::sequencing::{Inbound, SeqInfo};
+use crate::sync::Mutex;
+
+/// A message, erased to "something actor `A` can handle".
+pub(crate) trait Dispatch<A: Actor>: Send {
+    fn type_name(&self) -> &'static str;
+    fn dispatch<'a>(
+        self: Box<Self>,
+        actor: &'a mut A,
+        cx: &'a Context<A>,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+struct Typed<M>(M);
+
+impl<A: Handler<M>, M: Message> Dispatch<A> for Typed<M> {
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<M>()
+    }
+
+    fn dispatch<'a>(
+        self: Box<Self>,
+        actor: &'a mut A,
+        cx: &'a Context<A>,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(actor.handle(cx, self.0))
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// A call run on the actor by the loop, in queue order (e.g. checkpoint saves).
+pub(crate) type Call<A> =
+    Box<dyn for<'a> FnOnce(&'a mut A, &'a Instance<A>) -> BoxFuture<'a, ()> + Send>;
+
+/// One item of an actor's work queue.
+pub(crate) enum Work<A: Actor> {
+    /// A message for one of its handlers.
+    Message {
+        headers: Headers,
+        sender: ActorId,
+        body: Box<dyn Dispatch<A>>,
+    },
+    /// A message it sent, returned.
+    Undeliverable(Undeliverable<MessageEnvelope>),
+    /// A runtime call.
+    Call(Call<A>),
+}
+
+impl<A: Actor> Work<A> {
+    /// What to return to the sender when this work is abandoned or refused.
+    pub(crate) fn into_returnable(self, dest: &ActorId) -> Option<MessageEnvelope> {
+        match self {
+            Work::Message {
+                headers,
+                sender,
+                body,
+            } => {
+                let type_name = body.type_name();
+                Some(MessageEnvelope::new(
+                    sender,
+                    dest.port_id(crate::id::HANDLER_PORT_BIT),
+                    headers,
+                    type_name,
+                    Payload::LocalOnly,
+                ))
+            }
+            // A returned message that cannot be handled is not returned again.
+            Work::Undeliverable(undeliverable) => {
+                tracing::error!(
+                    actor = %dest,
+                    undeliverable = %undeliverable,
+                    "actor terminated before handling a returned message"
+                );
+                None
+            }
+            Work::Call(_) => None,
+        }
+    }
+}
+
+/// An actor's inbox: the ordering stage in front of its work queue.
+pub(crate) struct ActorInbox<A: Actor> {
+    actor_id: ActorId,
+    inbound: Inbound<Work<A>>,
+    sender: mpsc::UnboundedSender<Work<A>>,
+    depth: AtomicUsize,
+    proc: WeakProc,
+}
+
+impl<A: Actor> ActorInbox<A> {
+    pub(crate) fn new(
+        actor_id: ActorId,
+        mailbox: &Mailbox,
+        proc: WeakProc,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Work<A>>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let inbox = Arc::new(Self {
+            actor_id,
+            inbound: Inbound::new(mailbox.reorder_limits()),
+            sender,
+            depth: AtomicUsize::new(0),
+            proc,
+        });
+        (inbox, receiver)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    /// Messages released to the work queue and not yet taken by the loop.
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Messages held by the ordering stage behind gaps.
+    pub(crate) fn ordering(&self) -> &Inbound<Work<A>> {
+        &self.inbound
+    }
+
+    /// The loop took one item off the queue.
+    pub(crate) fn taken(&self) {
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Admit `work` through the ordering stage into the queue.
+    pub(crate) fn enqueue(
+        &self,
+        seq_info: SeqInfo,
+        work: Work<A>,
+    ) -> Result<(), (Work<A>, UndeliverableReason)> {
+        let mut refused = Vec::new();
+        let admitted = self.inbound.admit(seq_info, work, |work| {
+            self.depth.fetch_add(1, Ordering::Relaxed);
+            if let Err(mpsc::error::SendError(work)) = self.sender.send(work) {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
+                refused.push(work);
+            }
+        });
+        // The queue closed while releasing (the actor just terminated):
+        // everything released late goes back to its sender (UD-1).
+        for work in refused {
+            self.return_to_sender(
+                work,
+                UndeliverableReason::ActorTerminated {
+                    actor_id: self.actor_id.clone(),
+                },
+            );
+        }
+        admitted.map_err(|(work, error)| (work, error.into()))
+    }
+
+    /// Send `work` back to whoever sent it.
+    pub(crate) fn return_to_sender(&self, work: Work<A>, reason: UndeliverableReason) {
+        if let Some(envelope) = work.into_returnable(&self.actor_id) {
+            self.proc.return_undeliverable(envelope, reason);
+        }
+    }
+}
+
+/// Delivers messages of type `M` into an actor's inbox.
+struct HandlerSink<A: Actor> {
+    inbox: Arc<ActorInbox<A>>,
+}
+
+impl<A: Handler<M>, M: Message> PortSink<M> for HandlerSink<A> {
+    fn deliver(
+        &self,
+        message: M,
+        headers: Headers,
+        sender: &ActorId,
+    ) -> Result<(), (M, UndeliverableReason)> {
+        if self.inbox.is_closed() {
+            let reason = UndeliverableReason::ActorTerminated {
+                actor_id: self.inbox.actor_id.clone(),
+            };
+            return Err((message, reason));
+        }
+        let seq_info = headers.seq_info();
+        let work = Work::Message {
+            headers,
+            sender: sender.clone(),
+            body: Box::new(Typed(message)),
+        };
+        self.inbox
+            .enqueue(seq_info, work)
+            .map_err(|(work, reason)| {
+                let Work::Message { body, .. } = work else {
+                    unreachable!("a handler port only enqueues messages")
+                };
+                let Ok(typed) = body.into_any().downcast::<Typed<M>>() else {
+                    unreachable!("a handler port only enqueues its own message type")
+                };
+                (typed.0, reason)
+            })
+    }
+}
+
+/// Delivers returned messages into an actor's work queue (control traffic: `Direct`).
+struct UndeliverableSink<A: Actor> {
+    inbox: Arc<ActorInbox<A>>,
+}
+
+impl<A: Actor> PortSink<Undeliverable<MessageEnvelope>> for UndeliverableSink<A> {
+    fn deliver(
+        &self,
+        message: Undeliverable<MessageEnvelope>,
+        _headers: Headers,
+        _sender: &ActorId,
+    ) -> Result<(), (Undeliverable<MessageEnvelope>, UndeliverableReason)> {
+        self.inbox
+            .enqueue(SeqInfo::Direct, Work::Undeliverable(message))
+            .map_err(|(work, reason)| match work {
+                Work::Undeliverable(message) => (message, reason),
+                _ => unreachable!("only undeliverables are enqueued here"),
+            })
+    }
+}
+
+/// An actor's handler ports, one per message type, created on first use.
+pub struct Ports<A: Actor> {
+    inbox: Arc<ActorInbox<A>>,
+    mailbox: Mailbox,
+    bound: Arc<AtomicBool>,
+    handles: Mutex<BTreeMap<u64, Box<dyn Any + Send + Sync>>>,
+}
+
+impl<A: Actor> Ports<A> {
+    pub(crate) fn new(inbox: Arc<ActorInbox<A>>, mailbox: Mailbox) -> Self {
+        Self {
+            inbox,
+            mailbox,
+            bound: Arc::new(AtomicBool::new(false)),
+            handles: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The handler port for `M`.
+    pub fn get<M: Message>(&self) -> PortHandle<M>
+    where
+        A: Handler<M>,
+    {
+        let index = handler_port_index::<M>();
+        let mut handles = self.handles.lock();
+        if let Some(handle) = handles.get(&index) {
+            return handle
+                .downcast_ref::<PortHandle<M>>()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "handler port index collision for {}",
+                        std::any::type_name::<M>()
+                    )
+                })
+                .clone();
+        }
+        let sink = Arc::new(HandlerSink {
+            inbox: self.inbox.clone(),
+        });
+        let port_id = self.inbox.actor_id.port_id(index);
+        let handle = PortHandle::new(port_id, self.bound.clone(), sink, &self.mailbox);
+        handles.insert(index, Box::new(handle.clone()));
+        handle
+    }
+
+    /// Make the handler for `M` reachable by reference.
+    pub fn bind<M: RemoteMessage>(&self)
+    where
+        A: Handler<M>,
+    {
+        self.get::<M>().register();
+    }
+
+    /// The port returned messages arrive on.
+    pub(crate) fn undeliverable_port(&self) -> PortHandle<Undeliverable<MessageEnvelope>> {
+        let index = handler_port_index::<Undeliverable<MessageEnvelope>>();
+        let sink = Arc::new(UndeliverableSink {
+            inbox: self.inbox.clone(),
+        });
+        let handle = PortHandle::new(
+            self.inbox.actor_id.port_id(index),
+            Arc::new(AtomicBool::new(false)),
+            sink,
+            &self.mailbox,
+        );
+        handle.register();
+        handle
+    }
+
+    /// Mark the actor bound: from now on, handle sends are sequenced (PORT-1).
+    pub(crate) fn mark_bound(&self) {
+        self.bound.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn inbox(&self) -> &Arc<ActorInbox<A>> {
+        &self.inbox
+    }
+
+    pub(crate) fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
+    }
+}

@@ -1,0 +1,154 @@
+//! Mailboxes: an actor's ports, and delivery of envelopes to them.
+//!
+//! Owns: port allocation (ephemeral ports count up from 1, SEQ-0's port
+//! domains), the table of ports reachable by reference, message traits, and
+//! the [`MailboxSender`] seam that procs and transports implement.
+//! Does not own: routing between procs (`proc`), ordering (`sequencing`).
+
+mod envelope;
+mod port;
+mod undeliverable;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use envelope::{Headers, MessageEnvelope, Payload};
+pub use port::{
+    OncePortHandle, OncePortReceiver, OncePortRef, PortHandle, PortReceiver, PortRef, RecvError,
+};
+pub(crate) use port::{PortSink, SerializedPort};
+pub use undeliverable::{SendError, Undeliverable, UndeliverableReason};
+
+use crate::id::{ActorId, HANDLER_PORT_BIT, PortId};
+use crate::sequencing::ReorderLimits;
+use crate::sync::Mutex;
+
+/// Any value that can be sent to a local port.
+pub trait Message: Send + 'static {}
+impl<T: Send + 'static> Message for T {}
+
+/// A message that can also be sent by reference (encoded).
+pub trait RemoteMessage: Message + Serialize + DeserializeOwned {}
+impl<T: Message + Serialize + DeserializeOwned> RemoteMessage for T {}
+
+/// Something that accepts envelopes for delivery: a proc, a router, a
+/// transport, or a test forwarder that reorders them.
+pub trait MailboxSender: Send + Sync + 'static {
+    /// Take `envelope`; if it cannot be delivered, send it back through
+    /// `return_handle` as [`Undeliverable`] (UD-1).
+    fn post(
+        &self,
+        envelope: MessageEnvelope,
+        return_handle: &PortHandle<Undeliverable<MessageEnvelope>>,
+    );
+}
+
+/// Return `envelope` through `return_handle` with `reason`; if even that
+/// fails, log it as an error — the one documented end of UD-1.
+pub fn return_undeliverable(
+    return_handle: &PortHandle<Undeliverable<MessageEnvelope>>,
+    envelope: MessageEnvelope,
+    reason: UndeliverableReason,
+) {
+    let sender = envelope.sender().clone();
+    let returned = Undeliverable {
+        message: envelope,
+        reason,
+    };
+    if let Err(error) = return_handle.deliver(returned, Headers::default(), &sender) {
+        tracing::error!(
+            message = %error.message.message,
+            reason = %error.message.reason,
+            return_failure = %error.reason,
+            "undeliverable message could not be returned to its sender"
+        );
+    }
+}
+
+pub(crate) struct MailboxState {
+    actor_id: ActorId,
+    next_port: AtomicU64,
+    reorder: Option<ReorderLimits>,
+    message_bytes_max: u64,
+    registered: Mutex<BTreeMap<u64, Arc<dyn SerializedPort>>>,
+}
+
+/// An actor's mailbox: its ports, and the table of those reachable by reference.
+#[derive(Clone)]
+pub struct Mailbox {
+    state: Arc<MailboxState>,
+}
+
+impl Mailbox {
+    pub(crate) fn new(
+        actor_id: ActorId,
+        reorder: Option<ReorderLimits>,
+        message_bytes_max: u64,
+    ) -> Self {
+        Self {
+            state: Arc::new(MailboxState {
+                actor_id,
+                next_port: AtomicU64::new(1),
+                reorder,
+                message_bytes_max,
+                registered: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    /// The owning actor.
+    pub fn actor_id(&self) -> &ActorId {
+        &self.state.actor_id
+    }
+
+    /// Ordering limits for this mailbox's ports (`None`: reorder buffer off).
+    pub(crate) fn reorder_limits(&self) -> Option<ReorderLimits> {
+        self.state.reorder
+    }
+
+    fn allocate_port(&self) -> PortId {
+        let index = self.state.next_port.fetch_add(1, Ordering::Relaxed);
+        assert!(
+            index & HANDLER_PORT_BIT == 0,
+            "ephemeral port indices exhausted"
+        );
+        self.state.actor_id.port_id(index)
+    }
+
+    pub(crate) fn register(&self, index: u64, port: Arc<dyn SerializedPort>) {
+        self.state.registered.lock().insert(index, port);
+    }
+
+    pub(crate) fn unregister(&self, index: u64) {
+        self.state.registered.lock().remove(&index);
+    }
+
+    /// Forget every registered port (the actor terminated); breaks the
+    /// mailbox ↔ port reference cycle.
+    pub(crate) fn close(&self) {
+        let ports = std::mem::take(&mut *self.state.registered.lock());
+        drop(ports);
+    }
+
+    /// Deliver an envelope addressed to one of this mailbox's ports.
+    pub(crate) fn deliver_serialized(
+        &self,
+        envelope: MessageEnvelope,
+    ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
+        let index = envelope.dest().index();
+        let port = self.state.registered.lock().get(&index).cloned();
+        match port {
+            Some(port) => port.deliver_serialized(envelope),
+            None => {
+                let reason = UndeliverableReason::PortUnbound {
+                    port_id: envelope.dest().clone(),
+                };
+                Err((envelope, reason))
+            }
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! Ports: typed endpoints of a mailbox, their serializable references and receivers.
+//!
+//! Owns: [`PortHandle`], [`PortRef`], [`OncePortHandle`], [`OncePortRef`],
+//! [`PortReceiver`], [`OncePortReceiver`], and how a port's messages reach its
+//! sink (a queue, a closure, or an actor's work queue) through the ordering stage.
+//!
+//! PORT-1: a send through an unbound handle is `Direct`; once bound (or, for
+//! handler ports, once the actor is bound) every send is sequenced (SEQ-0).
+//! PORT-2: a once port delivers at most one message, then unbinds itself.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use super::envelope::{Headers, MessageEnvelope, Payload};
+use super::undeliverable::{SendError, UndeliverableReason};
+use super::{Mailbox, MailboxState, Message, RemoteMessage};
+use crate::codec;
+use crate::context::SendContext;
+use crate::id::{ActorId, PortId, handler_port_index};
+use crate::sequencing::{Inbound, ReceivingDomain, SeqInfo};
+use crate::sync::Mutex;
+
+/// Where a port's messages go once admitted.
+pub(crate) trait PortSink<M>: Send + Sync + 'static {
+    /// Deliver one message; on failure hand it back with the reason.
+    fn deliver(
+        &self,
+        message: M,
+        headers: Headers,
+        sender: &ActorId,
+    ) -> Result<(), (M, UndeliverableReason)>;
+}
+
+/// Delivery of an envelope's encoded payload to a bound port.
+pub(crate) trait SerializedPort: Send + Sync + 'static {
+    fn deliver_serialized(
+        &self,
+        envelope: MessageEnvelope,
+    ) -> Result<(), (MessageEnvelope, UndeliverableReason)>;
+}
+
+fn decode_payload<M: RemoteMessage>(
+    envelope: &MessageEnvelope,
+    limit_bytes: u64,
+) -> Result<M, UndeliverableReason> {
+    if envelope.type_name() != std::any::type_name::<M>() {
+        return Err(UndeliverableReason::TypeMismatch {
+            port_id: envelope.dest().clone(),
+            expected: std::any::type_name::<M>().to_owned(),
+            found: envelope.type_name().to_owned(),
+        });
+    }
+    match envelope.payload() {
+        Payload::Serialized(bytes) => {
+            codec::decode(bytes, limit_bytes).map_err(|error| UndeliverableReason::Malformed {
+                detail: error.to_string(),
+            })
+        }
+        Payload::LocalOnly => Err(UndeliverableReason::Malformed {
+            detail: "a local-only message cannot be delivered by reference".into(),
+        }),
+    }
+}
+
+pub(crate) struct PortState<M> {
+    port_id: PortId,
+    /// Shared by all handler ports of one actor (set by the actor's `bind`).
+    bound: Arc<AtomicBool>,
+    sink: Arc<dyn PortSink<M>>,
+    mailbox: Weak<MailboxState>,
+}
+
+/// A local, typed handle to a port: sends without encoding.
+pub struct PortHandle<M> {
+    state: Arc<PortState<M>>,
+}
+
+impl<M> Clone for PortHandle<M> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<M> fmt::Debug for PortHandle<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PortHandle({})", self.state.port_id)
+    }
+}
+
+impl<M: Message> PortHandle<M> {
+    pub(crate) fn new(
+        port_id: PortId,
+        bound: Arc<AtomicBool>,
+        sink: Arc<dyn PortSink<M>>,
+        mailbox: &Mailbox,
+    ) -> Self {
+        Self {
+            state: Arc::new(PortState {
+                port_id,
+                bound,
+                sink,
+                mailbox: Arc::downgrade(&mailbox.state),
+            }),
+        }
+    }
+
+    /// The port's id.
+    pub fn port_id(&self) -> &PortId {
+        &self.state.port_id
+    }
+
+    /// Whether sends through this handle are sequenced (PORT-1).
+    pub fn is_bound(&self) -> bool {
+        self.state.bound.load(Ordering::Acquire)
+    }
+
+    /// Send `message` from `cx`. Fails (handing the message back) if the port
+    /// is closed or its actor has terminated.
+    pub fn send(&self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
+        let outbox = cx.outbox();
+        let seq_info = if self.is_bound() {
+            outbox.next_seq(&ReceivingDomain::of(&self.state.port_id))
+        } else {
+            SeqInfo::Direct
+        };
+        self.deliver(message, Headers::new(seq_info), outbox.actor_id())
+    }
+
+    /// Deliver with explicit headers (control traffic and returned messages).
+    pub(crate) fn deliver(
+        &self,
+        message: M,
+        headers: Headers,
+        sender: &ActorId,
+    ) -> Result<(), SendError<M>> {
+        self.state
+            .sink
+            .deliver(message, headers, sender)
+            .map_err(|(message, reason)| SendError::new(message, reason))
+    }
+
+    /// Mark sends through this handle as sequenced, without registering it for
+    /// delivery by reference (for local-only message types).
+    pub fn bind_local(&self) {
+        self.state.bound.store(true, Ordering::Release);
+    }
+}
+
+impl<M: RemoteMessage> PortHandle<M> {
+    /// Make the port reachable by reference and return that reference. From
+    /// now on, sends through this handle are sequenced too (PORT-1).
+    pub fn bind(&self) -> PortRef<M> {
+        self.register();
+        self.state.bound.store(true, Ordering::Release);
+        PortRef::attest(self.state.port_id.clone())
+    }
+
+    /// Register for delivery by reference without changing sequencing.
+    pub(crate) fn register(&self) {
+        if let Some(mailbox) = self.state.mailbox.upgrade() {
+            Mailbox { state: mailbox }.register(self.state.port_id.index(), self.state.clone());
+        }
+    }
+}
+
+impl<M: RemoteMessage> SerializedPort for PortState<M> {
+    fn deliver_serialized(
+        &self,
+        envelope: MessageEnvelope,
+    ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
+        let limit = match self.mailbox.upgrade() {
+            Some(mailbox) => mailbox.message_bytes_max,
+            None => {
+                let reason = UndeliverableReason::PortClosed {
+                    port_id: self.port_id.clone(),
+                };
+                return Err((envelope, reason));
+            }
+        };
+        let message = match decode_payload::<M>(&envelope, limit) {
+            Ok(message) => message,
+            Err(reason) => return Err((envelope, reason)),
+        };
+        self.sink
+            .deliver(message, envelope.headers().clone(), envelope.sender())
+            .map_err(|(_message, reason)| (envelope, reason))
+    }
+}
+
+/// A serializable reference to a port of message type `M`.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct PortRef<M> {
+    port_id: PortId,
+    #[serde(skip)]
+    message: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for PortRef<M> {
+    fn clone(&self) -> Self {
+        Self::attest(self.port_id.clone())
+    }
+}
+
+impl<M> PartialEq for PortRef<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.port_id == other.port_id
+    }
+}
+
+impl<M> Eq for PortRef<M> {}
+
+impl<M> fmt::Debug for PortRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PortRef({})", self.port_id)
+    }
+}
+
+impl<M> PortRef<M> {
+    /// A reference to `port_id`, trusted to carry `M`.
+    pub fn attest(port_id: PortId) -> Self {
+        Self {
+            port_id,
+            message: PhantomData,
+        }
+    }
+
+    /// The handler port of message type `M` on `actor_id`.
+    pub fn attest_message_port(actor_id: &ActorId) -> Self
+    where
+        M: 'static,
+    {
+        Self::attest(actor_id.port_id(handler_port_index::<M>()))
+    }
+
+    /// The referenced port.
+    pub fn port_id(&self) -> &PortId {
+        &self.port_id
+    }
+}
+
+/// Encode `message` into an envelope from `cx` to `dest` with `seq_info`.
+pub(crate) fn envelope_for<M: RemoteMessage>(
+    cx: &impl SendContext,
+    dest: &PortId,
+    seq_info: SeqInfo,
+    message: M,
+) -> Result<MessageEnvelope, SendError<M>> {
+    let outbox = cx.outbox();
+    let limit = outbox.proc().config().message_bytes_max;
+    match codec::encode(&message, limit) {
+        Ok(bytes) => Ok(MessageEnvelope::new(
+            outbox.actor_id().clone(),
+            dest.clone(),
+            Headers::new(seq_info),
+            std::any::type_name::<M>(),
+            Payload::Serialized(bytes),
+        )),
+        Err(error) => {
+            let reason = match error {
+                codec::CodecError::TooLarge { limit_bytes } => UndeliverableReason::TooLarge {
+                    type_name: std::any::type_name::<M>().to_owned(),
+                    limit_bytes,
+                },
+                other => UndeliverableReason::Malformed {
+                    detail: other.to_string(),
+                },
+            };
+            Err(SendError::new(message, reason))
+        }
+    }
+}
+
+impl<M: RemoteMessage> PortRef<M> {
+    /// Send `message` by reference: it is encoded, sequenced for the port's
+    /// receiving domain, and routed by `cx`'s proc. Failures after this point
+    /// come back to the sender as undeliverable.
+    pub fn send(&self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
+        let seq_info = cx.outbox().next_seq(&ReceivingDomain::of(&self.port_id));
+        let envelope = envelope_for(cx, &self.port_id, seq_info, message)?;
+        cx.outbox().post(envelope);
+        Ok(())
+    }
+}
+
+/// Receives the messages of a port opened with `open_port`.
+pub struct PortReceiver<M> {
+    port_id: PortId,
+    receiver: mpsc::UnboundedReceiver<M>,
+    mailbox: Weak<MailboxState>,
+}
+
+/// The port's sender side is gone (the port can never receive again).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("port {port_id} is closed")]
+pub struct RecvError {
+    /// The port.
+    pub port_id: PortId,
+}
+
+impl<M> PortReceiver<M> {
+    /// The port's id.
+    pub fn port_id(&self) -> &PortId {
+        &self.port_id
+    }
+
+    /// Wait for the next message.
+    pub async fn recv(&mut self) -> Result<M, RecvError> {
+        self.receiver.recv().await.ok_or_else(|| RecvError {
+            port_id: self.port_id.clone(),
+        })
+    }
+
+    /// The next message if one is queued.
+    pub fn try_recv(&mut self) -> Option<M> {
+        self.receiver.try_recv().ok()
+    }
+
+    /// Every message queued now.
+    pub fn drain(&mut self) -> Vec<M> {
+        std::iter::from_fn(|| self.receiver.try_recv().ok()).collect()
+    }
+}
+
+impl<M> Drop for PortReceiver<M> {
+    fn drop(&mut self) {
+        if let Some(mailbox) = self.mailbox.upgrade() {
+            Mailbox { state: mailbox }.unregister(self.port_id.index());
+        }
+    }
+}
+
+/// A port's queue, behind the port's own ordering stage (its own domain, SEQ-0).
+pub(crate) struct QueueSink<M> {
+    port_id: PortId,
+    inbound: Inbound<M>,
+    sender: mpsc::UnboundedSender<M>,
+}
+
+impl<M: Message> PortSink<M> for QueueSink<M> {
+    fn deliver(
+        &self,
+        message: M,
+        headers: Headers,
+        _sender: &ActorId,
+    ) -> Result<(), (M, UndeliverableReason)> {
+        if self.sender.is_closed() {
+            let reason = UndeliverableReason::PortClosed {
+                port_id: self.port_id.clone(),
+            };
+            return Err((message, reason));
+        }
+        self.inbound
+            .admit(headers.seq_info(), message, |message| {
+                if self.sender.send(message).is_err() {
+                    tracing::error!(port = %self.port_id, "port closed while releasing an ordered message");
+                }
+            })
+            .map_err(|(message, error)| (message, error.into()))
+    }
+}
+
+/// A port served by a closure, called in order with each message and its headers.
+pub(crate) struct EnqueueSink<M> {
+    inbound: Inbound<(M, Headers)>,
+    serve: Box<dyn Fn(Headers, M) + Send + Sync>,
+}
+
+impl<M: Message> PortSink<M> for EnqueueSink<M> {
+    fn deliver(
+        &self,
+        message: M,
+        headers: Headers,
+        _sender: &ActorId,
+    ) -> Result<(), (M, UndeliverableReason)> {
+        let seq_info = headers.seq_info();
+        self.inbound
+            .admit(seq_info, (message, headers), |(message, headers)| {
+                (self.serve)(headers, message)
+            })
+            .map_err(|((message, _), error)| (message, error.into()))
+    }
+}
+
+impl Mailbox {
+    /// Open an ephemeral port and its receiver.
+    pub fn open_port<M: Message>(&self) -> (PortHandle<M>, PortReceiver<M>) {
+        let port_id = self.allocate_port();
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let sink = Arc::new(QueueSink {
+            port_id: port_id.clone(),
+            inbound: Inbound::new(self.state.reorder),
+            sender,
+        });
+        let handle = PortHandle::new(port_id.clone(), Arc::default(), sink, self);
+        let receiver = PortReceiver {
+            port_id,
+            receiver,
+            mailbox: Arc::downgrade(&self.state),
+        };
+        (handle, receiver)
+    }
+
+    /// Open an ephemeral port whose messages are handed, in order, to `serve`.
+    pub fn open_enqueue_port<M: Message>(
+        &self,
+        serve: impl Fn(Headers, M) + Send + Sync + 'static,
+    ) -> PortHandle<M> {
+        let port_id = self.allocate_port();
+        let sink = Arc::new(EnqueueSink {
+            inbound: Inbound::new(self.state.reorder),
+            serve: Box::new(serve),
+        });
+        PortHandle::new(port_id, Arc::default(), sink, self)
+    }
+
+    /// Open a port that accepts at most one message (PORT-2).
+    pub fn open_once_port<M: Message>(&self) -> (OncePortHandle<M>, OncePortReceiver<M>) {
+        let port_id = self.allocate_port();
+        let (sender, receiver) = oneshot::channel();
+        let state = Arc::new(OnceState {
+            port_id: port_id.clone(),
+            sender: Mutex::new(Some(sender)),
+            mailbox: Arc::downgrade(&self.state),
+        });
+        (
+            OncePortHandle { state },
+            OncePortReceiver { port_id, receiver },
+        )
+    }
+}
+
+struct OnceState<M> {
+    port_id: PortId,
+    sender: Mutex<Option<oneshot::Sender<M>>>,
+    mailbox: Weak<MailboxState>,
+}
+
+impl<M: Message> OnceState<M> {
+    fn deliver(&self, message: M) -> Result<(), (M, UndeliverableReason)> {
+        let sender = self.sender.lock().take();
+        if let Some(mailbox) = self.mailbox.upgrade() {
+            Mailbox { state: mailbox }.unregister(self.port_id.index());
+        }
+        let reason = || UndeliverableReason::PortClosed {
+            port_id: self.port_id.clone(),
+        };
+        match sender {
+            Some(sender) => sender.send(message).map_err(|message| (message, reason())),
+            None => Err((message, reason())),
+        }
+    }
+}
+
+impl<M: RemoteMessage> SerializedPort for OnceState<M> {
+    fn deliver_serialized(
+        &self,
+        envelope: MessageEnvelope,
+    ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
+        let limit = match self.mailbox.upgrade() {
+            Some(mailbox) => mailbox.message_bytes_max,
+            None => codec::MESSAGE_BYTES_MAX_DEFAULT,
+        };
+        match decode_payload::<M>(&envelope, limit) {
+            Ok(message) => self
+                .deliver(message)
+                .map_err(|(_message, reason)| (envelope, reason)),
+            Err(reason) => Err((envelope, reason)),
+        }
+    }
+}
+
+/// A local handle to a once port; sending consumes it.
+pub struct OncePortHandle<M> {
+    state: Arc<OnceState<M>>,
+}
+
+impl<M> fmt::Debug for OncePortHandle<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OncePortHandle({})", self.state.port_id)
+    }
+}
+
+impl<M: Message> OncePortHandle<M> {
+    /// The port's id.
+    pub fn port_id(&self) -> &PortId {
+        &self.state.port_id
+    }
+
+    /// Send the one message. Once ports are `Direct` (a single message has no
+    /// order to keep).
+    pub fn send(self, _cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
+        self.state
+            .deliver(message)
+            .map_err(|(message, reason)| SendError::new(message, reason))
+    }
+}
+
+impl<M: RemoteMessage> OncePortHandle<M> {
+    /// Make the port reachable by reference.
+    pub fn bind(self) -> OncePortRef<M> {
+        if let Some(mailbox) = self.state.mailbox.upgrade() {
+            Mailbox { state: mailbox }.register(self.state.port_id.index(), self.state.clone());
+        }
+        OncePortRef {
+            port_id: self.state.port_id.clone(),
+            message: PhantomData,
+        }
+    }
+}
+
+/// A serializable reference to a once port.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct OncePortRef<M> {
+    port_id: PortId,
+    #[serde(skip)]
+    message: PhantomData<fn() -> M>,
+}
+
+impl<M> fmt::Debug for OncePortRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OncePortRef({})", self.port_id)
+    }
+}
+
+impl<M> Clone for OncePortRef<M> {
+    fn clone(&self) -> Self {
+        Self {
+            port_id: self.port_id.clone(),
+            message: PhantomData,
+        }
+    }
+}
+
+impl<M: RemoteMessage> OncePortRef<M> {
+    /// The referenced port.
+    pub fn port_id(&self) -> &PortId {
+        &self.port_id
+    }
+
+    /// Send the one message by reference.
+    pub fn send(self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
+        let envelope = envelope_for(cx, &self.port_id, SeqInfo::Direct, message)?;
+        cx.outbox().post(envelope);
+        Ok(())
+    }
+}
+
+/// Receives the one message of a once port.
+pub struct OncePortReceiver<M> {
+    port_id: PortId,
+    receiver: oneshot::Receiver<M>,
+}
+
+impl<M> OncePortReceiver<M> {
+    /// The port's id.
+    pub fn port_id(&self) -> &PortId {
+        &self.port_id
+    }
+
+    /// Wait for the message; fails if every handle and reference is gone.
+    pub async fn recv(self) -> Result<M, RecvError> {
+        let port_id = self.port_id;
+        self.receiver.await.map_err(|_| RecvError { port_id })
+    }
+}

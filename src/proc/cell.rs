@@ -1,0 +1,238 @@
+//! The type-erased, shared state of one actor instance.
+//!
+//! Owns: what outlives any one message and is read from outside the actor's
+//! task: status watch, signal and supervision queues, family links, the
+//! mailbox, counters for introspection, published attrs.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::actor::{
+    Actor, ActorError, ActorErrorKind, ActorHandle, ActorStatus, HandlerInfo, Ports, Signal,
+    StatusCell,
+};
+use crate::id::ActorId;
+use crate::mailbox::{Mailbox, MessageEnvelope, PortHandle, Undeliverable};
+use crate::sequencing::SessionOrdering;
+use crate::supervision::ActorSupervisionEvent;
+use crate::sync::Mutex;
+
+/// Read-only view of an actor's inbox, for introspection.
+pub(crate) trait InboxView: Send + Sync {
+    fn queue_depth(&self) -> usize;
+    fn ordering(&self) -> Vec<SessionOrdering>;
+    fn buffered_total(&self) -> usize;
+}
+
+impl<A: Actor> InboxView for crate::actor::ActorInbox<A> {
+    fn queue_depth(&self) -> usize {
+        crate::actor::ActorInbox::queue_depth(self)
+    }
+    fn ordering(&self) -> Vec<SessionOrdering> {
+        self.ordering().snapshot()
+    }
+    fn buffered_total(&self) -> usize {
+        self.ordering().buffered_total()
+    }
+}
+
+pub(crate) struct CellState {
+    pub(crate) actor_id: ActorId,
+    pub(crate) actor_type: &'static str,
+    pub(crate) created_at: SystemTime,
+    pub(crate) status: StatusCell,
+    pub(crate) signals: mpsc::UnboundedSender<Signal>,
+    pub(crate) supervision: mpsc::UnboundedSender<ActorSupervisionEvent>,
+    pub(crate) parent: Option<Weak<CellState>>,
+    pub(crate) children: Mutex<BTreeMap<u64, InstanceCell>>,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) undeliverable: PortHandle<Undeliverable<MessageEnvelope>>,
+    pub(crate) inbox: Option<Arc<dyn InboxView>>,
+    pub(crate) ports: Box<dyn Any + Send + Sync>,
+    pub(crate) messages_processed: AtomicU64,
+    pub(crate) last_handler: Mutex<Option<HandlerInfo>>,
+    pub(crate) published_attrs: Mutex<Option<serde_json::Map<String, serde_json::Value>>>,
+    pub(crate) task: Mutex<Option<crate::rt::JoinHandle<()>>>,
+}
+
+/// A type-erased handle to an actor instance: lifecycle, family, and what
+/// introspection reads. Cheap to clone.
+#[derive(Clone)]
+pub struct InstanceCell {
+    pub(crate) state: Arc<CellState>,
+}
+
+impl std::fmt::Debug for InstanceCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InstanceCell({})", self.state.actor_id)
+    }
+}
+
+impl InstanceCell {
+    /// The actor's id.
+    pub fn actor_id(&self) -> &ActorId {
+        &self.state.actor_id
+    }
+
+    /// The actor's Rust type name.
+    pub fn actor_type(&self) -> &'static str {
+        self.state.actor_type
+    }
+
+    /// When the actor was created (world wall clock).
+    pub fn created_at(&self) -> SystemTime {
+        self.state.created_at
+    }
+
+    /// The current status.
+    pub fn status(&self) -> ActorStatus {
+        self.state.status.get()
+    }
+
+    /// A watch of the status.
+    pub fn status_watch(&self) -> watch::Receiver<ActorStatus> {
+        self.state.status.subscribe()
+    }
+
+    /// Send a control signal. Fails if the actor has already terminated.
+    pub fn signal(&self, signal: Signal) -> Result<(), ActorError> {
+        self.state.signals.send(signal).map_err(|_| ActorError {
+            actor_id: self.actor_id().clone(),
+            kind: ActorErrorKind::Handler(format!(
+                "cannot signal: actor is {}",
+                self.state.status.get()
+            )),
+        })
+    }
+
+    /// The parent, if this is a child actor and the parent still exists.
+    pub fn parent(&self) -> Option<InstanceCell> {
+        self.state
+            .parent
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .map(|state| InstanceCell { state })
+    }
+
+    /// Live children, in pid order.
+    pub fn children(&self) -> Vec<InstanceCell> {
+        self.state.children.lock().values().cloned().collect()
+    }
+
+    pub(crate) fn add_child(&self, child: InstanceCell) {
+        self.state
+            .children
+            .lock()
+            .insert(child.actor_id().pid(), child);
+    }
+
+    pub(crate) fn remove_child(&self, pid: u64) {
+        self.state.children.lock().remove(&pid);
+    }
+
+    /// Messages handled so far.
+    pub fn messages_processed(&self) -> u64 {
+        self.state.messages_processed.load(Ordering::Relaxed)
+    }
+
+    /// The handler of the last message handled (never introspection, S2).
+    pub fn last_handler(&self) -> Option<HandlerInfo> {
+        self.state.last_handler.lock().clone()
+    }
+
+    pub(crate) fn record_handled(&self, handler: HandlerInfo) {
+        self.state
+            .messages_processed
+            .fetch_add(1, Ordering::Relaxed);
+        *self.state.last_handler.lock() = Some(handler);
+    }
+
+    /// Messages waiting in the work queue.
+    pub fn queue_depth(&self) -> usize {
+        self.state
+            .inbox
+            .as_ref()
+            .map_or(0, |inbox| inbox.queue_depth())
+    }
+
+    /// Ordering snapshot of the actor's handler-port domain, per session.
+    pub fn ordering(&self) -> Vec<SessionOrdering> {
+        self.state
+            .inbox
+            .as_ref()
+            .map_or_else(Vec::new, |inbox| inbox.ordering())
+    }
+
+    /// Messages held behind sequence gaps.
+    pub fn buffered_total(&self) -> usize {
+        self.state
+            .inbox
+            .as_ref()
+            .map_or(0, |inbox| inbox.buffered_total())
+    }
+
+    /// Replace the whole published-attrs bag.
+    pub fn set_published_attrs(&self, attrs: serde_json::Map<String, serde_json::Value>) {
+        *self.state.published_attrs.lock() = Some(attrs);
+    }
+
+    /// Merge one key into the published attrs.
+    pub fn merge_published_attr(&self, key: &str, value: serde_json::Value) {
+        self.state
+            .published_attrs
+            .lock()
+            .get_or_insert_with(serde_json::Map::new)
+            .insert(key.to_owned(), value);
+    }
+
+    /// The published attrs, if any were published.
+    pub fn published_attrs(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        self.state.published_attrs.lock().clone()
+    }
+
+    /// Recover the typed handle if the actor is an `A`.
+    pub fn downcast_handle<A: Actor>(&self) -> Option<ActorHandle<A>> {
+        let ports = self.state.ports.downcast_ref::<Arc<Ports<A>>>()?;
+        Some(ActorHandle::new(self.clone(), ports.clone()))
+    }
+
+    pub(crate) fn undeliverable_port(&self) -> &PortHandle<Undeliverable<MessageEnvelope>> {
+        &self.state.undeliverable
+    }
+}
+
+impl InstanceCell {
+    /// Terminate a wedged actor from outside: abort its task, fail it, and do
+    /// the same to its children first. Work still queued is lost with the
+    /// task, which is logged (the one place UD-1 cannot hold).
+    pub(crate) fn terminate_by_force(&self, reason: String) {
+        for child in self.children() {
+            child.terminate_by_force(format!("parent {} was terminated", self.actor_id()));
+        }
+        if let Some(task) = self.state.task.lock().take() {
+            task.abort();
+        }
+        let lost = self.queue_depth();
+        if lost > 0 {
+            tracing::error!(actor = %self.actor_id(), lost, "terminated by force with queued messages");
+        }
+        let status = ActorStatus::Failed(ActorErrorKind::Aborted(reason));
+        if self.state.status.set_unless_terminal(status.clone()) {
+            self.state.mailbox.close();
+            if let Some(parent) = self.parent() {
+                let _ = parent.state.supervision.send(ActorSupervisionEvent {
+                    actor_id: self.actor_id().clone(),
+                    display_name: None,
+                    status,
+                    occurred_at: crate::rt::time::system_now(),
+                    message_headers: None,
+                });
+            }
+        }
+    }
+}

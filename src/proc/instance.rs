@@ -1,0 +1,582 @@
+//! Instances and the actor run loop.
+//!
+//! Owns: [`Instance`] (an actor's identity, ports and sender side),
+//! [`Context`] (the instance plus the current message's headers), and the
+//! loop that runs `init`, handles one message at a time, obeys signals
+//! (which outrank messages), handles children's supervision events and
+//! shuts down in order.
+//!
+//! LC-2: `init` completes before the first message is handled.
+//! LC-3: a handler error or panic fails the actor with its message; `cleanup`
+//! does not run after a panic.
+//! LC-4: `Stop` abandons queued work and `DrainAndStop` handles everything
+//! queued before it; either way, work left in the queue at the end goes back
+//! to its senders (UD-1).
+//! SV-1, SV-2, SV-3: see `supervision`.
+
+use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use tokio::sync::mpsc;
+
+use super::{InstanceCell, Proc, ProcError, Startup, new_outbox};
+use crate::actor::{
+    Actor, ActorError, ActorErrorKind, ActorHandle, ActorStatus, Binds, HandlerInfo, Ports, Signal,
+    Work,
+};
+use crate::context::{Outbox, SendContext};
+use crate::id::ActorId;
+use crate::mailbox::{
+    Headers, Mailbox, Message, MessageEnvelope, OncePortHandle, OncePortReceiver, PortHandle,
+    PortReceiver, Undeliverable, UndeliverableReason,
+};
+use crate::reference::ActorRef;
+use crate::rt;
+use crate::sequencing::{ReceivingDomain, Sequencer};
+use crate::supervision::ActorSupervisionEvent;
+use crate::sync::Mutex;
+
+/// A client instance's queue of returned messages.
+pub(crate) struct ClientState {
+    returns: Mutex<Option<mpsc::UnboundedReceiver<Undeliverable<MessageEnvelope>>>>,
+}
+
+impl ClientState {
+    pub(crate) fn new(returns: mpsc::UnboundedReceiver<Undeliverable<MessageEnvelope>>) -> Self {
+        Self {
+            returns: Mutex::new(Some(returns)),
+        }
+    }
+}
+
+struct InstanceState<A: Actor> {
+    cell: InstanceCell,
+    ports: Arc<Ports<A>>,
+    outbox: Outbox,
+    client: Option<ClientState>,
+}
+
+impl<A: Actor> Drop for InstanceState<A> {
+    fn drop(&mut self) {
+        if self.client.is_some() {
+            let state = &self.cell.state;
+            state
+                .status
+                .set_unless_terminal(ActorStatus::Stopped("client instance dropped".into()));
+            state.mailbox.close();
+            self.outbox.proc().forget(&state.actor_id);
+        }
+    }
+}
+
+/// An actor's own view of itself: identity, ports, the capability to send
+/// and to spawn children. Cheap to clone.
+pub struct Instance<A: Actor> {
+    state: Arc<InstanceState<A>>,
+}
+
+impl<A: Actor> Clone for Instance<A> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<A: Actor> std::fmt::Debug for Instance<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Instance({})", self.self_id())
+    }
+}
+
+impl<A: Actor> Instance<A> {
+    pub(crate) fn new(
+        cell: InstanceCell,
+        ports: Arc<Ports<A>>,
+        proc: Proc,
+        client: Option<ClientState>,
+    ) -> Self {
+        let outbox = new_outbox(cell.actor_id().clone(), proc);
+        Self {
+            state: Arc::new(InstanceState {
+                cell,
+                ports,
+                outbox,
+                client,
+            }),
+        }
+    }
+
+    /// This actor's id.
+    pub fn self_id(&self) -> &ActorId {
+        self.state.cell.actor_id()
+    }
+
+    /// The type-erased cell (status, family, introspection state).
+    pub fn cell(&self) -> &InstanceCell {
+        &self.state.cell
+    }
+
+    /// The proc this actor lives in.
+    pub fn proc(&self) -> &Proc {
+        self.state.outbox.proc()
+    }
+
+    /// This instance's sequencer (its session).
+    pub fn sequencer(&self) -> &Sequencer<ReceivingDomain> {
+        self.state.outbox.sequencer()
+    }
+
+    /// This actor's mailbox.
+    pub fn mailbox(&self) -> &Mailbox {
+        self.state.ports.mailbox()
+    }
+
+    /// Open an ephemeral port and its receiver.
+    pub fn open_port<M: Message>(&self) -> (PortHandle<M>, PortReceiver<M>) {
+        self.mailbox().open_port()
+    }
+
+    /// Open a port that accepts one message.
+    pub fn open_once_port<M: Message>(&self) -> (OncePortHandle<M>, OncePortReceiver<M>) {
+        self.mailbox().open_once_port()
+    }
+
+    /// Open a port served, in order, by `serve`.
+    pub fn open_enqueue_port<M: Message>(
+        &self,
+        serve: impl Fn(Headers, M) + Send + Sync + 'static,
+    ) -> PortHandle<M> {
+        self.mailbox().open_enqueue_port(serve)
+    }
+
+    /// A handle to this actor.
+    pub fn handle(&self) -> ActorHandle<A> {
+        ActorHandle::new(self.state.cell.clone(), self.state.ports.clone())
+    }
+
+    /// A reference to this actor, binding the ports `R` exposes.
+    pub fn bind<R: Binds<A>>(&self) -> ActorRef<R> {
+        self.handle().bind()
+    }
+
+    /// Spawn a supervised child (it shares this actor's name, with a fresh pid).
+    pub fn spawn<C: Actor>(&self, child: C) -> Result<ActorHandle<C>, ProcError> {
+        self.proc().spawn_child(self.state.cell.clone(), child)
+    }
+
+    /// Spawn a supervised child with its own name.
+    pub fn spawn_with_name<C: Actor>(
+        &self,
+        name: &str,
+        child: C,
+    ) -> Result<ActorHandle<C>, ProcError> {
+        self.proc()
+            .spawn_child_named(self.state.cell.clone(), name, child)
+    }
+
+    /// For client instances: take the queue of messages returned to this
+    /// client as undeliverable (each is also logged as a warning).
+    pub fn take_undeliverable_receiver(
+        &self,
+    ) -> Option<mpsc::UnboundedReceiver<Undeliverable<MessageEnvelope>>> {
+        self.state.client.as_ref()?.returns.lock().take()
+    }
+
+    pub(crate) fn ports(&self) -> &Arc<Ports<A>> {
+        &self.state.ports
+    }
+}
+
+impl<A: Actor> SendContext for Instance<A> {
+    fn outbox(&self) -> &Outbox {
+        &self.state.outbox
+    }
+}
+
+/// What a handler sees: its instance, plus the headers and sender of the
+/// message being handled.
+pub struct Context<A: Actor> {
+    instance: Instance<A>,
+    headers: Headers,
+    sender: ActorId,
+}
+
+impl<A: Actor> Context<A> {
+    /// Headers of the message being handled.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// Who sent the message being handled.
+    pub fn sender(&self) -> &ActorId {
+        &self.sender
+    }
+
+    /// The instance.
+    pub fn instance(&self) -> &Instance<A> {
+        &self.instance
+    }
+}
+
+impl<A: Actor> Deref for Context<A> {
+    type Target = Instance<A>;
+    fn deref(&self) -> &Instance<A> {
+        &self.instance
+    }
+}
+
+impl<A: Actor> SendContext for Context<A> {
+    fn outbox(&self) -> &Outbox {
+        &self.instance.state.outbox
+    }
+}
+
+/// The queues the run loop reads.
+pub(crate) struct Queues<A: Actor> {
+    pub(crate) work: mpsc::UnboundedReceiver<Work<A>>,
+    pub(crate) signals: mpsc::UnboundedReceiver<Signal>,
+    pub(crate) supervision: mpsc::UnboundedReceiver<ActorSupervisionEvent>,
+}
+
+/// How the loop ended.
+enum Exit {
+    Stopped {
+        reason: String,
+        drained: bool,
+    },
+    Failed {
+        kind: ActorErrorKind,
+        panicked: bool,
+        headers: Option<Headers>,
+    },
+}
+
+impl Exit {
+    fn failed(kind: ActorErrorKind) -> Self {
+        Exit::Failed {
+            kind,
+            panicked: false,
+            headers: None,
+        }
+    }
+
+    fn panicked(payload: Box<dyn std::any::Any + Send>, headers: Option<Headers>) -> Self {
+        Exit::Failed {
+            kind: ActorErrorKind::Panic(panic_message(payload.as_ref())),
+            panicked: true,
+            headers,
+        }
+    }
+
+    fn status(&self) -> ActorStatus {
+        match self {
+            Exit::Stopped { reason, .. } => ActorStatus::Stopped(reason.clone()),
+            Exit::Failed { kind, .. } => ActorStatus::Failed(kind.clone()),
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic with a non-text payload".to_owned()
+    }
+}
+
+/// The actor task.
+pub(crate) async fn run<A: Actor>(
+    startup: Startup<A>,
+    instance: Instance<A>,
+    mut queues: Queues<A>,
+) {
+    let status = &instance.cell().state.status;
+    if startup.loading {
+        status.set(ActorStatus::Loading(rt::time::system_now()));
+    }
+    match AssertUnwindSafe(startup.actor).catch_unwind().await {
+        Ok(Ok(mut actor)) => {
+            let exit = serve(&mut actor, &instance, &mut queues).await;
+            finish(Some(&mut actor), &instance, &mut queues, exit).await;
+        }
+        Ok(Err(kind)) => finish(None, &instance, &mut queues, Exit::failed(kind)).await,
+        Err(payload) => finish(None, &instance, &mut queues, Exit::panicked(payload, None)).await,
+    }
+}
+
+async fn serve<A: Actor>(actor: &mut A, instance: &Instance<A>, queues: &mut Queues<A>) -> Exit {
+    let status = &instance.cell().state.status;
+    status.set(ActorStatus::Initializing);
+    // LC-2: init before anything else.
+    match AssertUnwindSafe(actor.init(instance)).catch_unwind().await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return Exit::failed(ActorErrorKind::Init(error.to_string())),
+        Err(payload) => return Exit::panicked(payload, None),
+    }
+    status.set(ActorStatus::Idle);
+    let mut cx = Context {
+        instance: instance.clone(),
+        headers: Headers::default(),
+        sender: instance.self_id().clone(),
+    };
+    loop {
+        // Signals outrank children's events, which outrank ordinary work.
+        tokio::select! {
+            biased;
+            Some(signal) = queues.signals.recv() => match signal {
+                Signal::Stop(reason) => return Exit::Stopped { reason, drained: false },
+                Signal::Abort(reason) => return Exit::failed(ActorErrorKind::Aborted(reason)),
+                Signal::DrainAndStop(reason) => return drain(actor, &mut cx, queues, reason).await,
+                Signal::ChildStopped(pid) => instance.cell().remove_child(pid),
+            },
+            Some(event) = queues.supervision.recv() => {
+                if let Err(exit) = supervise(actor, instance, event).await {
+                    return exit;
+                }
+            }
+            Some(work) = queues.work.recv() => {
+                if let Err(exit) = process(actor, &mut cx, work, &ActorStatus::Idle).await {
+                    return exit;
+                }
+            }
+            else => return Exit::Stopped { reason: "every sender is gone".into(), drained: false },
+        }
+    }
+}
+
+/// LC-4: handle everything queued now; `Stop` and `Abort` still cut it short.
+async fn drain<A: Actor>(
+    actor: &mut A,
+    cx: &mut Context<A>,
+    queues: &mut Queues<A>,
+    reason: String,
+) -> Exit {
+    cx.instance.cell().state.status.set(ActorStatus::Stopping);
+    loop {
+        match queues.signals.try_recv() {
+            Ok(Signal::Stop(reason)) => {
+                return Exit::Stopped {
+                    reason,
+                    drained: false,
+                };
+            }
+            Ok(Signal::Abort(reason)) => return Exit::failed(ActorErrorKind::Aborted(reason)),
+            _ => {}
+        }
+        match queues.work.try_recv() {
+            Ok(work) => {
+                if let Err(exit) = process(actor, cx, work, &ActorStatus::Stopping).await {
+                    return exit;
+                }
+            }
+            Err(_) => {
+                return Exit::Stopped {
+                    reason,
+                    drained: true,
+                };
+            }
+        }
+    }
+}
+
+/// Handle one work item; `resting` is the status to return to afterwards.
+async fn process<A: Actor>(
+    actor: &mut A,
+    cx: &mut Context<A>,
+    work: Work<A>,
+    resting: &ActorStatus,
+) -> Result<(), Exit> {
+    let cell = cx.instance.cell().clone();
+    let status = &cell.state.status;
+    cx.instance.ports().inbox().taken();
+    match work {
+        Work::Message {
+            headers,
+            sender,
+            body,
+        } => {
+            let handler = HandlerInfo::of(body.type_name());
+            status.set(ActorStatus::Processing(
+                rt::time::system_now(),
+                Some(handler.clone()),
+            ));
+            cx.headers = headers;
+            cx.sender = sender;
+            let cx: &Context<A> = cx;
+            let result = AssertUnwindSafe(body.dispatch(actor, cx))
+                .catch_unwind()
+                .await;
+            cell.record_handled(handler);
+            match result {
+                Ok(Ok(())) => {}
+                // LC-3
+                Ok(Err(error)) => {
+                    return Err(Exit::Failed {
+                        kind: error.into_kind(),
+                        panicked: false,
+                        headers: Some(cx.headers.clone()),
+                    });
+                }
+                Err(payload) => return Err(Exit::panicked(payload, Some(cx.headers.clone()))),
+            }
+        }
+        Work::Undeliverable(returned) => {
+            let handler = HandlerInfo::of(std::any::type_name::<Undeliverable<MessageEnvelope>>());
+            status.set(ActorStatus::Processing(
+                rt::time::system_now(),
+                Some(handler.clone()),
+            ));
+            let result =
+                AssertUnwindSafe(actor.handle_undeliverable_message(&cx.instance, returned))
+                    .catch_unwind()
+                    .await;
+            cell.record_handled(handler);
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(Exit::failed(error.into_kind())),
+                Err(payload) => return Err(Exit::panicked(payload, None)),
+            }
+        }
+        Work::Call(call) => call(actor, &cx.instance).await,
+    }
+    status.set(resting.clone());
+    Ok(())
+}
+
+/// A child terminated (SV-2).
+async fn supervise<A: Actor>(
+    actor: &mut A,
+    instance: &Instance<A>,
+    event: ActorSupervisionEvent,
+) -> Result<(), Exit> {
+    instance.cell().remove_child(event.actor_id.pid());
+    let result = AssertUnwindSafe(actor.handle_supervision_event(instance, &event))
+        .catch_unwind()
+        .await;
+    match result {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) if !event.is_failure() => Ok(()),
+        Ok(Ok(false)) => Err(Exit::failed(ActorErrorKind::UnhandledSupervisionEvent(
+            Box::new(event),
+        ))),
+        Ok(Err(error)) => Err(Exit::failed(
+            ActorErrorKind::ErrorDuringHandlingSupervision(error.to_string(), Box::new(event)),
+        )),
+        Err(payload) => Err(Exit::panicked(payload, None)),
+    }
+}
+
+/// Shut down in order: children, cleanup, abandoned work, terminal status,
+/// then exactly one supervision event (SV-1, SV-3).
+async fn finish<A: Actor>(
+    mut actor: Option<&mut A>,
+    instance: &Instance<A>,
+    queues: &mut Queues<A>,
+    mut exit: Exit,
+) {
+    let cell = instance.cell();
+    let actor_id = cell.actor_id().clone();
+    cell.state.status.set_unless_terminal(ActorStatus::Stopping);
+
+    let child_signal = match &exit {
+        Exit::Stopped { drained: true, .. } => Signal::DrainAndStop("parent is draining".into()),
+        _ => Signal::Stop("parent is stopping".into()),
+    };
+    stop_children(
+        cell,
+        child_signal,
+        instance.proc().config().child_stop_timeout,
+    )
+    .await;
+
+    let panicked = matches!(exit, Exit::Failed { panicked: true, .. });
+    if let Some(actor) = actor.as_deref_mut().filter(|_| !panicked) {
+        let error = match &exit {
+            Exit::Failed { kind, .. } => Some(ActorError {
+                actor_id: actor_id.clone(),
+                kind: kind.clone(),
+            }),
+            Exit::Stopped { .. } => None,
+        };
+        let result = AssertUnwindSafe(actor.cleanup(instance, error.as_ref()))
+            .catch_unwind()
+            .await;
+        match (result, error.is_some()) {
+            (Ok(Ok(())), _) => {}
+            (Ok(Err(cleanup_error)), false) => {
+                exit = Exit::failed(ActorErrorKind::Cleanup(cleanup_error.to_string()));
+            }
+            (Ok(Err(cleanup_error)), true) => {
+                tracing::warn!(actor = %actor_id, error = %cleanup_error, "cleanup failed after a failure");
+            }
+            (Err(payload), _) => exit = Exit::panicked(payload, None),
+        }
+    }
+
+    let terminal = exit.status();
+    // LC-4 / UD-1: whatever is still queued goes back to its senders.
+    queues.work.close();
+    let inbox = instance.ports().inbox();
+    while let Ok(work) = queues.work.try_recv() {
+        inbox.taken();
+        inbox.return_to_sender(
+            work,
+            UndeliverableReason::AbandonedOnStop {
+                actor_id: actor_id.clone(),
+                status: terminal.to_string(),
+            },
+        );
+    }
+    cell.state.mailbox.close();
+    let display_name = actor.as_deref().and_then(Actor::display_name);
+    let headers = match &mut exit {
+        Exit::Failed { headers, .. } => headers.take(),
+        Exit::Stopped { .. } => None,
+    };
+    cell.state.status.set(terminal.clone());
+    instance.proc().forget(&actor_id);
+
+    let event = ActorSupervisionEvent {
+        actor_id: actor_id.clone(),
+        display_name,
+        status: terminal,
+        occurred_at: rt::time::system_now(),
+        message_headers: headers,
+    };
+    match (&cell.state.parent, cell.parent()) {
+        (None, _) => instance.proc().report_root(event),
+        (Some(_), Some(parent)) => {
+            if parent.state.supervision.send(event).is_err() {
+                // The parent terminated without waiting: a broken SV-3.
+                tracing::error!(actor = %actor_id, "parent terminated before its child");
+            }
+        }
+        (Some(_), None) => {
+            tracing::error!(actor = %actor_id, "parent is gone; supervision event lost")
+        }
+    }
+}
+
+/// SV-3: signal every child, then wait (bounded, on the world's clock) until
+/// each is terminal; a child that does not stop in time is terminated by force.
+async fn stop_children(cell: &InstanceCell, signal: Signal, timeout: std::time::Duration) {
+    let children = cell.children();
+    for child in &children {
+        let _ = child.signal(signal.clone());
+    }
+    for child in children {
+        let mut status = child.status_watch();
+        let stopped = rt::time::timeout(timeout, status.wait_for(ActorStatus::is_terminal)).await;
+        if !matches!(stopped, Ok(Ok(_))) {
+            tracing::error!(child = %child.actor_id(), ?timeout, "child did not stop in time; terminating it");
+            child.terminate_by_force(format!("did not stop within {timeout:?}"));
+        }
+        cell.remove_child(child.actor_id().pid());
+    }
+}

@@ -1,0 +1,599 @@
+//! Procs: a set of actors sharing a routing table, an id and a configuration.
+//!
+//! Owns: spawning (pids from a per-proc counter; root actors get pid 0),
+//! routing envelopes to local mailboxes or the outbound forwarder, returning
+//! undeliverable messages to their senders, and the supervision coordinator
+//! of root actors.
+//! Does not own: the run loop ([`instance`]), transports (`channel`).
+//!
+//! PROC-1: no process-global state: two procs in one process may differ in
+//! every setting (reorder buffer on/off, limits).
+//! SV-4: a root actor's failure with no coordinator set is never silent: it is
+//! logged as an error and kept in [`Proc::unhandled_failures`].
+
+mod cell;
+pub(crate) mod instance;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+pub(crate) use cell::CellState;
+pub use cell::InstanceCell;
+pub use instance::{Context, Instance};
+
+use crate::actor::{
+    Actor, ActorErrorKind, ActorHandle, ActorInbox, ActorStatus, Checkpointable, Ports, Signal,
+    StatusCell,
+};
+use crate::codec;
+use crate::context::Outbox;
+use crate::id::{ActorId, IdError, ProcId, handler_port_index};
+use crate::mailbox::{
+    Headers, Mailbox, MailboxSender, MessageEnvelope, Payload, PortHandle, PortSink, Undeliverable,
+    UndeliverableReason, return_undeliverable,
+};
+use crate::rt;
+use crate::sequencing::{ReorderLimits, SeqInfo};
+use crate::supervision::ActorSupervisionEvent;
+use crate::sync::Mutex;
+
+/// A proc's settings. Every proc has its own (PROC-1).
+#[derive(Clone, Debug)]
+pub struct ProcConfig {
+    /// The destination reorder buffer's limits; `None` turns it off
+    /// (messages are then handled in arrival order). Default: on.
+    pub reorder_buffer: Option<ReorderLimits>,
+    /// The largest encoded message, in bytes. Default 8 MiB.
+    pub message_bytes_max: u64,
+    /// How long a stopping parent waits for each child before aborting it.
+    /// Default 30 s (on the world's clock).
+    pub child_stop_timeout: Duration,
+}
+
+impl Default for ProcConfig {
+    fn default() -> Self {
+        Self {
+            reorder_buffer: Some(ReorderLimits::default()),
+            message_bytes_max: codec::MESSAGE_BYTES_MAX_DEFAULT,
+            child_stop_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ProcConfig {
+    /// This configuration with the reorder buffer on or off.
+    pub fn with_reorder_buffer(mut self, enabled: bool) -> Self {
+        self.reorder_buffer = enabled.then(ReorderLimits::default);
+        self
+    }
+}
+
+/// Why a proc operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcError {
+    /// A root actor with this name is alive in the proc.
+    #[error("actor {actor_id} already exists")]
+    DuplicateName {
+        /// The taken id.
+        actor_id: ActorId,
+    },
+    /// The name is not a valid id name.
+    #[error(transparent)]
+    InvalidName(#[from] IdError),
+    /// The coordinator can be set once per proc.
+    #[error("proc {proc_id} already has a supervision coordinator")]
+    CoordinatorAlreadySet {
+        /// The proc.
+        proc_id: ProcId,
+    },
+    /// The parent terminated, so it cannot take children.
+    #[error("parent {actor_id} has terminated")]
+    ParentTerminated {
+        /// The parent.
+        actor_id: ActorId,
+    },
+}
+
+/// Returns every envelope it is given as undeliverable: the forwarder of a
+/// proc that talks to no one else.
+struct Unroutable;
+
+impl MailboxSender for Unroutable {
+    fn post(
+        &self,
+        envelope: MessageEnvelope,
+        return_handle: &PortHandle<Undeliverable<MessageEnvelope>>,
+    ) {
+        let proc_id = envelope.dest().actor_id().proc_id().clone();
+        return_undeliverable(
+            return_handle,
+            envelope,
+            UndeliverableReason::NoRoute { proc_id },
+        );
+    }
+}
+
+pub(crate) struct ProcState {
+    proc_id: ProcId,
+    config: ProcConfig,
+    forwarder: Box<dyn MailboxSender>,
+    actors: Mutex<BTreeMap<ActorId, Weak<CellState>>>,
+    next_pid: AtomicU64,
+    coordinator: OnceLock<mpsc::UnboundedSender<ActorSupervisionEvent>>,
+    unhandled_failures: Mutex<Vec<ActorSupervisionEvent>>,
+    returns: OnceLock<PortHandle<Undeliverable<MessageEnvelope>>>,
+}
+
+/// A proc: spawns actors and routes their messages. Cheap to clone.
+#[derive(Clone)]
+pub struct Proc {
+    state: Arc<ProcState>,
+}
+
+/// A proc reference that does not keep it alive (held by its actors' inboxes).
+#[derive(Clone)]
+pub(crate) struct WeakProc(Weak<ProcState>);
+
+impl WeakProc {
+    pub(crate) fn upgrade(&self) -> Option<Proc> {
+        self.0.upgrade().map(|state| Proc { state })
+    }
+
+    /// See [`Proc::return_undeliverable`]; logs if the proc is gone.
+    pub(crate) fn return_undeliverable(
+        &self,
+        envelope: MessageEnvelope,
+        reason: UndeliverableReason,
+    ) {
+        match self.upgrade() {
+            Some(proc) => proc.return_undeliverable(envelope, reason),
+            None => tracing::error!(%envelope, %reason, "proc gone; undeliverable message lost"),
+        }
+    }
+}
+
+/// Hands returned envelopes to [`Proc::return_undeliverable`].
+struct ReturnToSender(WeakProc);
+
+impl PortSink<Undeliverable<MessageEnvelope>> for ReturnToSender {
+    fn deliver(
+        &self,
+        returned: Undeliverable<MessageEnvelope>,
+        _headers: Headers,
+        _sender: &ActorId,
+    ) -> Result<(), (Undeliverable<MessageEnvelope>, UndeliverableReason)> {
+        self.0
+            .return_undeliverable(returned.message, returned.reason);
+        Ok(())
+    }
+}
+
+/// Delivers signals sent by reference to the actor's signal queue.
+struct SignalSink(mpsc::UnboundedSender<Signal>, ActorId);
+
+impl PortSink<Signal> for SignalSink {
+    fn deliver(
+        &self,
+        signal: Signal,
+        _headers: Headers,
+        _sender: &ActorId,
+    ) -> Result<(), (Signal, UndeliverableReason)> {
+        self.0.send(signal).map_err(|error| {
+            let reason = UndeliverableReason::ActorTerminated {
+                actor_id: self.1.clone(),
+            };
+            (error.0, reason)
+        })
+    }
+}
+
+/// Delivers a client's returned messages to a queue it may read, and logs them.
+struct ClientReturns(mpsc::UnboundedSender<Undeliverable<MessageEnvelope>>);
+
+impl PortSink<Undeliverable<MessageEnvelope>> for ClientReturns {
+    fn deliver(
+        &self,
+        returned: Undeliverable<MessageEnvelope>,
+        _headers: Headers,
+        _sender: &ActorId,
+    ) -> Result<(), (Undeliverable<MessageEnvelope>, UndeliverableReason)> {
+        tracing::warn!(%returned, "message returned to client");
+        // If the client dropped its queue, the warning above is the record.
+        let _ = self.0.send(returned);
+        Ok(())
+    }
+}
+
+/// How a new actor comes to exist: given, or loaded from a checkpoint.
+pub(crate) struct Startup<A> {
+    pub(crate) loading: bool,
+    pub(crate) actor: BoxFuture<'static, Result<A, ActorErrorKind>>,
+}
+
+impl Proc {
+    /// A proc named `local` that routes only to its own actors; everything
+    /// else comes back as undeliverable (`NoRoute`).
+    pub fn local() -> Self {
+        let proc_id = ProcId::local("local").expect("`local` is a valid name");
+        Self::configured(proc_id, Unroutable)
+    }
+
+    /// A proc with this id whose non-local envelopes go to `forwarder`.
+    pub fn configured(proc_id: ProcId, forwarder: impl MailboxSender) -> Self {
+        Self::with_config(proc_id, forwarder, ProcConfig::default())
+    }
+
+    /// A proc with an explicit configuration.
+    pub fn with_config(proc_id: ProcId, forwarder: impl MailboxSender, config: ProcConfig) -> Self {
+        let state = Arc::new(ProcState {
+            proc_id,
+            config,
+            forwarder: Box::new(forwarder),
+            actors: Mutex::new(BTreeMap::new()),
+            next_pid: AtomicU64::new(1),
+            coordinator: OnceLock::new(),
+            unhandled_failures: Mutex::new(Vec::new()),
+            returns: OnceLock::new(),
+        });
+        let proc = Proc { state };
+        let mailbox = Mailbox::new(
+            proc.proc_id()
+                .actor_id("proc", 0)
+                .expect("`proc` is a valid name"),
+            None,
+            proc.state.config.message_bytes_max,
+        );
+        let returns = PortHandle::new(
+            mailbox.actor_id().port_id(0),
+            Arc::default(),
+            Arc::new(ReturnToSender(proc.downgrade())),
+            &mailbox,
+        );
+        let _ = proc.state.returns.set(returns);
+        proc
+    }
+
+    /// The proc's id.
+    pub fn proc_id(&self) -> &ProcId {
+        &self.state.proc_id
+    }
+
+    /// The proc's configuration.
+    pub fn config(&self) -> &ProcConfig {
+        &self.state.config
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakProc {
+        WeakProc(Arc::downgrade(&self.state))
+    }
+
+    fn returns(&self) -> &PortHandle<Undeliverable<MessageEnvelope>> {
+        self.state
+            .returns
+            .get()
+            .expect("set when the proc is built")
+    }
+
+    /// The live actor `actor_id` of this proc.
+    pub fn lookup(&self, actor_id: &ActorId) -> Option<InstanceCell> {
+        let state = self.state.actors.lock().get(actor_id)?.upgrade()?;
+        Some(InstanceCell { state })
+    }
+
+    /// Ids of every live actor (and client instance), in id order.
+    pub fn all_actor_ids(&self) -> Vec<ActorId> {
+        self.state
+            .actors
+            .lock()
+            .iter()
+            .filter(|(_, cell)| cell.strong_count() > 0)
+            .map(|(actor_id, _)| actor_id.clone())
+            .collect()
+    }
+
+    /// Route `envelope`: to a local mailbox, or out through the forwarder.
+    pub fn post(&self, envelope: MessageEnvelope) {
+        if envelope.dest().actor_id().proc_id() != self.proc_id() {
+            self.state.forwarder.post(envelope, self.returns());
+            return;
+        }
+        let actor_id = envelope.dest().actor_id().clone();
+        match self.lookup(&actor_id) {
+            Some(cell) if cell.state.status.is_terminal() => self
+                .return_undeliverable(envelope, UndeliverableReason::ActorTerminated { actor_id }),
+            Some(cell) => {
+                if let Err((envelope, reason)) = cell.state.mailbox.deliver_serialized(envelope) {
+                    self.return_undeliverable(envelope, reason);
+                }
+            }
+            None => {
+                self.return_undeliverable(envelope, UndeliverableReason::ActorNotFound { actor_id })
+            }
+        }
+    }
+
+    /// Send `envelope` back to its sender as undeliverable (UD-1). A returned
+    /// message is never returned again: if it cannot reach its sender, the
+    /// loss is logged as an error.
+    pub fn return_undeliverable(&self, envelope: MessageEnvelope, reason: UndeliverableReason) {
+        if envelope.type_name() == std::any::type_name::<Undeliverable<MessageEnvelope>>() {
+            tracing::error!(%envelope, %reason, "a returned message could not be returned; dropping it");
+            return;
+        }
+        let sender = envelope.sender().clone();
+        if sender.proc_id() == self.proc_id() {
+            match self.lookup(&sender) {
+                Some(cell) => return_undeliverable(cell.undeliverable_port(), envelope, reason),
+                None => tracing::error!(
+                    %envelope, %reason, "sender is gone; undeliverable message cannot be returned"
+                ),
+            }
+            return;
+        }
+        // A remote sender: route the return to its undeliverable port.
+        let returned = Undeliverable {
+            message: envelope,
+            reason,
+        };
+        match codec::encode(&returned, self.state.config.message_bytes_max) {
+            Ok(bytes) => {
+                let back = MessageEnvelope::new(
+                    returned.message.dest().actor_id().clone(),
+                    sender.port_id(handler_port_index::<Undeliverable<MessageEnvelope>>()),
+                    Headers::new(SeqInfo::Direct),
+                    std::any::type_name::<Undeliverable<MessageEnvelope>>(),
+                    Payload::Serialized(bytes),
+                );
+                self.state.forwarder.post(back, self.returns());
+            }
+            Err(error) => tracing::error!(%returned, %error, "cannot encode a returned message"),
+        }
+    }
+
+    /// Set the coordinator that root actors report to (once per proc).
+    pub fn set_supervision_coordinator(
+        &self,
+        coordinator: mpsc::UnboundedSender<ActorSupervisionEvent>,
+    ) -> Result<(), ProcError> {
+        self.state
+            .coordinator
+            .set(coordinator)
+            .map_err(|_| ProcError::CoordinatorAlreadySet {
+                proc_id: self.proc_id().clone(),
+            })
+    }
+
+    /// Root failures that found no coordinator (SV-4).
+    pub fn unhandled_failures(&self) -> Vec<ActorSupervisionEvent> {
+        self.state.unhandled_failures.lock().clone()
+    }
+
+    /// A root actor terminated: tell the coordinator, or keep it loudly (SV-4).
+    pub(crate) fn report_root(&self, event: ActorSupervisionEvent) {
+        if let Some(coordinator) = self.state.coordinator.get() {
+            if coordinator.send(event.clone()).is_ok() {
+                return;
+            }
+        }
+        if event.is_failure() {
+            tracing::error!(
+                proc = %self.proc_id(),
+                root_cause = %event.root_cause(),
+                "unhandled actor failure: no supervision coordinator for {}: {}",
+                event.actor_id,
+                event.status
+            );
+            self.state.unhandled_failures.lock().push(event);
+        }
+    }
+
+    pub(crate) fn forget(&self, actor_id: &ActorId) {
+        self.state.actors.lock().remove(actor_id);
+    }
+
+    /// Spawn a root actor named `name` (pid 0).
+    pub fn spawn<A: Actor>(&self, name: &str, actor: A) -> Result<ActorHandle<A>, ProcError> {
+        let actor_id = self.proc_id().actor_id(name, 0)?;
+        self.start(actor_id, None, ready(actor))
+    }
+
+    /// Spawn a root actor loaded from checkpointed `state` (status `Loading` first).
+    pub fn spawn_loaded<A: Actor + Checkpointable>(
+        &self,
+        name: &str,
+        state: A::State,
+    ) -> Result<ActorHandle<A>, ProcError> {
+        let actor_id = self.proc_id().actor_id(name, 0)?;
+        let startup = Startup {
+            loading: true,
+            actor: Box::pin(async move {
+                A::load(state)
+                    .await
+                    .map_err(|error| ActorErrorKind::Checkpoint(error.to_string()))
+            }),
+        };
+        self.start(actor_id, None, startup)
+    }
+
+    /// Spawn `actor` as a child of `parent` (it shares the parent's name and
+    /// gets a fresh pid).
+    pub fn spawn_child<A: Actor>(
+        &self,
+        parent: InstanceCell,
+        actor: A,
+    ) -> Result<ActorHandle<A>, ProcError> {
+        let name = parent.actor_id().name().to_owned();
+        self.spawn_child_named(parent, &name, actor)
+    }
+
+    /// Spawn a named child of `parent` with a fresh pid.
+    pub fn spawn_child_named<A: Actor>(
+        &self,
+        parent: InstanceCell,
+        name: &str,
+        actor: A,
+    ) -> Result<ActorHandle<A>, ProcError> {
+        let pid = self.state.next_pid.fetch_add(1, Ordering::Relaxed);
+        let actor_id = self.proc_id().actor_id(name, pid)?;
+        self.start(actor_id, Some(parent), ready(actor))
+    }
+
+    fn start<A: Actor>(
+        &self,
+        actor_id: ActorId,
+        parent: Option<InstanceCell>,
+        startup: Startup<A>,
+    ) -> Result<ActorHandle<A>, ProcError> {
+        if let Some(parent) = &parent {
+            if parent.state.status.is_terminal() {
+                return Err(ProcError::ParentTerminated {
+                    actor_id: parent.actor_id().clone(),
+                });
+            }
+        }
+        let (cell, ports, queues) = self.create_cell::<A>(actor_id, parent, None)?;
+        let instance = Instance::new(cell.clone(), ports.clone(), self.clone(), None);
+        let task_name = format!("actor:{}", cell.actor_id());
+        let task = rt::spawn(&task_name, instance::run(startup, instance, queues));
+        *cell.state.task.lock() = Some(task);
+        Ok(ActorHandle::new(cell, ports))
+    }
+
+    /// A client instance: a mailbox and an identity to send from, with no
+    /// run loop (status `client`). Dropping the instance stops it.
+    pub fn instance(&self, name: &str) -> Result<(Instance<()>, ActorHandle<()>), ProcError> {
+        let actor_id = self.proc_id().actor_id(name, 0)?;
+        let (returns_sender, returns) = mpsc::unbounded_channel();
+        let client = Some(ClientReturns(returns_sender));
+        let (cell, ports, _queues) = self.create_cell::<()>(actor_id, None, client)?;
+        let instance = Instance::new(
+            cell.clone(),
+            ports.clone(),
+            self.clone(),
+            Some(instance::ClientState::new(returns)),
+        );
+        Ok((instance, ActorHandle::new(cell, ports)))
+    }
+
+    fn create_cell<A: Actor>(
+        &self,
+        actor_id: ActorId,
+        parent: Option<InstanceCell>,
+        client: Option<ClientReturns>,
+    ) -> Result<NewCell<A>, ProcError> {
+        let is_client = client.is_some();
+        let mut actors = self.state.actors.lock();
+        if actors
+            .get(&actor_id)
+            .is_some_and(|cell| cell.strong_count() > 0)
+        {
+            return Err(ProcError::DuplicateName { actor_id });
+        }
+        let config = &self.state.config;
+        let mailbox = Mailbox::new(
+            actor_id.clone(),
+            config.reorder_buffer,
+            config.message_bytes_max,
+        );
+        let (inbox, work) = ActorInbox::<A>::new(actor_id.clone(), &mailbox, self.downgrade());
+        let ports = Arc::new(Ports::new(inbox.clone(), mailbox.clone()));
+        let (signals_sender, signals) = mpsc::unbounded_channel();
+        let (supervision_sender, supervision) = mpsc::unbounded_channel();
+        let signal_port = PortHandle::new(
+            actor_id.port_id(handler_port_index::<Signal>()),
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(SignalSink(signals_sender.clone(), actor_id.clone())),
+            &mailbox,
+        );
+        signal_port.register();
+        let undeliverable = match client {
+            Some(client_returns) => {
+                let port = PortHandle::new(
+                    actor_id.port_id(handler_port_index::<Undeliverable<MessageEnvelope>>()),
+                    Arc::new(AtomicBool::new(false)),
+                    Arc::new(client_returns),
+                    &mailbox,
+                );
+                port.register();
+                port
+            }
+            None => ports.undeliverable_port(),
+        };
+        let status = if is_client {
+            ActorStatus::Client
+        } else {
+            ActorStatus::Created
+        };
+        let cell = InstanceCell {
+            state: Arc::new(CellState {
+                actor_id: actor_id.clone(),
+                actor_type: std::any::type_name::<A>(),
+                created_at: rt::time::system_now(),
+                status: StatusCell::new(status),
+                signals: signals_sender,
+                supervision: supervision_sender,
+                parent: parent.as_ref().map(|parent| Arc::downgrade(&parent.state)),
+                children: Mutex::new(BTreeMap::new()),
+                mailbox,
+                undeliverable,
+                inbox: (!is_client).then(|| inbox.clone() as Arc<dyn cell::InboxView>),
+                ports: Box::new(ports.clone()),
+                messages_processed: AtomicU64::new(0),
+                last_handler: Mutex::new(None),
+                published_attrs: Mutex::new(None),
+                task: Mutex::new(None),
+            }),
+        };
+        if let Some(parent) = &parent {
+            parent.add_child(cell.clone());
+        }
+        actors.insert(actor_id, Arc::downgrade(&cell.state));
+        Ok((
+            cell,
+            ports,
+            instance::Queues {
+                work,
+                signals,
+                supervision,
+            },
+        ))
+    }
+}
+
+/// What `create_cell` makes: the cell, its ports, and the queues its loop reads.
+type NewCell<A> = (InstanceCell, Arc<Ports<A>>, instance::Queues<A>);
+
+fn ready<A: Actor>(actor: A) -> Startup<A> {
+    Startup {
+        loading: false,
+        actor: Box::pin(async move { Ok(actor) }),
+    }
+}
+
+impl MailboxSender for Proc {
+    fn post(
+        &self,
+        envelope: MessageEnvelope,
+        _return_handle: &PortHandle<Undeliverable<MessageEnvelope>>,
+    ) {
+        Proc::post(self, envelope);
+    }
+}
+
+impl std::fmt::Debug for Proc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Proc({})", self.proc_id())
+    }
+}
+
+/// The session id for a new instance's sequencer, from the world's randomness.
+pub(crate) fn new_outbox(actor_id: ActorId, proc: Proc) -> Outbox {
+    let session_id = rt::random::next_u64(rt::RandomStream::SESSION);
+    Outbox::new(actor_id, session_id, proc)
+}

@@ -1,0 +1,164 @@
+//! Per-sender sequencing and the destination reorder buffer (DESIGN §3 Sequencing).
+//!
+//! Owns: the [`SeqInfo`] header, the receiving-domain rule, the sender's
+//! [`Sequencer`] and the destination's [`ReorderBuffer`], and [`Inbound`], the
+//! one place where arriving messages are admitted in order.
+//! Does not own: delivery itself (mailbox ports) or transport retransmission.
+//!
+//! SEQ-0: a sender keeps one counter per receiving domain: all handler ports
+//! of one actor share [`ReceivingDomain::Actor`]; each ephemeral port is its
+//! own [`ReceivingDomain::Port`].
+//! SEQ-1..SEQ-5: see [`reorder_buffer`].
+
+pub mod reorder_buffer;
+pub mod sequencer;
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{ActorId, PortId};
+use crate::sync::Mutex;
+pub use reorder_buffer::{
+    PushOutcome, ReorderBuffer, ReorderError, ReorderLimits, SessionOrdering,
+};
+pub use sequencer::Sequencer;
+
+/// How a message is sequenced (the `SeqInfo` header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SeqInfo {
+    /// Not sequenced: delivered in arrival order (unbound handles, control traffic).
+    Direct,
+    /// The `seq`-th message (from 1) of session `session_id` to one receiving domain.
+    Session {
+        /// The sending instance's session.
+        session_id: u64,
+        /// Position within the session's stream to this domain, from 1.
+        seq: u64,
+    },
+}
+
+impl std::fmt::Display for SeqInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeqInfo::Direct => f.write_str("direct"),
+            SeqInfo::Session { session_id, seq } => write!(f, "{session_id:016x}#{seq}"),
+        }
+    }
+}
+
+/// The unit a sender numbers its messages by (SEQ-0).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ReceivingDomain {
+    /// Every handler port of one actor.
+    Actor(ActorId),
+    /// One ephemeral port.
+    Port(PortId),
+}
+
+impl ReceivingDomain {
+    /// The domain a message to `port` belongs to.
+    pub fn of(port: &PortId) -> Self {
+        if port.is_handler_port() {
+            ReceivingDomain::Actor(port.actor_id().clone())
+        } else {
+            ReceivingDomain::Port(port.clone())
+        }
+    }
+}
+
+/// Why an arriving message was refused by the ordering stage.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdmissionError {
+    /// SEQ-1: seq 0 is never sent.
+    #[error("session {session_id:016x} sent seq 0, which is invalid")]
+    InvalidSeqZero {
+        /// The offending session.
+        session_id: u64,
+    },
+    /// SEQ-5: the session buffered too many messages behind a gap.
+    #[error(
+        "reorder buffer full for session {session_id:016x}: {buffered} messages wait behind a gap (seq {seq} refused)"
+    )]
+    BufferFull {
+        /// The session.
+        session_id: u64,
+        /// The refused seq.
+        seq: u64,
+        /// How many were buffered.
+        buffered: usize,
+    },
+}
+
+/// The destination's ordering stage for one receiving domain: admits each
+/// arriving message and releases, in order, whatever became deliverable.
+///
+/// With the buffer off (a per-proc switch) it releases in arrival order.
+pub(crate) struct Inbound<T> {
+    buffer: Option<Mutex<ReorderBuffer<T>>>,
+}
+
+impl<T> Inbound<T> {
+    pub(crate) fn new(reorder: Option<ReorderLimits>) -> Self {
+        Self {
+            buffer: reorder.map(|limits| Mutex::new(ReorderBuffer::new(limits))),
+        }
+    }
+
+    /// Admit `item`; every released item (in order) goes to `release`, which
+    /// runs under the buffer's lock so concurrent senders can't interleave a
+    /// release out of order. A duplicate is dropped and counted (SEQ-3).
+    pub(crate) fn admit(
+        &self,
+        seq_info: SeqInfo,
+        item: T,
+        mut release: impl FnMut(T),
+    ) -> Result<(), (T, AdmissionError)> {
+        let (buffer, session_id, seq) = match (&self.buffer, seq_info) {
+            (Some(buffer), SeqInfo::Session { session_id, seq }) => (buffer, session_id, seq),
+            _ => {
+                release(item);
+                return Ok(());
+            }
+        };
+        let mut buffer = buffer.lock();
+        let mut released = Vec::new();
+        match buffer.push(session_id, seq, item, &mut released) {
+            Ok(_) => {
+                released.into_iter().for_each(&mut release);
+                Ok(())
+            }
+            Err(ReorderError::InvalidSeqZero { session_id, item }) => {
+                Err((item, AdmissionError::InvalidSeqZero { session_id }))
+            }
+            Err(ReorderError::BufferFull {
+                session_id,
+                seq,
+                buffered,
+                item,
+            }) => Err((
+                item,
+                AdmissionError::BufferFull {
+                    session_id,
+                    seq,
+                    buffered,
+                },
+            )),
+        }
+    }
+
+    /// The ordering snapshot of every session (empty with the buffer off).
+    pub(crate) fn snapshot(&self) -> Vec<SessionOrdering> {
+        match &self.buffer {
+            Some(buffer) => buffer.lock().snapshot(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Messages held behind gaps, across sessions.
+    pub(crate) fn buffered_total(&self) -> usize {
+        match &self.buffer {
+            Some(buffer) => buffer.lock().buffered_total(),
+            None => 0,
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! Destination reorder buffer: releases each session's messages in seq order.
+//!
+//! One [`ReorderBuffer`] serves one receiving domain at the destination (all
+//! handler ports of an actor, or one ephemeral port). Inside it, every sending
+//! session (`SeqInfo::Session { session_id, .. }`) has its own state.
+//!
+//! Owns: per-session next expected seq, the items held back behind a gap, and
+//! the counters introspection reports ([`SessionOrdering`]).
+//! Does not own: stamping seqs (see [`super::sequencer`]), delivering released
+//! items, `SeqInfo::Direct` traffic (never enters the buffer), or deciding when a
+//! stall is a liveness failure (the simulator's oracle reads [`ReorderBuffer::snapshot`]).
+//!
+//! # Invariants
+//! - **SEQ-1**: seq 0 is invalid and rejected ([`ReorderError::InvalidSeqZero`]
+//!   hands the item back). Seqs start at 1.
+//! - **SEQ-2**: items of one session are released in strictly increasing seq order
+//!   with no gaps: 1, 2, 3, ...
+//! - **SEQ-3**: a seq at or below the last released one, or one already buffered,
+//!   is a duplicate: dropped and counted ([`PushOutcome::DuplicateDropped`]).
+//! - **SEQ-4**: a gap in one session holds back only that session's later items;
+//!   other sessions keep releasing.
+//! - **SEQ-5**: a session never buffers more than
+//!   [`ReorderLimits::buffered_messages_max`] items; a push that would exceed it
+//!   fails with [`ReorderError::BufferFull`], handing the item back.
+//!
+//! SEQ-1, SEQ-3 and SEQ-5 are caller-observable outcomes. The internal
+//! consistency SEQ-2, SEQ-3 and SEQ-5 rely on (release position, ring/spill
+//! layout, buffered count) is asserted through the single `check` function,
+//! which panics naming the code: a broken invariant is a bug, not an error.
+//! SEQ-4 holds by construction: all state is per session and a push touches
+//! only its own session's state.
+//!
+//! # Layout (per session)
+//! An item `offset = seq - next_expected` ahead lives in a bounded ring
+//! (`VecDeque<Option<T>>`, slot `offset`) when `offset < ring_messages_max`, and
+//! in an ordered spill map otherwise. As the window advances, spilled items that
+//! come within reach migrate into the ring. In-order arrival with nothing
+//! buffered touches neither and allocates nothing beyond the caller's `released`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The sequencing invariants, by code (see the module doc for each statement).
+///
+/// Tests and the simulator's oracles cite the same codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SequencingInvariant {
+    /// SEQ-1: seq 0 is invalid and rejected.
+    Seq1,
+    /// SEQ-2: one session's items are released in strictly increasing seq order, gap-free.
+    Seq2,
+    /// SEQ-3: a seq already released or already buffered is a duplicate: dropped and counted.
+    Seq3,
+    /// SEQ-4: a gap in one session holds back only that session.
+    Seq4,
+    /// SEQ-5: a session's buffered count never exceeds `buffered_messages_max`.
+    Seq5,
+}
+
+impl SequencingInvariant {
+    /// The code as written in docs and test names, e.g. `"SEQ-2"`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Seq1 => "SEQ-1",
+            Self::Seq2 => "SEQ-2",
+            Self::Seq3 => "SEQ-3",
+            Self::Seq4 => "SEQ-4",
+            Self::Seq5 => "SEQ-5",
+        }
+    }
+
+    /// One-line statement of the invariant.
+    pub const fn statement(self) -> &'static str {
+        match self {
+            Self::Seq1 => "seq 0 is invalid and rejected",
+            Self::Seq2 => {
+                "a session's items are released in strictly increasing seq order, gap-free"
+            }
+            Self::Seq3 => "a seq already released or already buffered is a duplicate",
+            Self::Seq4 => "a gap in one session holds back only that session",
+            Self::Seq5 => "a session's buffered count never exceeds buffered_messages_max",
+        }
+    }
+}
+
+impl fmt::Display for SequencingInvariant {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.code())
+    }
+}
+
+/// The one place sequencing invariants are asserted: panics naming the code
+/// when `holds` is false. Used by both the sequencer and the reorder buffer.
+#[track_caller]
+#[inline]
+pub(crate) fn check(invariant: SequencingInvariant, holds: bool, detail: fmt::Arguments<'_>) {
+    if !holds {
+        panic!(
+            "{} violated ({}): {detail}",
+            invariant.code(),
+            invariant.statement()
+        );
+    }
+}
+
+/// Limits of one [`ReorderBuffer`]; every session in it gets the same limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReorderLimits {
+    /// Width of the per-session fast-path ring, in messages: an item at most
+    /// `ring_messages_max - 1` seqs ahead of the next expected one is held in
+    /// the ring; farther ones spill into an ordered map. Bounds the ring's
+    /// memory per session. 0 disables the ring (everything spills).
+    /// Default [`ReorderLimits::RING_MESSAGES_MAX_DEFAULT`] (64).
+    pub ring_messages_max: usize,
+    /// Most items one session may hold back behind a gap, in messages (ring and
+    /// spill together). Hitting it fails the push with
+    /// [`ReorderError::BufferFull`] (SEQ-5). In-order items are never buffered,
+    /// so they are accepted even when the buffer is full.
+    /// Default [`ReorderLimits::BUFFERED_MESSAGES_MAX_DEFAULT`] (100,000).
+    pub buffered_messages_max: usize,
+}
+
+impl ReorderLimits {
+    /// Default for [`ReorderLimits::ring_messages_max`]: covers the small gaps
+    /// that concurrent senders and link reordering produce.
+    pub const RING_MESSAGES_MAX_DEFAULT: usize = 64;
+    /// Default for [`ReorderLimits::buffered_messages_max`].
+    pub const BUFFERED_MESSAGES_MAX_DEFAULT: usize = 100_000;
+}
+
+impl Default for ReorderLimits {
+    fn default() -> Self {
+        Self {
+            ring_messages_max: Self::RING_MESSAGES_MAX_DEFAULT,
+            buffered_messages_max: Self::BUFFERED_MESSAGES_MAX_DEFAULT,
+        }
+    }
+}
+
+/// What a successful [`ReorderBuffer::push`] did with the item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The item was the next expected one: it and `count - 1` buffered
+    /// successors were appended to `released`, in seq order (SEQ-2).
+    Released {
+        /// Items appended to `released` by this push (at least 1).
+        count: usize,
+    },
+    /// The item is ahead of a gap and is held back (SEQ-4).
+    Buffered,
+    /// The seq was already released or already buffered: the item was dropped
+    /// and counted in [`SessionOrdering::duplicates_dropped`] (SEQ-3).
+    DuplicateDropped,
+}
+
+/// Why [`ReorderBuffer::push`] refused an item. Every variant hands it back.
+#[derive(thiserror::Error)]
+#[non_exhaustive]
+pub enum ReorderError<T> {
+    /// SEQ-1: seq 0 is never stamped by a sequencer.
+    #[error("session {session_id}: seq 0 is invalid (SEQ-1)")]
+    InvalidSeqZero {
+        /// The session the item claimed to belong to.
+        session_id: u64,
+        /// The refused item.
+        item: T,
+    },
+    /// SEQ-5: the session already holds `buffered` items behind a gap.
+    #[error(
+        "session {session_id}: cannot buffer seq {seq}, {buffered} messages already buffered (SEQ-5)"
+    )]
+    BufferFull {
+        /// The session whose buffer is full.
+        session_id: u64,
+        /// The refused item's seq.
+        seq: u64,
+        /// Items buffered for the session (equals `buffered_messages_max`).
+        buffered: usize,
+        /// The refused item.
+        item: T,
+    },
+}
+
+impl<T> ReorderError<T> {
+    /// The session the refused item belongs to.
+    pub fn session_id(&self) -> u64 {
+        match self {
+            Self::InvalidSeqZero { session_id, .. } | Self::BufferFull { session_id, .. } => {
+                *session_id
+            }
+        }
+    }
+
+    /// Hands back the refused item.
+    pub fn into_item(self) -> T {
+        match self {
+            Self::InvalidSeqZero { item, .. } | Self::BufferFull { item, .. } => item,
+        }
+    }
+}
+
+// Hand-written so the error is usable (and `Error`) for items that aren't
+// `Debug`, like tokio's `SendError<T>`; the item itself is not printed.
+impl<T> fmt::Debug for ReorderError<T> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidSeqZero { session_id, .. } => formatter
+                .debug_struct("InvalidSeqZero")
+                .field("session_id", session_id)
+                .finish_non_exhaustive(),
+            Self::BufferFull {
+                session_id,
+                seq,
+                buffered,
+                ..
+            } => formatter
+                .debug_struct("BufferFull")
+                .field("session_id", session_id)
+                .field("seq", seq)
+                .field("buffered", buffered)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Ordering state of one session, as introspection reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionOrdering {
+    /// The sending session.
+    pub session_id: u64,
+    /// The seq that must arrive before anything else is released.
+    pub next_expected_seq: u64,
+    /// The last released seq; 0 before the first release.
+    pub last_released_seq: u64,
+    /// Items held back behind the gap at `next_expected_seq`.
+    pub buffered_count: usize,
+    /// Lowest buffered seq, if any.
+    pub oldest_buffered_seq: Option<u64>,
+    /// Highest buffered seq, if any.
+    pub newest_buffered_seq: Option<u64>,
+    /// Duplicates dropped so far (SEQ-3).
+    pub duplicates_dropped: u64,
+    /// Items released so far.
+    pub released_total: u64,
+}
+
+/// The reorder buffer of one receiving domain: per-session state keyed by
+/// session id. See the module doc for the invariants it keeps.
+#[derive(Debug)]
+pub struct ReorderBuffer<T> {
+    limits: ReorderLimits,
+    sessions: BTreeMap<u64, SessionBuffer<T>>,
+}
+
+impl<T> ReorderBuffer<T> {
+    /// An empty buffer; every session it later sees gets `limits`.
+    pub fn new(limits: ReorderLimits) -> Self {
+        Self {
+            limits,
+            sessions: BTreeMap::new(),
+        }
+    }
+
+    /// The limits this buffer was built with.
+    pub fn limits(&self) -> ReorderLimits {
+        self.limits
+    }
+
+    /// Accepts `item`, the `seq`-th message of session `session_id`, and appends
+    /// every item now releasable for that session to `released`, in seq order.
+    ///
+    /// Only the item's own session is affected (SEQ-4). A duplicate (SEQ-3) is
+    /// dropped and reported as [`PushOutcome::DuplicateDropped`].
+    ///
+    /// # Errors
+    /// [`ReorderError::InvalidSeqZero`] for seq 0 (SEQ-1);
+    /// [`ReorderError::BufferFull`] if the item would have to be buffered and the
+    /// session already holds `buffered_messages_max` items (SEQ-5). Both hand
+    /// the item back and leave the buffer unchanged.
+    pub fn push(
+        &mut self,
+        session_id: u64,
+        seq: u64,
+        item: T,
+        released: &mut Vec<T>,
+    ) -> Result<PushOutcome, ReorderError<T>> {
+        if seq == 0 {
+            return Err(ReorderError::InvalidSeqZero { session_id, item });
+        }
+        if let Some(session) = self.sessions.get_mut(&session_id) {
+            let outcome = session.push(session_id, seq, item, &self.limits, released);
+            #[cfg(debug_assertions)]
+            session.check_layout(&self.limits);
+            return outcome;
+        }
+        // A new session is recorded only if its first push is accepted, so a
+        // refused push leaves the buffer exactly as it was.
+        let mut session = SessionBuffer::new();
+        let outcome = session.push(session_id, seq, item, &self.limits, released)?;
+        #[cfg(debug_assertions)]
+        session.check_layout(&self.limits);
+        self.sessions.insert(session_id, session);
+        Ok(outcome)
+    }
+
+    /// Ordering state of every session seen so far, in session-id order.
+    pub fn snapshot(&self) -> Vec<SessionOrdering> {
+        self.sessions
+            .iter()
+            .map(|(&session_id, session)| session.ordering(session_id))
+            .collect()
+    }
+
+    /// Ordering state of one session, if it has been seen.
+    pub fn session_ordering(&self, session_id: u64) -> Option<SessionOrdering> {
+        self.sessions
+            .get(&session_id)
+            .map(|session| session.ordering(session_id))
+    }
+
+    /// Items held back across all sessions.
+    pub fn buffered_total(&self) -> usize {
+        self.sessions.values().map(|session| session.buffered).sum()
+    }
+
+    /// Whether any session holds items back behind a gap. At quiescence a
+    /// `true` here is a stall the liveness oracle reports.
+    pub fn has_buffered(&self) -> bool {
+        self.sessions.values().any(|session| session.buffered > 0)
+    }
+}
+
+/// One session's state. `ring[offset]` holds seq `next_expected + offset`;
+/// `ring[0]` is always empty at rest (it would have been released), and the
+/// ring is either empty or ends in an occupied slot. `spill` holds seqs at
+/// `next_expected + ring_messages_max` and beyond.
+#[derive(Debug)]
+struct SessionBuffer<T> {
+    next_expected: u64,
+    ring: VecDeque<Option<T>>,
+    spill: BTreeMap<u64, T>,
+    /// Occupied ring slots plus spill entries.
+    buffered: usize,
+    duplicates_dropped: u64,
+    released_total: u64,
+}
+
+impl<T> SessionBuffer<T> {
+    fn new() -> Self {
+        Self {
+            next_expected: 1,
+            ring: VecDeque::new(),
+            spill: BTreeMap::new(),
+            buffered: 0,
+            duplicates_dropped: 0,
+            released_total: 0,
+        }
+    }
+
+    fn push(
+        &mut self,
+        session_id: u64,
+        seq: u64,
+        item: T,
+        limits: &ReorderLimits,
+        released: &mut Vec<T>,
+    ) -> Result<PushOutcome, ReorderError<T>> {
+        if seq < self.next_expected {
+            // SEQ-3: already released (a resend after an ack race, or a link
+            // duplicate); delivering it again would break SEQ-2.
+            self.duplicates_dropped += 1;
+            return Ok(PushOutcome::DuplicateDropped);
+        }
+        if seq == self.next_expected {
+            let count = self.release_run(item, limits, released);
+            return Ok(PushOutcome::Released { count });
+        }
+        let offset = seq - self.next_expected;
+        let ring_slot = usize::try_from(offset)
+            .ok()
+            .filter(|&slot| slot < limits.ring_messages_max);
+        let already_buffered = match ring_slot {
+            Some(slot) => matches!(self.ring.get(slot), Some(Some(_))),
+            None => self.spill.contains_key(&seq),
+        };
+        if already_buffered {
+            // SEQ-3: keep the first copy; both carry the same seq from one sender.
+            self.duplicates_dropped += 1;
+            return Ok(PushOutcome::DuplicateDropped);
+        }
+        if self.buffered >= limits.buffered_messages_max {
+            return Err(ReorderError::BufferFull {
+                session_id,
+                seq,
+                buffered: self.buffered,
+                item,
+            });
+        }
+        match ring_slot {
+            Some(slot) => self.place_in_ring(slot, item),
+            None => {
+                self.spill.insert(seq, item);
+            }
+        }
+        self.buffered += 1;
+        check(
+            SequencingInvariant::Seq5,
+            self.buffered <= limits.buffered_messages_max,
+            format_args!(
+                "session {session_id} buffers {} > {}",
+                self.buffered, limits.buffered_messages_max
+            ),
+        );
+        Ok(PushOutcome::Buffered)
+    }
+
+    /// Releases `first` (seq `next_expected`) and every buffered successor that
+    /// is now contiguous. Returns how many items were released.
+    fn release_run(&mut self, first: T, limits: &ReorderLimits, released: &mut Vec<T>) -> usize {
+        let mut count = 0;
+        let mut item = first;
+        loop {
+            released.push(item);
+            count += 1;
+            self.released_total += 1;
+            // SEQ-2: the seq just released is exactly one past the previous one,
+            // so the release count and the window position must agree.
+            check(
+                SequencingInvariant::Seq2,
+                self.released_total == self.next_expected,
+                format_args!(
+                    "released {} items but released seq {}",
+                    self.released_total, self.next_expected
+                ),
+            );
+            self.next_expected = self
+                .next_expected
+                .checked_add(1)
+                .expect("a session cannot release more than u64::MAX messages");
+            // Drop the (empty) slot of the seq just released; the ring now
+            // starts at the new next_expected.
+            self.ring.pop_front();
+            self.migrate_spill(limits);
+            match self.take_next_expected() {
+                Some(next) => item = next,
+                None => return count,
+            }
+        }
+    }
+
+    /// Removes and returns the buffered item for `next_expected`, if present.
+    fn take_next_expected(&mut self) -> Option<T> {
+        let item = match self.ring.front_mut() {
+            Some(slot) => slot.take(),
+            // With a zero-width ring, the next item can only be in the spill.
+            None => match self.spill.first_entry() {
+                Some(entry) if *entry.key() == self.next_expected => Some(entry.remove()),
+                _ => None,
+            },
+        };
+        if item.is_some() {
+            self.buffered -= 1;
+        }
+        item
+    }
+
+    /// Moves spilled items that the advanced window now covers into the ring.
+    fn migrate_spill(&mut self, limits: &ReorderLimits) {
+        while let Some(entry) = self.spill.first_entry() {
+            let offset = *entry.key() - self.next_expected;
+            let Some(slot) = usize::try_from(offset)
+                .ok()
+                .filter(|&slot| slot < limits.ring_messages_max)
+            else {
+                return;
+            };
+            let item = entry.remove();
+            self.place_in_ring(slot, item);
+        }
+    }
+
+    fn place_in_ring(&mut self, slot: usize, item: T) {
+        if self.ring.len() <= slot {
+            self.ring.resize_with(slot + 1, || None);
+        }
+        let previous = self.ring[slot].replace(item);
+        // SEQ-3: duplicates are filtered before placement and the ring and
+        // spill cover disjoint seqs, so a slot is never filled twice.
+        check(
+            SequencingInvariant::Seq3,
+            previous.is_none(),
+            format_args!(
+                "ring slot for seq {} filled twice",
+                self.next_expected + slot as u64
+            ),
+        );
+    }
+
+    fn oldest_buffered(&self) -> Option<u64> {
+        let in_ring = self.ring.iter().position(Option::is_some);
+        match in_ring {
+            Some(slot) => Some(self.next_expected + slot as u64),
+            None => self.spill.keys().next().copied(),
+        }
+    }
+
+    fn newest_buffered(&self) -> Option<u64> {
+        match self.spill.keys().next_back() {
+            Some(&seq) => Some(seq),
+            // The ring ends in an occupied slot (layout invariant).
+            None => self
+                .ring
+                .len()
+                .checked_sub(1)
+                .map(|slot| self.next_expected + slot as u64),
+        }
+    }
+
+    fn ordering(&self, session_id: u64) -> SessionOrdering {
+        SessionOrdering {
+            session_id,
+            next_expected_seq: self.next_expected,
+            last_released_seq: self.next_expected - 1,
+            buffered_count: self.buffered,
+            oldest_buffered_seq: self.oldest_buffered(),
+            newest_buffered_seq: self.newest_buffered(),
+            duplicates_dropped: self.duplicates_dropped,
+            released_total: self.released_total,
+        }
+    }
+
+    /// Full layout check after every push in debug builds: O(ring width).
+    #[cfg(debug_assertions)]
+    fn check_layout(&self, limits: &ReorderLimits) {
+        use SequencingInvariant::{Seq2, Seq5};
+        let next = self.next_expected;
+        check(
+            Seq2,
+            !matches!(self.ring.front(), Some(Some(_))),
+            format_args!("seq {next} is buffered but was not released"),
+        );
+        check(
+            Seq2,
+            matches!(self.ring.back(), None | Some(Some(_))),
+            format_args!("ring for next seq {next} ends in an empty slot"),
+        );
+        check(
+            Seq2,
+            self.ring.len() <= limits.ring_messages_max,
+            format_args!(
+                "ring holds {} slots > {}",
+                self.ring.len(),
+                limits.ring_messages_max
+            ),
+        );
+        if let Some(&lowest_spilled) = self.spill.keys().next() {
+            let offset = lowest_spilled - next;
+            check(
+                Seq2,
+                usize::try_from(offset).map_or(true, |offset| offset >= limits.ring_messages_max),
+                format_args!("seq {lowest_spilled} is spilled but inside the ring window"),
+            );
+        }
+        let counted = self.ring.iter().flatten().count() + self.spill.len();
+        check(
+            Seq5,
+            counted == self.buffered && self.buffered <= limits.buffered_messages_max,
+            format_args!(
+                "buffered count {} (actual {counted}, max {})",
+                self.buffered, limits.buffered_messages_max
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod tests;
