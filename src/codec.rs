@@ -107,8 +107,18 @@ mod tests {
         // A Vec<u8> whose length prefix claims 2^60 bytes.
         let mut bytes = (1u64 << 60).to_le_bytes().to_vec();
         bytes.extend_from_slice(&[1, 2, 3]);
+        // Reaching this line at all shows nothing tried to allocate 2^60 bytes.
+        let result = decode::<Vec<u8>>(&bytes, 1024);
+        assert!(
+            matches!(
+                result,
+                Err(CodecError::TooLarge { .. } | CodecError::Malformed { .. })
+            ),
+            "{result:?}"
+        );
+        // The same claim inside the limit's reach is refused by the limit.
         assert_eq!(
-            decode::<Vec<u8>>(&bytes, 1024),
+            decode::<Vec<u8>>(&[0u8; 2048], 1024),
             Err(CodecError::TooLarge { limit_bytes: 1024 })
         );
     }
