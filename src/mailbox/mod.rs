@@ -7,6 +7,7 @@
 
 mod envelope;
 mod port;
+mod reordering;
 mod undeliverable;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ pub use port::{
     OncePortHandle, OncePortReceiver, OncePortRef, PortHandle, PortReceiver, PortRef, RecvError,
 };
 pub(crate) use port::{PortSink, SerializedPort};
+pub use reordering::ReorderingSender;
 pub use undeliverable::{SendError, Undeliverable, UndeliverableReason};
 
 use crate::id::{ActorId, HANDLER_PORT_BIT, PortId};
