@@ -5,6 +5,8 @@
 //! seed, single-threaded, on virtual time, and every run replays bit for bit.
 //!
 //! # Map of the crate (start here)
+//! - [`check()`] and [`macro@test`] — the test API: a body run in a fresh world per
+//!   seed; seed banner, failure footer with a replay command. (`check.rs`, `seed.rs`)
 //! - [`World`], [`Config`] — one simulated universe as a value. (`world.rs`)
 //! - `executor.rs` — the poll loop, task slab, wakers, deadlock and budget
 //!   verdicts; [`Strategy`] / [`RandomStrategy`] choose the next task. (`strategy.rs`)
@@ -38,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 pub mod buggify;
+mod check;
 mod clock;
 mod environment;
 mod executor;
@@ -51,8 +54,16 @@ pub mod trace;
 mod world;
 
 pub use buggify::BuggifyConfig;
+pub use check::{CheckConfig, CheckReport, Outcome, PlanError, SeedRun, check};
 pub use environment::SimEnvironment;
 pub use executor::TaskId;
 pub use failure::{Failure, TaskReport, TimerReport};
+pub use lockstep_sim_macros::test;
 pub use strategy::{FifoStrategy, RandomStrategy, Strategy};
 pub use world::{Config, World};
+
+/// Not public API: used by the `#[lockstep_sim::test]` expansion.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::check::test_name;
+}
