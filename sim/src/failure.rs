@@ -133,6 +133,16 @@ pub enum Failure {
         /// tokio's panic message.
         message: String,
     },
+    /// `World::run` was called on a thread inside a tokio runtime: tokio's
+    /// spawn and time functions would silently escape the simulation there,
+    /// so the world refuses to start.
+    #[error(
+        "World::run was called inside a tokio runtime (e.g. from #[tokio::test]); \
+         tokio::spawn / tokio::time would escape the simulation there. Run worlds from \
+         a plain #[test] or #[lockstep_sim::test], and use lockstep::rt::spawn and \
+         lockstep::time inside them"
+    )]
+    InsideTokioRuntime,
     /// The test body returned an error.
     #[error("the test body returned an error: {message}")]
     BodyFailed {

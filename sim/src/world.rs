@@ -12,6 +12,9 @@
 //! WORLD-2: while `run` executes, and only then, the world is this thread's
 //! `lockstep::rt` environment and its current world for [`crate::trace::record`].
 //! WORLD-3: a run ends in bounded steps and virtual time (FAIL-2).
+//! WORLD-4: a world never runs inside a tokio runtime context: there,
+//! `tokio::spawn` would succeed on the real runtime instead of failing
+//! loudly (DESIGN.md §2.1), so `run` refuses to start.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -137,7 +140,13 @@ impl World {
     /// thread, with this world as the `lockstep::rt` environment (WORLD-2),
     /// until `main` finishes or the run fails. Tasks still alive when `main`
     /// finishes are dropped.
+    ///
+    /// Fails with [`Failure::InsideTokioRuntime`] when called inside a tokio
+    /// runtime (WORLD-4).
     pub fn run<F: Future>(&mut self, main: F) -> Result<F::Output, Failure> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Failure::InsideTokioRuntime);
+        }
         let environment = Arc::new(SimEnvironment::new(self.shared.clone()));
         let _environment = lockstep::rt::enter(environment);
         let _current = shared::enter(self.shared.clone());
@@ -164,6 +173,11 @@ impl World {
         self.shared.lock().trace.hash()
     }
 }
+
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<World>();
+};
 
 impl Drop for World {
     fn drop(&mut self) {

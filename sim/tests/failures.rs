@@ -179,3 +179,15 @@ fn mutual_wait_is_a_deadlock() {
     };
     assert_eq!(tasks.len(), 3);
 }
+
+// Goal: WORLD-4, a world refuses to run inside a tokio runtime, where tokio::spawn
+// would silently escape the simulation.
+// Method: call World::run from inside a current-thread tokio runtime's block_on.
+#[test]
+fn world_refuses_to_run_inside_tokio() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let failure = runtime.block_on(async { World::new(Config::with_seed(7)).run(async {}) });
+    assert_eq!(failure, Err(Failure::InsideTokioRuntime));
+}

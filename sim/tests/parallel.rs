@@ -33,9 +33,9 @@ fn concurrent_worlds_match_sequential() {
     assert_eq!(sequential, concurrent);
 }
 
-// Goal: a world inside a world's task? No: but a world run while no world is
-// entered leaves nothing behind: the rt facade falls back to no environment.
-// Method: after a run, lockstep::rt::current() is None on this thread again.
+// Goal: LOCK-2 / WORLD-2, a finished run leaves no environment or current world
+// behind on its thread.
+// Method: after a run, lockstep::rt::current() is None and trace::record is a no-op.
 #[test]
 fn run_leaves_no_environment_behind() {
     hash(1);
