@@ -1,0 +1,150 @@
+//! Virtual time: the world's monotonic clock, its wall clock and its timers.
+//!
+//! Owns: the current virtual instant, the wall-clock epoch, and the timer
+//! registry (`BTreeMap<(deadline, sequence), Timer>`).
+//! Does not own: deciding *when* to advance (the executor does, only when no
+//! task is ready) or waking (the caller wakes the returned wakers after
+//! releasing the world's lock).
+//!
+//! CLOCK-1: monotonic time starts at zero and never goes backwards.
+//! CLOCK-2: time moves only in [`Clock::advance`], straight to the earliest
+//! deadline; every timer due at that instant fires, in (deadline, arming
+//! order).
+//! CLOCK-3: wall time is `epoch + monotonic`, where the epoch is
+//! 2020-01-01T00:00:00Z plus a seed-derived offset below three years (drawn
+//! from the reserved "clock" stream), so code cannot mistake virtual time for
+//! the real date, yet every seed sees a plausible calendar.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, SystemTime};
+
+use lockstep::rt::Instant;
+
+use crate::random::{self, Streams};
+
+/// 2020-01-01T00:00:00Z in seconds since the Unix epoch.
+const WALL_EPOCH_BASE_SECONDS: u64 = 1_577_836_800;
+/// The wall epoch's seed-derived offset stays below this (three 365-day years).
+const WALL_EPOCH_OFFSET_NANOS_MAX: u64 = 3 * 365 * 24 * 3600 * 1_000_000_000;
+
+/// Identifies one armed timer: its deadline and its arming sequence number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TimerKey {
+    deadline: Instant,
+    sequence: u64,
+}
+
+/// An armed timer: who waits, and which task armed it (for budget reports).
+pub(crate) struct Timer {
+    pub(crate) waker: Waker,
+    pub(crate) owner: Option<Arc<str>>,
+}
+
+/// A timer taken out of the registry because it became due.
+pub(crate) struct FiredTimer {
+    pub(crate) deadline: Instant,
+    pub(crate) timer: Timer,
+}
+
+/// The world's clocks and timers.
+pub(crate) struct Clock {
+    now: Instant,
+    wall_epoch: SystemTime,
+    timers: BTreeMap<TimerKey, Timer>,
+    next_sequence: u64,
+}
+
+impl Clock {
+    /// A clock at zero whose wall epoch derives from `streams` (CLOCK-3).
+    pub(crate) fn new(streams: &mut Streams) -> Self {
+        let offset = streams.below(random::CLOCK, WALL_EPOCH_OFFSET_NANOS_MAX);
+        let wall_epoch = SystemTime::UNIX_EPOCH
+            + Duration::from_secs(WALL_EPOCH_BASE_SECONDS)
+            + Duration::from_nanos(offset);
+        Self {
+            now: Instant::from_epoch(Duration::ZERO),
+            wall_epoch,
+            timers: BTreeMap::new(),
+            next_sequence: 0,
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        self.now
+    }
+
+    pub(crate) fn system_now(&self) -> SystemTime {
+        self.wall_epoch + self.now.since_epoch()
+    }
+
+    /// Arms a timer for `deadline`.
+    pub(crate) fn arm(
+        &mut self,
+        deadline: Instant,
+        waker: Waker,
+        owner: Option<Arc<str>>,
+    ) -> TimerKey {
+        let key = TimerKey {
+            deadline,
+            sequence: self.next_sequence,
+        };
+        self.next_sequence += 1;
+        self.timers.insert(key, Timer { waker, owner });
+        key
+    }
+
+    /// Replaces the waker of an armed timer; returns the old one so the caller
+    /// can drop it after releasing the lock. `None` if the timer already fired.
+    pub(crate) fn rearm(&mut self, key: TimerKey, waker: &Waker) -> Option<Waker> {
+        let timer = self.timers.get_mut(&key)?;
+        if timer.waker.will_wake(waker) {
+            return None;
+        }
+        Some(std::mem::replace(&mut timer.waker, waker.clone()))
+    }
+
+    /// Disarms a timer; returns it (to be dropped outside the lock) if it was
+    /// still armed.
+    pub(crate) fn disarm(&mut self, key: TimerKey) -> Option<Timer> {
+        self.timers.remove(&key)
+    }
+
+    /// The earliest armed deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.first_key_value().map(|(key, _)| key.deadline)
+    }
+
+    /// CLOCK-2: jumps to the earliest deadline and moves every timer due then
+    /// into `fired`, in firing order. Returns the new time, or `None` if no
+    /// timer is armed.
+    pub(crate) fn advance(&mut self, fired: &mut Vec<FiredTimer>) -> Option<Instant> {
+        let deadline = self.next_deadline()?;
+        // CLOCK-1: a timer armed in the past is due now; time never goes back.
+        self.now = self.now.max(deadline);
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().deadline > self.now {
+                break;
+            }
+            let (key, timer) = entry.remove_entry();
+            fired.push(FiredTimer {
+                deadline: key.deadline,
+                timer,
+            });
+        }
+        Some(self.now)
+    }
+
+    /// Armed timers in firing order: (deadline, owning task).
+    pub(crate) fn armed(&self) -> impl Iterator<Item = (Instant, Option<&Arc<str>>)> {
+        self.timers
+            .iter()
+            .map(|(key, timer)| (key.deadline, timer.owner.as_ref()))
+    }
+
+    /// Removes every timer (world teardown); the caller drops them unlocked.
+    pub(crate) fn take_all(&mut self) -> BTreeMap<TimerKey, Timer> {
+        std::mem::take(&mut self.timers)
+    }
+}

@@ -1,0 +1,150 @@
+//! `SimEnvironment`: the simulator's implementation of the runtime's
+//! [`lockstep::rt::Environment`] seam.
+//!
+//! Owns: the translation of each seam call (time, timers, spawn, randomness,
+//! buggify) into operations on the world's shared state.
+//! Does not own: any policy — clock, executor, random and buggify modules do.
+//!
+//! ENV-1: `SimEnvironment` is `Send + Sync`; every call locks the world
+//! briefly and never polls, wakes or drops user code while locked (LOCK-1).
+//! ENV-2: a timer registers with the clock on its first pending poll and
+//! deregisters when dropped, so abandoned sleeps (a `timeout` whose future
+//! won) never keep a world alive or distort budget reports.
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use lockstep::rt::{AbortTask, Environment, Instant, RandomStream, TaskFuture, TimerFuture};
+
+use crate::clock::TimerKey;
+use crate::executor::{Executor, TaskId};
+use crate::shared::Shared;
+use crate::trace::kind;
+
+/// The environment a world installs with `lockstep::rt::enter` while it runs.
+pub struct SimEnvironment {
+    shared: Arc<Shared>,
+}
+
+impl SimEnvironment {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SimEnvironment>();
+};
+
+impl Environment for SimEnvironment {
+    fn now(&self) -> Instant {
+        self.shared.lock().clock.now()
+    }
+
+    fn system_now(&self) -> SystemTime {
+        self.shared.lock().clock.system_now()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> TimerFuture {
+        Box::pin(SimSleep {
+            shared: self.shared.clone(),
+            deadline,
+            key: None,
+        })
+    }
+
+    fn spawn(&self, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
+        let mut core = self.shared.lock();
+        let id = core.tasks.insert(Arc::from(name), Some(task), &self.shared);
+        core.record(
+            kind::TASK_SPAWN,
+            vec![
+                ("name", name.to_owned().into()),
+                ("id", id.to_string().into()),
+            ],
+        );
+        drop(core);
+        Box::new(SimAbort {
+            shared: self.shared.clone(),
+            id,
+        })
+    }
+
+    fn random_u64(&self, stream: RandomStream) -> u64 {
+        self.shared.lock().random.next_u64(stream)
+    }
+
+    fn buggify(&self, site: &'static Location<'static>) -> bool {
+        let mut core = self.shared.lock();
+        let core = &mut *core;
+        let decision = core.buggify.evaluate(site, &mut core.random);
+        let fired = decision.fired();
+        if let Some((kind, fields)) = decision.trace_fields() {
+            core.record(kind, fields);
+        }
+        fired
+    }
+}
+
+/// Aborts one simulated task.
+struct SimAbort {
+    shared: Arc<Shared>,
+    id: TaskId,
+}
+
+impl AbortTask for SimAbort {
+    fn abort(&self) {
+        Executor::abort(&self.shared, self.id);
+    }
+}
+
+/// A virtual-time timer (ENV-2).
+struct SimSleep {
+    shared: Arc<Shared>,
+    deadline: Instant,
+    key: Option<TimerKey>,
+}
+
+impl Future for SimSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let mut core = this.shared.lock();
+        if core.clock.now() >= this.deadline {
+            let armed = this.key.take().and_then(|key| core.clock.disarm(key));
+            drop(core);
+            drop(armed); // LOCK-1: the waker is dropped unlocked.
+            return Poll::Ready(());
+        }
+        match this.key {
+            Some(key) => {
+                let previous = core.clock.rearm(key, context.waker());
+                drop(core);
+                drop(previous);
+            }
+            None => {
+                let owner = core.current.and_then(|id| core.tasks.name(id)).cloned();
+                this.key = Some(
+                    core.clock
+                        .arm(this.deadline, context.waker().clone(), owner),
+                );
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for SimSleep {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let armed = self.shared.lock().clock.disarm(key);
+            drop(armed);
+        }
+    }
+}

@@ -1,0 +1,587 @@
+//! The single-threaded executor: runs the main future and every task it
+//! spawns, one poll at a time, in an order chosen by a [`Strategy`].
+//!
+//! Owns: the task table (a slab of named tasks), the ready list, wakers, the
+//! poll loop, panic capture, teardown, and the deadlock and budget verdicts.
+//! Does not own: *which* ready task runs next (`strategy`), timers (`clock`).
+//!
+//! EXEC-1: a task is in the ready list at most once: its waker's `queued`
+//! flag is set when it is pushed and cleared just before it is polled, so a
+//! wake during its own poll queues it again.
+//! EXEC-2: the ready list is a `Vec` in wake order; nothing here iterates a
+//! hash container, so the schedule is a function of the seed alone.
+//! EXEC-3: slots are reused with a bumped generation; a stale waker or ready
+//! entry of an ended task is ignored (its waker stays `queued` forever).
+//! EXEC-4: time advances only when no task is ready (CLOCK-2).
+//! EXEC-5: every poll runs under `catch_unwind`; a panic ends the run with the
+//! task's name and message. An aborted task is dropped, never polled again.
+//! EXEC-6: when the run ends (main finished or failure), every remaining task
+//! is dropped with the world still entered, then every timer.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use lockstep::rt::TaskFuture;
+
+use crate::clock::FiredTimer;
+use crate::failure::{self, Failure, TaskReport, TimerReport};
+use crate::shared::{Core, Shared};
+use crate::strategy::Strategy;
+use crate::trace::kind;
+
+/// How many recent polls a step-budget report looks at.
+const RECENT_POLLS_MAX: usize = 64;
+/// How many armed timers a time-budget report lists.
+const REPORT_TIMERS_MAX: usize = 16;
+/// Teardown rounds (dropping a task may spawn another) before giving up.
+const TEARDOWN_ROUNDS_MAX: usize = 16;
+
+/// Identifies a task slot: index in the slab plus the slot's generation
+/// (EXEC-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId {
+    index: u32,
+    generation: u32,
+}
+
+impl TaskId {
+    /// The slot index.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+
+    /// How many earlier tasks used this slot.
+    pub fn generation(self) -> u32 {
+        self.generation
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}.{}", self.index, self.generation)
+    }
+}
+
+/// The waker of one task (EXEC-1).
+pub(crate) struct TaskWaker {
+    id: TaskId,
+    queued: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.shared.lock().tasks.ready.push(self.id);
+        }
+    }
+}
+
+/// One live task.
+pub(crate) struct Slot {
+    name: Arc<str>,
+    /// `None` for the main future (it lives on `World::run`'s stack) and while
+    /// the task is being polled.
+    future: Option<TaskFuture>,
+    waker: Arc<TaskWaker>,
+    polls: u64,
+    abort_requested: bool,
+    /// The main future's slot (polled from `World::run`'s stack).
+    main: bool,
+}
+
+impl Slot {
+    fn kill_waker(&self) {
+        // EXEC-3: a dead task's waker never queues again.
+        self.waker.queued.store(true, Ordering::Release);
+    }
+}
+
+struct Entry {
+    generation: u32,
+    slot: Option<Slot>,
+}
+
+/// The slab of tasks plus the ready list.
+#[derive(Default)]
+pub(crate) struct TaskTable {
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+    /// Ready tasks in wake order (EXEC-2).
+    pub(crate) ready: Vec<TaskId>,
+}
+
+/// What the executor polls.
+pub(crate) enum Polled {
+    Main(Waker),
+    Task(TaskFuture, Waker),
+}
+
+/// The outcome of [`TaskTable::abort`].
+pub(crate) enum Abort {
+    /// No such task (ended, or already aborted).
+    Gone,
+    /// The task is being polled; it is dropped when its poll returns.
+    Deferred,
+    /// Removed; the caller drops the slot after releasing the lock (LOCK-1).
+    Removed(Slot),
+}
+
+impl TaskTable {
+    /// Adds a task and makes it ready; `future: None` adds the main future.
+    pub(crate) fn insert(
+        &mut self,
+        name: Arc<str>,
+        future: Option<TaskFuture>,
+        shared: &Arc<Shared>,
+    ) -> TaskId {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let index = u32::try_from(self.entries.len()).expect("fewer than 2^32 task slots");
+                self.entries.push(Entry {
+                    generation: 0,
+                    slot: None,
+                });
+                index
+            }
+        };
+        let entry = &mut self.entries[index as usize];
+        let id = TaskId {
+            index,
+            generation: entry.generation,
+        };
+        let waker = Arc::new(TaskWaker {
+            id,
+            queued: AtomicBool::new(true),
+            shared: shared.clone(),
+        });
+        let main = future.is_none();
+        entry.slot = Some(Slot {
+            name,
+            future,
+            waker,
+            polls: 0,
+            abort_requested: false,
+            main,
+        });
+        self.ready.push(id);
+        id
+    }
+
+    fn slot(&self, id: TaskId) -> Option<&Slot> {
+        let entry = self.entries.get(id.index as usize)?;
+        (entry.generation == id.generation).then_some(entry.slot.as_ref()?)
+    }
+
+    fn slot_mut(&mut self, id: TaskId) -> Option<&mut Slot> {
+        let entry = self.entries.get_mut(id.index as usize)?;
+        if entry.generation != id.generation {
+            return None;
+        }
+        entry.slot.as_mut()
+    }
+
+    /// The name of a live task.
+    pub(crate) fn name(&self, id: TaskId) -> Option<&Arc<str>> {
+        self.slot(id).map(|slot| &slot.name)
+    }
+
+    /// Removes a task's slot (EXEC-3); the caller drops it unlocked.
+    pub(crate) fn remove(&mut self, id: TaskId) -> Option<Slot> {
+        let entry = self.entries.get_mut(id.index as usize)?;
+        if entry.generation != id.generation {
+            return None;
+        }
+        let slot = entry.slot.take()?;
+        slot.kill_waker();
+        entry.generation = entry.generation.wrapping_add(1);
+        self.free.push(id.index);
+        Some(slot)
+    }
+
+    /// Requests that a task be dropped (EXEC-5).
+    pub(crate) fn abort(&mut self, id: TaskId) -> Abort {
+        let Some(slot) = self.slot_mut(id) else {
+            return Abort::Gone;
+        };
+        if slot.future.is_none() {
+            // Being polled (the main future is never aborted: it has no handle).
+            slot.abort_requested = true;
+            return Abort::Deferred;
+        }
+        match self.remove(id) {
+            Some(slot) => Abort::Removed(slot),
+            None => Abort::Gone,
+        }
+    }
+
+    /// Every live task in slot order.
+    pub(crate) fn live(&self) -> Vec<TaskReport> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| {
+                let slot = entry.slot.as_ref()?;
+                Some(TaskReport {
+                    name: slot.name.to_string(),
+                    id: TaskId {
+                        index: index as u32,
+                        generation: entry.generation,
+                    },
+                    polls: slot.polls,
+                })
+            })
+            .collect()
+    }
+
+    fn report(&self, id: TaskId) -> Option<TaskReport> {
+        let slot = self.slot(id)?;
+        Some(TaskReport {
+            name: slot.name.to_string(),
+            id,
+            polls: slot.polls,
+        })
+    }
+
+    /// Removes every task (teardown, EXEC-6).
+    fn take_all(&mut self) -> Vec<Slot> {
+        self.ready.clear();
+        let ids: Vec<TaskId> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.slot.is_some())
+            .map(|(index, entry)| TaskId {
+                index: index as u32,
+                generation: entry.generation,
+            })
+            .collect();
+        ids.into_iter().filter_map(|id| self.remove(id)).collect()
+    }
+}
+
+impl Core {
+    /// Starts polling `id`: takes its future out, counts the step, marks it
+    /// running and clears its `queued` flag (EXEC-1). `None` for a stale entry.
+    fn begin_poll(&mut self, id: TaskId) -> Option<Polled> {
+        let slot = self.tasks.slot_mut(id)?;
+        let future = slot.future.take();
+        if future.is_none() && !slot.main {
+            return None; // Being polled already: cannot happen single-threaded.
+        }
+        slot.polls += 1;
+        slot.waker.queued.store(false, Ordering::Release);
+        let waker = Waker::from(slot.waker.clone());
+        self.steps += 1;
+        self.current = Some(id);
+        self.trace.note_poll(id.index, id.generation);
+        Some(match future {
+            Some(future) => Polled::Task(future, waker),
+            None => Polled::Main(waker),
+        })
+    }
+
+    /// Ends a poll that returned `Pending`; returns the future if the task was
+    /// aborted meanwhile (to be dropped unlocked).
+    fn end_poll(&mut self, id: TaskId, future: TaskFuture) -> Option<(TaskFuture, Option<Slot>)> {
+        self.current = None;
+        let Some(slot) = self.tasks.slot_mut(id) else {
+            return Some((future, None));
+        };
+        if slot.abort_requested {
+            let name = slot.name.clone();
+            self.record_for(
+                Some(name.clone()),
+                kind::TASK_ABORT,
+                vec![("name", (&name).into()), ("id", id.to_string().into())],
+            );
+            let slot = self.tasks.remove(id);
+            return Some((future, slot));
+        }
+        slot.future = Some(future);
+        None
+    }
+
+    /// A task's future completed.
+    fn exit(&mut self, id: TaskId) -> Option<Slot> {
+        let slot = self.tasks.remove(id)?;
+        self.record_for(
+            Some(slot.name.clone()),
+            kind::TASK_EXIT,
+            vec![("id", id.to_string().into()), ("polls", slot.polls.into())],
+        );
+        self.current = None;
+        Some(slot)
+    }
+}
+
+/// The main future's task name.
+const MAIN_NAME: &str = "main";
+
+/// The poll loop of one world.
+pub(crate) struct Executor {
+    strategy: Box<dyn Strategy>,
+    /// The last polled tasks, a ring (for step-budget reports).
+    recent: Vec<TaskId>,
+    recent_next: usize,
+    /// Reused buffer for timers that fire together.
+    fired: Vec<FiredTimer>,
+}
+
+impl Executor {
+    pub(crate) fn new(strategy: Box<dyn Strategy>) -> Self {
+        Self {
+            strategy,
+            recent: Vec::with_capacity(RECENT_POLLS_MAX),
+            recent_next: 0,
+            fired: Vec::new(),
+        }
+    }
+
+    /// Runs `main` and everything it spawns until `main` finishes or the run
+    /// fails, then tears the world's tasks down (EXEC-6).
+    pub(crate) fn run<F: Future>(
+        &mut self,
+        shared: &Arc<Shared>,
+        main: F,
+    ) -> Result<F::Output, Failure> {
+        let main = std::pin::pin!(main);
+        let main_id = shared
+            .lock()
+            .tasks
+            .insert(Arc::from(MAIN_NAME), None, shared);
+        let result = self.poll_loop(shared, main_id, main);
+        let main_slot = shared.lock().tasks.remove(main_id);
+        drop(main_slot);
+        teardown(shared);
+        result
+    }
+
+    fn poll_loop<F: Future>(
+        &mut self,
+        shared: &Arc<Shared>,
+        main_id: TaskId,
+        mut main: Pin<&mut F>,
+    ) -> Result<F::Output, Failure> {
+        loop {
+            let (id, polled) = {
+                let mut core = shared.lock();
+                if core.tasks.ready.is_empty() {
+                    drop(core);
+                    self.advance(shared)?;
+                    continue;
+                }
+                let choice = self.strategy.choose(&core.tasks.ready);
+                let id = core.tasks.ready.remove(choice);
+                if core.steps >= shared.config.steps_max {
+                    return Err(self.step_budget_exhausted(&core, shared.config.steps_max));
+                }
+                match core.begin_poll(id) {
+                    Some(polled) => (id, polled),
+                    None => continue, // EXEC-3: a stale entry.
+                }
+            };
+            self.note_recent(id);
+            match polled {
+                Polled::Main(waker) => {
+                    debug_assert_eq!(id, main_id);
+                    let mut context = Context::from_waker(&waker);
+                    match catch_unwind(AssertUnwindSafe(|| main.as_mut().poll(&mut context))) {
+                        Ok(Poll::Ready(output)) => return Ok(output),
+                        Ok(Poll::Pending) => shared.lock().current = None,
+                        Err(payload) => {
+                            let message = failure::panic_message(&*payload);
+                            shared
+                                .lock()
+                                .record(kind::PANIC, vec![("message", message.clone().into())]);
+                            return Err(failure::for_panic(None, message));
+                        }
+                    }
+                }
+                Polled::Task(mut future, waker) => {
+                    let mut context = Context::from_waker(&waker);
+                    let outcome =
+                        catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
+                    match outcome {
+                        Ok(Poll::Pending) => {
+                            let aborted = shared.lock().end_poll(id, future);
+                            if let Some((future, slot)) = aborted {
+                                drop(slot); // LOCK-1: dropped unlocked.
+                                quietly_drop(future);
+                            }
+                        }
+                        Ok(Poll::Ready(())) => {
+                            let slot = shared.lock().exit(id);
+                            drop(slot);
+                            drop(future);
+                        }
+                        Err(payload) => {
+                            let message = failure::panic_message(&*payload);
+                            let (name, slot) = {
+                                let mut core = shared.lock();
+                                core.record(kind::PANIC, vec![("message", message.clone().into())]);
+                                core.current = None;
+                                let slot = core.tasks.remove(id);
+                                let name = slot.as_ref().map(|slot| slot.name.to_string());
+                                (name.unwrap_or_default(), slot)
+                            };
+                            drop(slot);
+                            quietly_drop(future);
+                            return Err(failure::for_panic(Some(&name), message));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_recent(&mut self, id: TaskId) {
+        if self.recent.len() < RECENT_POLLS_MAX {
+            self.recent.push(id);
+        } else {
+            self.recent[self.recent_next] = id;
+            self.recent_next = (self.recent_next + 1) % RECENT_POLLS_MAX;
+        }
+    }
+
+    /// EXEC-4: nothing is ready; fire the next timers, or fail.
+    fn advance(&mut self, shared: &Arc<Shared>) -> Result<(), Failure> {
+        let mut fired = std::mem::take(&mut self.fired);
+        {
+            let mut core = shared.lock();
+            core.current = None;
+            let from = core.clock.now();
+            let Some(deadline) = core.clock.next_deadline() else {
+                return Err(Failure::Deadlock {
+                    at: from.since_epoch(),
+                    tasks: core.tasks.live(),
+                });
+            };
+            let virtual_time_max = shared.config.virtual_time_max;
+            if deadline.since_epoch() > virtual_time_max {
+                let timers = core
+                    .clock
+                    .armed()
+                    .take(REPORT_TIMERS_MAX)
+                    .map(|(deadline, owner)| TimerReport {
+                        task: owner.map(ToString::to_string),
+                        deadline: deadline.since_epoch(),
+                    })
+                    .collect();
+                return Err(Failure::TimeBudgetExhausted {
+                    virtual_time_max,
+                    next_deadline: deadline.since_epoch(),
+                    timers,
+                });
+            }
+            let to = core.clock.advance(&mut fired).unwrap_or(from);
+            if to > from {
+                core.record(
+                    kind::TIME_ADVANCE,
+                    vec![
+                        ("from_ns", (from.since_epoch().as_nanos() as u64).into()),
+                        ("to_ns", (to.since_epoch().as_nanos() as u64).into()),
+                    ],
+                );
+            }
+            for timer in &fired {
+                core.record_for(
+                    timer.timer.owner.clone(),
+                    kind::TIMER_FIRE,
+                    vec![(
+                        "deadline_ns",
+                        (timer.deadline.since_epoch().as_nanos() as u64).into(),
+                    )],
+                );
+            }
+        }
+        // LOCK-1: wake (and drop the wakers) with the lock released.
+        for timer in fired.drain(..) {
+            timer.timer.waker.wake();
+        }
+        self.fired = fired;
+        Ok(())
+    }
+
+    fn step_budget_exhausted(&self, core: &Core, steps_max: u64) -> Failure {
+        // Count each live task's appearances among the recent polls.
+        let mut counts: Vec<(TaskId, usize)> = Vec::new();
+        for &id in &self.recent {
+            match counts.iter_mut().find(|(seen, _)| *seen == id) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((id, 1)),
+            }
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Failure::StepBudgetExhausted {
+            steps_max,
+            at: core.clock.now().since_epoch(),
+            recent: counts
+                .into_iter()
+                .filter_map(|(id, _)| core.tasks.report(id))
+                .collect(),
+        }
+    }
+
+    /// Requests an abort of task `id` (the `AbortTask` behind a `JoinHandle`).
+    pub(crate) fn abort(shared: &Shared, id: TaskId) {
+        let removed = {
+            let mut core = shared.lock();
+            match core.tasks.abort(id) {
+                Abort::Removed(slot) => {
+                    core.record(
+                        kind::TASK_ABORT,
+                        vec![("name", (&slot.name).into()), ("id", id.to_string().into())],
+                    );
+                    Some(slot)
+                }
+                Abort::Deferred | Abort::Gone => None,
+            }
+        };
+        if let Some(mut slot) = removed {
+            let future = slot.future.take();
+            drop(slot);
+            // LOCK-1: the future's destructors may lock the world again.
+            if let Some(future) = future {
+                quietly_drop(future);
+            }
+        }
+    }
+}
+
+/// EXEC-6: drops every remaining task, then every timer, all unlocked.
+pub(crate) fn teardown(shared: &Shared) {
+    for _ in 0..TEARDOWN_ROUNDS_MAX {
+        let slots = {
+            let mut core = shared.lock();
+            core.current = None;
+            core.tasks.take_all()
+        };
+        if slots.is_empty() {
+            break;
+        }
+        for mut slot in slots {
+            if let Some(future) = slot.future.take() {
+                quietly_drop(future);
+            }
+        }
+    }
+    let timers = shared.lock().clock.take_all();
+    drop(timers);
+}
+
+/// Drops a future, containing any panic from its destructors (the run's
+/// verdict is already decided; a second panic must not abort the process).
+fn quietly_drop(future: TaskFuture) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(future)));
+}

@@ -1,0 +1,123 @@
+//! The state a world's tasks can reach, behind the world's one lock, and the
+//! thread-local that says which world is running on this thread.
+//!
+//! Owns: [`Shared`] (config + `Mutex<Core>`), [`Core`] (clock, task table,
+//! random streams, buggify sites, trace, step counter, running task) and the
+//! current-world slot.
+//! Does not own: the policies applied to that state (executor, clock,
+//! buggify, environment modules).
+//!
+//! LOCK-1: the lock is never held while a task or the main future is polled,
+//! while a waker is woken, or while a future, timer or waker is dropped —
+//! any of those may re-enter the world (spawn, arm a timer, wake) and lock it.
+//! LOCK-2: the current-world slot is per thread and scoped by a guard, so
+//! worlds on different threads never see each other and sequential worlds on
+//! one thread don't leak into each other.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::buggify::Buggify;
+use crate::clock::Clock;
+use crate::executor::{TaskId, TaskTable};
+use crate::random::Streams;
+use crate::trace::{Event, Trace, Value};
+use crate::world::Config;
+
+/// Everything in a world that tasks, wakers and timers can reach.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    core: Mutex<Core>,
+}
+
+/// The mutable part of [`Shared`].
+pub(crate) struct Core {
+    pub(crate) clock: Clock,
+    pub(crate) tasks: TaskTable,
+    pub(crate) random: Streams,
+    pub(crate) buggify: Buggify,
+    pub(crate) trace: Trace,
+    /// Polls made so far.
+    pub(crate) steps: u64,
+    /// The task being polled, if any.
+    pub(crate) current: Option<TaskId>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Self {
+        let mut random = Streams::new(config.seed);
+        let clock = Clock::new(&mut random);
+        let core = Core {
+            clock,
+            tasks: TaskTable::default(),
+            random,
+            buggify: Buggify::new(config.buggify.clone()),
+            trace: Trace::default(),
+            steps: 0,
+            current: None,
+        };
+        Self {
+            config,
+            core: Mutex::new(core),
+        }
+    }
+
+    /// Locks the core. A poisoned lock is still usable: no code panics while
+    /// holding it except on a broken invariant, which already failed the run.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Core {
+    /// Appends an event stamped with the current time, step and running task.
+    pub(crate) fn record(&mut self, kind: &'static str, fields: Vec<(&'static str, Value)>) {
+        let task = self.current.and_then(|id| self.tasks.name(id)).cloned();
+        self.record_for(task, kind, fields);
+    }
+
+    /// Appends an event attributed to `task`.
+    pub(crate) fn record_for(
+        &mut self,
+        task: Option<Arc<str>>,
+        kind: &'static str,
+        fields: Vec<(&'static str, Value)>,
+    ) {
+        let event = Event {
+            time: self.clock.now().since_epoch(),
+            step: self.steps,
+            kind,
+            task,
+            fields,
+        };
+        self.trace.push(event);
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+}
+
+/// Restores the previously current world when dropped (LOCK-2).
+pub(crate) struct CurrentGuard {
+    previous: Option<Arc<Shared>>,
+}
+
+/// Makes `shared` the current world of this thread until the guard drops.
+pub(crate) fn enter(shared: Arc<Shared>) -> CurrentGuard {
+    let previous = CURRENT.with(|slot| slot.borrow_mut().replace(shared));
+    CurrentGuard { previous }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|slot| *slot.borrow_mut() = previous);
+    }
+}
+
+/// Runs `f` with this thread's current world, if any.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Shared) -> R) -> Option<R> {
+    let shared = CURRENT.with(|slot| slot.borrow().clone())?;
+    Some(f(&shared))
+}
