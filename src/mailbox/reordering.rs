@@ -86,13 +86,18 @@ impl<S: MailboxSender> MailboxSender for ReorderingSender<S> {
             }
             match &self.plan {
                 Plan::BySeq(positions) => match envelope.headers().seq_info() {
-                    SeqInfo::Session { seq, .. } if (seq as usize) <= positions.len() && seq > 0 => {
-                        held.by_position.insert(positions[seq as usize - 1], envelope);
+                    SeqInfo::Session { seq, .. }
+                        if (seq as usize) <= positions.len() && seq > 0 =>
+                    {
+                        held.by_position
+                            .insert(positions[seq as usize - 1], envelope);
                         if held.by_position.len() < positions.len() {
                             return;
                         }
                         held.released = true;
-                        std::mem::take(&mut held.by_position).into_values().collect()
+                        std::mem::take(&mut held.by_position)
+                            .into_values()
+                            .collect()
                     }
                     _ => vec![envelope],
                 },
