@@ -255,8 +255,11 @@ fn seq_2_ten_thousand_shuffled_messages_are_handled_in_send_order() {
     });
 }
 
-/// Collects what a handler saw: (session, seq) in handling order.
-type Seen = Arc<Mutex<Vec<(u64, u64)>>>;
+/// A message's place: (session id, seq).
+type SessionSeq = (u64, u64);
+
+/// Collects what a handler saw, in handling order.
+type Seen = Arc<Mutex<Vec<SessionSeq>>>;
 
 /// Drives the property tests: `senders` clients on a remote proc each send
 /// `per_sender` messages; the forwarder relays arrivals by `relay` (indices
@@ -266,7 +269,7 @@ fn run_property_case(
     reorder_buffer: bool,
     per_sender: Vec<usize>,
     relay: Vec<usize>,
-) -> (Vec<(u64, u64)>, Vec<(u64, u64)>) {
+) -> (Vec<SessionSeq>, Vec<SessionSeq>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
