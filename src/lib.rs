@@ -15,6 +15,7 @@
 //! - [`proc`] — procs (spawn, route) and the actor run loop
 //!   (`proc::instance`).
 //! - [`supervision`] — supervision events and the test coordinator.
+//! - [`introspect`] — what every actor answers about itself, even when wedged.
 //!
 //! ```
 //! use lockstep::{Actor, Context, Handler, HandlerError, Proc};
@@ -50,6 +51,7 @@ pub mod actor;
 pub mod codec;
 pub mod context;
 pub mod id;
+pub mod introspect;
 pub mod mailbox;
 pub mod proc;
 pub mod reference;

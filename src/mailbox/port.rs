@@ -408,6 +408,24 @@ impl Mailbox {
         (handle, receiver)
     }
 
+    /// Open an unordered port at a fixed index, registered for delivery by
+    /// reference: control traffic (introspection) that bypasses the work queue.
+    pub(crate) fn open_control_port<M: RemoteMessage>(
+        &self,
+        index: u64,
+    ) -> (PortHandle<M>, mpsc::UnboundedReceiver<M>) {
+        let port_id = self.state.actor_id.port_id(index);
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let sink = Arc::new(QueueSink {
+            port_id: port_id.clone(),
+            inbound: Inbound::new(None),
+            sender,
+        });
+        let handle = PortHandle::new(port_id, Arc::default(), sink, self);
+        handle.register();
+        (handle, receiver)
+    }
+
     /// Open an ephemeral port whose messages are handed, in order, to `serve`.
     pub fn open_enqueue_port<M: Message>(
         &self,

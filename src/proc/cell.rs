@@ -58,6 +58,7 @@ pub(crate) struct CellState {
     pub(crate) last_handler: Mutex<Option<HandlerInfo>>,
     pub(crate) published_attrs: Mutex<Option<serde_json::Map<String, serde_json::Value>>>,
     pub(crate) task: Mutex<Option<crate::rt::JoinHandle<()>>>,
+    pub(crate) query_child: Mutex<Option<crate::introspect::task::QueryChildHandler>>,
 }
 
 /// A type-erased handle to an actor instance: lifecycle, family, and what
@@ -199,6 +200,29 @@ impl InstanceCell {
     pub fn downcast_handle<A: Actor>(&self) -> Option<ActorHandle<A>> {
         let ports = self.state.ports.downcast_ref::<Arc<Ports<A>>>()?;
         Some(ActorHandle::new(self.clone(), ports.clone()))
+    }
+
+    /// Register the callback that answers `QueryChild` queries.
+    pub fn set_query_child_handler(
+        &self,
+        handler: impl Fn(&crate::introspect::Reference) -> crate::introspect::IntrospectResult
+        + Send
+        + Sync
+        + 'static,
+    ) {
+        *self.state.query_child.lock() = Some(Box::new(handler));
+    }
+
+    /// Answer a `QueryChild` through the registered callback, if any.
+    pub fn query_child(
+        &self,
+        child: &crate::introspect::Reference,
+    ) -> Option<crate::introspect::IntrospectResult> {
+        self.state
+            .query_child
+            .lock()
+            .as_ref()
+            .map(|handler| handler(child))
     }
 
     pub(crate) fn undeliverable_port(&self) -> &PortHandle<Undeliverable<MessageEnvelope>> {

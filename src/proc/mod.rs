@@ -33,6 +33,7 @@ use crate::actor::{
 use crate::codec;
 use crate::context::Outbox;
 use crate::id::{ActorId, IdError, ProcId, handler_port_index};
+use crate::introspect::IntrospectResult;
 use crate::mailbox::{
     Headers, Mailbox, MailboxSender, MessageEnvelope, Payload, PortHandle, PortSink, Undeliverable,
     UndeliverableReason, return_undeliverable,
@@ -100,6 +101,15 @@ pub enum ProcError {
     },
 }
 
+/// What [`Proc::destroy_and_wait`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestroyReport {
+    /// Root actors that stopped in time (their children stopped first).
+    pub stopped: Vec<ActorId>,
+    /// Root actors terminated by force.
+    pub aborted: Vec<ActorId>,
+}
+
 /// Returns every envelope it is given as undeliverable: the forwarder of a
 /// proc that talks to no one else.
 struct Unroutable;
@@ -128,6 +138,50 @@ pub(crate) struct ProcState {
     coordinator: OnceLock<mpsc::UnboundedSender<ActorSupervisionEvent>>,
     unhandled_failures: Mutex<Vec<ActorSupervisionEvent>>,
     returns: OnceLock<PortHandle<Undeliverable<MessageEnvelope>>>,
+    terminated: Mutex<TerminatedSnapshots>,
+}
+
+/// Snapshots of terminated actors, bounded; when full, the oldest clean stop
+/// makes room, so the earliest failures are kept.
+struct TerminatedSnapshots {
+    snapshots: BTreeMap<ActorId, (u64, bool, IntrospectResult)>,
+    next_order: u64,
+    snapshots_max: usize,
+}
+
+impl TerminatedSnapshots {
+    fn get(&self, actor_id: &ActorId) -> Option<IntrospectResult> {
+        self.snapshots
+            .get(actor_id)
+            .map(|(_, _, snapshot)| snapshot.clone())
+    }
+
+    fn keep(&mut self, snapshot: IntrospectResult) {
+        let Ok(actor_id) = snapshot.identity.parse::<ActorId>() else {
+            return;
+        };
+        let failed = snapshot
+            .attr("status")
+            .and_then(|status| status.as_str().map(|text| text.starts_with("failed")))
+            .unwrap_or(false);
+        if self.snapshots.len() >= self.snapshots_max {
+            let evict = self
+                .snapshots
+                .iter()
+                .filter(|(_, (_, failed, _))| !failed)
+                .min_by_key(|(_, (order, _, _))| *order)
+                .map(|(actor_id, _)| actor_id.clone());
+            match evict {
+                Some(evict) => {
+                    self.snapshots.remove(&evict);
+                }
+                None => return, // all kept snapshots are failures: keep the earliest
+            }
+        }
+        self.next_order += 1;
+        self.snapshots
+            .insert(actor_id, (self.next_order, failed, snapshot));
+    }
 }
 
 /// A proc: spawns actors and routes their messages. Cheap to clone.
@@ -240,6 +294,11 @@ impl Proc {
             coordinator: OnceLock::new(),
             unhandled_failures: Mutex::new(Vec::new()),
             returns: OnceLock::new(),
+            terminated: Mutex::new(TerminatedSnapshots {
+                snapshots: BTreeMap::new(),
+                next_order: 0,
+                snapshots_max: 1024,
+            }),
         });
         let proc = Proc { state };
         let mailbox = Mailbox::new(
@@ -397,6 +456,36 @@ impl Proc {
         self.state.actors.lock().remove(actor_id);
     }
 
+    /// Stop every root actor (and so, SV-3, every actor) and wait, up to
+    /// `timeout` per actor on the world's clock, for each to be terminal;
+    /// those that don't stop in time are terminated by force. Every root's
+    /// supervision event has reached the coordinator when this returns (the
+    /// coordinator is a queue, so it is by construction the last to stop).
+    pub async fn destroy_and_wait(&self, reason: &str, timeout: Duration) -> DestroyReport {
+        let roots: Vec<InstanceCell> = self
+            .all_actor_ids()
+            .iter()
+            .filter_map(|actor_id| self.lookup(actor_id))
+            .filter(|cell| cell.state.parent.is_none() && cell.status() != ActorStatus::Client)
+            .collect();
+        for root in &roots {
+            let _ = root.signal(Signal::Stop(reason.to_owned()));
+        }
+        let mut report = DestroyReport::default();
+        for root in roots {
+            let mut status = root.status_watch();
+            let stopped =
+                rt::time::timeout(timeout, status.wait_for(ActorStatus::is_terminal)).await;
+            if matches!(stopped, Ok(Ok(_))) {
+                report.stopped.push(root.actor_id().clone());
+            } else {
+                root.terminate_by_force(format!("proc destroyed: did not stop within {timeout:?}"));
+                report.aborted.push(root.actor_id().clone());
+            }
+        }
+        report
+    }
+
     /// Spawn a root actor named `name` (pid 0).
     pub fn spawn<A: Actor>(&self, name: &str, actor: A) -> Result<ActorHandle<A>, ProcError> {
         let actor_id = self.proc_id().actor_id(name, 0)?;
@@ -462,6 +551,7 @@ impl Proc {
         let task_name = format!("actor:{}", cell.actor_id());
         let task = rt::spawn(&task_name, instance::run(startup, instance, queues));
         *cell.state.task.lock() = Some(task);
+        crate::introspect::task::start(&cell, self);
         Ok(ActorHandle::new(cell, ports))
     }
 
@@ -479,6 +569,27 @@ impl Proc {
             Some(instance::ClientState::new(returns)),
         );
         Ok((instance, ActorHandle::new(cell, ports)))
+    }
+
+    /// A client instance that also answers introspection queries (CI-1):
+    /// status `client`, actor type `()`. Dropping it leaves a terminated
+    /// snapshot (CI-2).
+    pub fn introspectable_instance(
+        &self,
+        name: &str,
+    ) -> Result<(Instance<()>, ActorHandle<()>), ProcError> {
+        let (instance, handle) = self.instance(name)?;
+        crate::introspect::task::start(instance.cell(), self);
+        Ok((instance, handle))
+    }
+
+    /// The snapshot kept when `actor_id` terminated, if still kept.
+    pub fn terminated_snapshot(&self, actor_id: &ActorId) -> Option<IntrospectResult> {
+        self.state.terminated.lock().get(actor_id)
+    }
+
+    pub(crate) fn keep_terminated_snapshot(&self, snapshot: IntrospectResult) {
+        self.state.terminated.lock().keep(snapshot);
     }
 
     fn create_cell<A: Actor>(
@@ -548,6 +659,7 @@ impl Proc {
                 last_handler: Mutex::new(None),
                 published_attrs: Mutex::new(None),
                 task: Mutex::new(None),
+                query_child: Mutex::new(None),
             }),
         };
         if let Some(parent) = &parent {
