@@ -15,6 +15,7 @@
 //! - [`proc`] — procs (spawn, route) and the actor run loop
 //!   (`proc::instance`).
 //! - [`supervision`] — supervision events and the test coordinator.
+//! - [`observe`] — the runtime events a simulated world records (for oracles).
 //! - [`introspect`] — what every actor answers about itself, even when wedged.
 //!
 //! ```
@@ -53,6 +54,7 @@ pub mod context;
 pub mod id;
 pub mod introspect;
 pub mod mailbox;
+pub mod observe;
 pub mod proc;
 pub mod reference;
 pub mod rt;

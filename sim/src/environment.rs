@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
+use lockstep::rt::trace::TraceValue;
 use lockstep::rt::{AbortTask, Environment, Instant, RandomStream, TaskFuture, TimerFuture};
 
 use crate::clock::TimerKey;
@@ -77,6 +78,26 @@ impl Environment for SimEnvironment {
 
     fn random_u64(&self, stream: RandomStream) -> u64 {
         self.shared.lock().random.next_u64(stream)
+    }
+
+    fn records_events(&self) -> bool {
+        true
+    }
+
+    fn record(&self, event: lockstep::rt::trace::TraceEvent) {
+        let fields = event
+            .fields
+            .into_iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    TraceValue::U64(value) => value.into(),
+                    TraceValue::Bool(value) => value.into(),
+                    TraceValue::Str(value) => value.into(),
+                };
+                (name, value)
+            })
+            .collect();
+        self.shared.lock().record(event.kind, fields);
     }
 
     fn buggify(&self, site: &'static Location<'static>) -> bool {

@@ -129,12 +129,29 @@ impl fmt::Display for ActorStatus {
 /// The owner's side of an actor's status watch; enforces LC-1.
 pub(crate) struct StatusCell {
     sender: watch::Sender<ActorStatus>,
+    actor_id: Option<crate::id::ActorId>,
 }
 
 impl StatusCell {
+    #[cfg(test)]
     pub(crate) fn new(initial: ActorStatus) -> Self {
         Self {
             sender: watch::Sender::new(initial),
+            actor_id: None,
+        }
+    }
+
+    /// A status cell that reports its changes to the world's trace.
+    pub(crate) fn observed(actor_id: crate::id::ActorId, initial: ActorStatus) -> Self {
+        Self {
+            sender: watch::Sender::new(initial),
+            actor_id: Some(actor_id),
+        }
+    }
+
+    fn observe(&self, status: &ActorStatus) {
+        if let Some(actor_id) = &self.actor_id {
+            crate::observe::status(actor_id, status);
         }
     }
 
@@ -148,18 +165,23 @@ impl StatusCell {
             );
             *current = next;
         });
+        self.observe(&self.sender.borrow());
     }
 
     /// Move to `next` unless already terminal; returns whether it moved.
     pub(crate) fn set_unless_terminal(&self, next: ActorStatus) -> bool {
-        self.sender.send_if_modified(|current| {
+        let moved = self.sender.send_if_modified(|current| {
             if current.is_terminal() {
                 false
             } else {
                 *current = next;
                 true
             }
-        })
+        });
+        if moved {
+            self.observe(&self.sender.borrow());
+        }
+        moved
     }
 
     pub(crate) fn get(&self) -> ActorStatus {

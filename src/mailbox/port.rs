@@ -130,6 +130,12 @@ impl<M: Message> PortHandle<M> {
         } else {
             SeqInfo::Direct
         };
+        crate::observe::sent(
+            outbox.actor_id(),
+            &self.state.port_id,
+            seq_info,
+            std::any::type_name::<M>(),
+        );
         self.deliver(message, Headers::new(seq_info), outbox.actor_id())
     }
 
@@ -285,6 +291,12 @@ impl<M: RemoteMessage> PortRef<M> {
     pub fn send(&self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
         let seq_info = cx.outbox().next_seq(&ReceivingDomain::of(&self.port_id));
         let envelope = envelope_for(cx, &self.port_id, seq_info, message)?;
+        crate::observe::sent(
+            cx.outbox().actor_id(),
+            &self.port_id,
+            seq_info,
+            envelope.type_name(),
+        );
         cx.outbox().post(envelope);
         Ok(())
     }

@@ -406,6 +406,12 @@ async fn process<A: Actor>(
                 rt::time::system_now(),
                 Some(handler.clone()),
             ));
+            crate::observe::handled(
+                cell.actor_id(),
+                &sender,
+                headers.seq_info(),
+                body.type_name(),
+            );
             cx.headers = headers;
             cx.sender = sender;
             let cx: &Context<A> = cx;
@@ -549,6 +555,7 @@ async fn finish<A: Actor>(
         occurred_at: rt::time::system_now(),
         message_headers: headers,
     };
+    crate::observe::supervision_event(&event, cell.parent().as_ref().map(InstanceCell::actor_id));
     match (&cell.state.parent, cell.parent()) {
         (None, _) => instance.proc().report_root(event),
         (Some(_), Some(parent)) => {

@@ -646,7 +646,7 @@ impl Proc {
                 actor_id: actor_id.clone(),
                 actor_type: std::any::type_name::<A>(),
                 created_at: rt::time::system_now(),
-                status: StatusCell::new(status),
+                status: StatusCell::observed(actor_id.clone(), status),
                 signals: signals_sender,
                 supervision: supervision_sender,
                 parent: parent.as_ref().map(|parent| Arc::downgrade(&parent.state)),
@@ -665,6 +665,7 @@ impl Proc {
         if let Some(parent) = &parent {
             parent.add_child(cell.clone());
         }
+        crate::observe::spawned(&actor_id, parent.as_ref().map(InstanceCell::actor_id));
         actors.insert(actor_id, Arc::downgrade(&cell.state));
         Ok((
             cell,

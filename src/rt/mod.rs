@@ -32,6 +32,7 @@ pub mod random;
 pub mod task;
 pub mod time;
 mod tokio_env;
+pub mod trace;
 
 use std::future::Future;
 use std::panic::Location;
@@ -75,6 +76,14 @@ pub trait Environment: Send + Sync + 'static {
     fn random_u64(&self, stream: RandomStream) -> u64;
     /// Whether the `buggify!` point at `site` fires now.
     fn buggify(&self, site: &'static Location<'static>) -> bool;
+
+    /// Whether [`Environment::record`] wants runtime events (default: no).
+    fn records_events(&self) -> bool {
+        false
+    }
+
+    /// Take one runtime event (see [`trace`]). Default: ignore it.
+    fn record(&self, _event: trace::TraceEvent) {}
 }
 
 /// Returns true at a `buggify!` point when the current world decides to inject

@@ -123,6 +123,10 @@ impl<T> Inbound<T> {
         let mut buffer = buffer.lock();
         let mut released = Vec::new();
         match buffer.push(session_id, seq, item, &mut released) {
+            Ok(PushOutcome::DuplicateDropped) => {
+                crate::observe::duplicate_dropped(session_id, seq);
+                Ok(())
+            }
             Ok(_) => {
                 released.into_iter().for_each(&mut release);
                 Ok(())
