@@ -18,6 +18,10 @@
 //!   [`trace::record`] for code running inside a world.
 //! - [`Failure`] — how a run fails. (`failure.rs`)
 //! - [`hash`] — the stable hashes everything above relies on.
+//! - [`net`] — the simulated network: `sim:` procs, latency, reordering
+//!   across paths, duplication, loss, partitions, crash/restart.
+//! - [`fault`] — profiles (`calm`, `stormy`, `chaos`, `swarm`) and the fault mix.
+//! - [`scenario`] — built-in systems and [`scenario::run_one`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -45,8 +49,11 @@ mod clock;
 mod environment;
 mod executor;
 mod failure;
+pub mod fault;
 pub mod hash;
+pub mod net;
 pub mod random;
+pub mod scenario;
 pub mod seed;
 mod shared;
 mod strategy;

@@ -486,6 +486,30 @@ impl Proc {
         report
     }
 
+    /// Crash the proc, as if its process died: every actor's task is dropped
+    /// without cleanup (children first), statuses become `Failed` with
+    /// `reason`, and messages still queued are lost with it. Used by the
+    /// simulator's crash fault; a crashed proc keeps its id so a new proc can
+    /// take its place on restart.
+    pub fn crash(&self, reason: &str) {
+        let cells: Vec<InstanceCell> = self
+            .all_actor_ids()
+            .iter()
+            .filter_map(|actor_id| self.lookup(actor_id))
+            .filter(|cell| cell.state.parent.is_none())
+            .collect();
+        for cell in cells {
+            if cell.status() == ActorStatus::Client {
+                cell.state
+                    .status
+                    .set_unless_terminal(ActorStatus::Stopped(reason.to_owned()));
+            } else {
+                cell.terminate_by_force(reason.to_owned());
+            }
+            self.forget(cell.actor_id());
+        }
+    }
+
     /// Spawn a root actor named `name` (pid 0).
     pub fn spawn<A: Actor>(&self, name: &str, actor: A) -> Result<ActorHandle<A>, ProcError> {
         let actor_id = self.proc_id().actor_id(name, 0)?;

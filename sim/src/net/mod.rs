@@ -1,0 +1,380 @@
+//! The simulated network: procs on `sim:` addresses, and the faults between them.
+//!
+//! Owns: routing envelopes between the procs of one world, per-link latency,
+//! reordering across paths, duplication, frame loss (as retransmission
+//! delay), directional partitions with heal, hold/release, and proc crash,
+//! restart and pause.
+//!
+//! The model is the delivery contract the channel session protocol gives
+//! (DESIGN §3 Transport), so faults look the way they would above it:
+//! - NET-1: each link has 1..n *paths*; a path is FIFO, paths race each other,
+//!   so messages of one sender reorder only across paths.
+//! - NET-2: a lost frame is retransmitted: it costs a retransmission delay,
+//!   never the message. A duplicated frame arrives twice (the destination's
+//!   reorder buffer must drop the copy).
+//! - NET-3: a partition freezes traffic on the cut direction; it never
+//!   corrupts or truncates a message. Held messages are released in order on
+//!   heal, or, once older than the delivery timeout, returned to their sender
+//!   as undeliverable (`DeliveryTimeout`) — nothing vanishes.
+//! - NET-4: a message to a crashed proc comes back to its sender as
+//!   undeliverable; messages inside a crashed proc are lost with it.
+//! - NET-5: every draw comes from the world's "network" stream, so turning a
+//!   fault kind off does not reshuffle scheduling or other streams.
+
+mod latency;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use lockstep::mailbox::return_undeliverable;
+use lockstep::rt::random::{self, RandomStream};
+use lockstep::rt::time::{self, Instant};
+use lockstep::rt::trace::{TraceEvent, record};
+use lockstep::{
+    MailboxSender, MessageEnvelope, PortHandle, Proc, ProcConfig, ProcId, Undeliverable,
+    UndeliverableReason,
+};
+
+pub use latency::Latency;
+
+/// The network stream: every network draw comes from it (NET-5).
+pub const NETWORK: RandomStream = RandomStream("network");
+
+/// How the network behaves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkConfig {
+    /// Latency of one path.
+    pub latency: Latency,
+    /// Paths per link (1 = FIFO link, more = reordering across paths).
+    pub paths_per_link: u32,
+    /// Probability that a message is also sent over a second path.
+    pub duplicate_probability: f64,
+    /// Probability that a frame is lost (and so retransmitted), per attempt.
+    pub frame_loss_probability: f64,
+    /// The delay a retransmission adds.
+    pub retransmit_delay: Duration,
+    /// Held messages older than this come back as undeliverable.
+    pub delivery_timeout: Duration,
+}
+
+impl Default for NetworkConfig {
+    /// A calm network: 1 ms, one path, no faults.
+    fn default() -> Self {
+        Self {
+            latency: Latency::Fixed(Duration::from_millis(1)),
+            paths_per_link: 1,
+            duplicate_probability: 0.0,
+            frame_loss_probability: 0.0,
+            retransmit_delay: Duration::from_millis(200),
+            delivery_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters of what the network did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Envelopes handed to the network.
+    pub sent: u64,
+    /// Envelopes handed to a destination proc (duplicates included).
+    pub delivered: u64,
+    /// Extra copies made.
+    pub duplicated: u64,
+    /// Frames lost and retransmitted.
+    pub retransmitted: u64,
+    /// Envelopes held by a partition at some point.
+    pub held: u64,
+    /// Envelopes returned as undeliverable by the network.
+    pub returned: u64,
+}
+
+struct Held {
+    since: Instant,
+    envelope: MessageEnvelope,
+    returns: PortHandle<Undeliverable<MessageEnvelope>>,
+}
+
+struct State {
+    config: NetworkConfig,
+    procs: BTreeMap<String, Option<Proc>>,
+    proc_config: ProcConfig,
+    cut: BTreeSet<(String, String)>,
+    held: BTreeMap<(String, String), VecDeque<Held>>,
+    path_free_at: BTreeMap<(String, String, u32), Instant>,
+    stats: NetworkStats,
+}
+
+/// The network of one world. Cheap to clone; create it inside the world.
+#[derive(Clone)]
+pub struct Network {
+    state: Arc<Mutex<State>>,
+}
+
+impl Network {
+    /// A network with `config`; procs it creates use `proc_config`.
+    pub fn new(config: NetworkConfig, proc_config: ProcConfig) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                config,
+                procs: BTreeMap::new(),
+                proc_config,
+                cut: BTreeSet::new(),
+                held: BTreeMap::new(),
+                path_free_at: BTreeMap::new(),
+                stats: NetworkStats::default(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("network state poisoned")
+    }
+
+    /// The address of proc `name`.
+    pub fn address(name: &str) -> String {
+        format!("sim:{name}")
+    }
+
+    /// Create (or re-create after a crash) the proc `name` on this network.
+    pub fn proc(&self, name: &str) -> Proc {
+        let proc_id = ProcId::remote(name, &Self::address(name)).expect("valid proc name");
+        let sender = NetworkSender {
+            network: Arc::downgrade(&self.state),
+            from: name.to_owned(),
+        };
+        let proc_config = self.lock().proc_config.clone();
+        let proc = Proc::with_config(proc_id, sender, proc_config);
+        self.lock()
+            .procs
+            .insert(name.to_owned(), Some(proc.clone()));
+        record(|| TraceEvent::new("net_proc_up").with("proc", name));
+        proc
+    }
+
+    /// The live proc `name`, if any.
+    pub fn lookup(&self, name: &str) -> Option<Proc> {
+        self.lock().procs.get(name).cloned().flatten()
+    }
+
+    /// Names of every proc ever created, in order.
+    pub fn proc_names(&self) -> Vec<String> {
+        self.lock().procs.keys().cloned().collect()
+    }
+
+    /// Cut the direction `from → to`: traffic on it is held (NET-3).
+    pub fn partition(&self, from: &str, to: &str) {
+        self.lock().cut.insert((from.to_owned(), to.to_owned()));
+        record(|| {
+            TraceEvent::new("net_partition")
+                .with("from", from)
+                .with("to", to)
+        });
+    }
+
+    /// Cut both directions between `a` and `b`.
+    pub fn partition_both(&self, a: &str, b: &str) {
+        self.partition(a, b);
+        self.partition(b, a);
+    }
+
+    /// Restore `from → to` and release what it held, in order.
+    pub fn heal(&self, from: &str, to: &str) {
+        let key = (from.to_owned(), to.to_owned());
+        let released = {
+            let mut state = self.lock();
+            state.cut.remove(&key);
+            state.held.remove(&key).unwrap_or_default()
+        };
+        record(|| {
+            TraceEvent::new("net_heal")
+                .with("from", from)
+                .with("to", to)
+        });
+        for held in released {
+            self.arrive(from, to, held.since, held.envelope, held.returns);
+        }
+    }
+
+    /// Heal every cut direction.
+    pub fn heal_all(&self) {
+        let cut: Vec<(String, String)> = self.lock().cut.iter().cloned().collect();
+        for (from, to) in cut {
+            self.heal(&from, &to);
+        }
+    }
+
+    /// Whether any direction is cut.
+    pub fn is_partitioned(&self) -> bool {
+        !self.lock().cut.is_empty()
+    }
+
+    /// Freeze all traffic to and from `name` (a paused process).
+    pub fn pause(&self, name: &str) {
+        for other in self.proc_names().iter().filter(|other| *other != name) {
+            self.partition_both(name, other);
+        }
+    }
+
+    /// Undo [`Network::pause`].
+    pub fn resume(&self, name: &str) {
+        for other in self.proc_names().iter().filter(|other| *other != name) {
+            self.heal(name, other);
+            self.heal(other, name);
+        }
+    }
+
+    /// Crash proc `name`: its actors die without cleanup and traffic to it
+    /// comes back undeliverable until it restarts (NET-4).
+    pub fn crash(&self, name: &str) {
+        let proc = self.lock().procs.get_mut(name).and_then(Option::take);
+        record(|| TraceEvent::new("net_crash").with("proc", name));
+        if let Some(proc) = proc {
+            proc.crash("proc crashed");
+        }
+    }
+
+    /// Restart a crashed proc: a fresh proc with the same id.
+    pub fn restart(&self, name: &str) -> Proc {
+        record(|| TraceEvent::new("net_restart").with("proc", name));
+        self.proc(name)
+    }
+
+    /// What the network did so far.
+    pub fn stats(&self) -> NetworkStats {
+        self.lock().stats.clone()
+    }
+
+    /// How many messages are held by partitions now.
+    pub fn held_count(&self) -> usize {
+        self.lock().held.values().map(VecDeque::len).sum()
+    }
+
+    fn transmit(
+        &self,
+        from: &str,
+        envelope: MessageEnvelope,
+        returns: &PortHandle<Undeliverable<MessageEnvelope>>,
+    ) {
+        let to = envelope.dest().actor_id().proc_id().name().to_owned();
+        let now = time::now();
+        let (deliveries, known) = {
+            let mut state = self.lock();
+            state.stats.sent += 1;
+            let known = state.procs.contains_key(&to);
+            let config = state.config.clone();
+            let copies = if known && random::unit_f64(NETWORK) < config.duplicate_probability {
+                state.stats.duplicated += 1;
+                2
+            } else {
+                1
+            };
+            let mut deliveries = Vec::new();
+            for _ in 0..if known { copies } else { 0 } {
+                let path = random::below(NETWORK, u64::from(config.paths_per_link.max(1))) as u32;
+                let mut delay = config.latency.sample(NETWORK);
+                let mut losses = 0;
+                while losses < 8 && random::unit_f64(NETWORK) < config.frame_loss_probability {
+                    delay += config.retransmit_delay;
+                    losses += 1;
+                }
+                state.stats.retransmitted += losses;
+                let key = (from.to_owned(), to.clone(), path);
+                let earliest = state.path_free_at.get(&key).copied().unwrap_or(now);
+                let at = (now + delay).max(earliest);
+                state.path_free_at.insert(key, at);
+                deliveries.push(at);
+            }
+            (deliveries, known)
+        };
+        if !known {
+            self.lock().stats.returned += 1;
+            let proc_id = envelope.dest().actor_id().proc_id().clone();
+            return_undeliverable(returns, envelope, UndeliverableReason::NoRoute { proc_id });
+            return;
+        }
+        for at in deliveries {
+            let envelope = envelope.clone();
+            let network = self.clone();
+            let returns = returns.clone();
+            let (from, to) = (from.to_owned(), to.clone());
+            let name = format!("net:{from}->{to}");
+            drop(lockstep::rt::spawn(&name, async move {
+                time::sleep_until(at).await;
+                network.arrive(&from, &to, now, envelope, returns);
+            }));
+        }
+    }
+
+    fn arrive(
+        &self,
+        from: &str,
+        to: &str,
+        since: Instant,
+        envelope: MessageEnvelope,
+        returns: PortHandle<Undeliverable<MessageEnvelope>>,
+    ) {
+        let key = (from.to_owned(), to.to_owned());
+        let (destination, timeout) = {
+            let mut state = self.lock();
+            if state.cut.contains(&key) {
+                state.stats.held += 1;
+                state.held.entry(key).or_default().push_back(Held {
+                    since,
+                    envelope,
+                    returns,
+                });
+                return;
+            }
+            (
+                state.procs.get(to).cloned().flatten(),
+                state.config.delivery_timeout,
+            )
+        };
+        if time::now().duration_since(since) > timeout {
+            self.lock().stats.returned += 1;
+            let reason = UndeliverableReason::DeliveryTimeout {
+                timeout_ms: timeout.as_millis() as u64,
+            };
+            return_undeliverable(&returns, envelope, reason);
+            return;
+        }
+        match destination {
+            Some(proc) => {
+                self.lock().stats.delivered += 1;
+                proc.post(envelope);
+            }
+            None => {
+                self.lock().stats.returned += 1;
+                let reason = UndeliverableReason::Transport {
+                    detail: format!("proc {to} crashed"),
+                };
+                return_undeliverable(&returns, envelope, reason);
+            }
+        }
+    }
+}
+
+/// A proc's forwarder onto the network.
+struct NetworkSender {
+    network: Weak<Mutex<State>>,
+    from: String,
+}
+
+impl MailboxSender for NetworkSender {
+    fn post(
+        &self,
+        envelope: MessageEnvelope,
+        return_handle: &PortHandle<Undeliverable<MessageEnvelope>>,
+    ) {
+        match self.network.upgrade() {
+            Some(state) => Network { state }.transmit(&self.from, envelope, return_handle),
+            None => {
+                let reason = UndeliverableReason::Transport {
+                    detail: "the simulated network is gone".into(),
+                };
+                return_undeliverable(return_handle, envelope, reason);
+            }
+        }
+    }
+}
