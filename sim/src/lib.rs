@@ -22,6 +22,8 @@
 //!   across paths, duplication, loss, partitions, crash/restart.
 //! - [`fault`] — profiles (`calm`, `stormy`, `chaos`, `swarm`) and the fault mix.
 //! - [`scenario`] — built-in systems and [`scenario::run_one`].
+//! - [`determinism`] — compare two runs' traces, name the first divergence.
+//! - `bin/lockstep-sim/` — the CLI: `list`, `explore`, `replay`, `check-determinism`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -46,6 +48,7 @@
 pub mod buggify;
 mod check;
 mod clock;
+pub mod determinism;
 mod environment;
 mod executor;
 mod failure;

@@ -39,6 +39,11 @@ pub trait Scenario: Send + Sync {
     fn name(&self) -> &'static str;
     /// One line saying what it exercises.
     fn summary(&self) -> &'static str;
+    /// A demonstration scenario with a planted bug: run only when named,
+    /// never by a default `explore`.
+    fn is_demo(&self) -> bool {
+        false
+    }
     /// Proc configuration for the scenario's procs.
     fn proc_config(&self) -> ProcConfig {
         ProcConfig::default()

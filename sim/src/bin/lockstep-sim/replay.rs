@@ -1,0 +1,49 @@
+//! `lockstep-sim replay --scenario NAME --seed S [--profile P] [--trace FILE]`
+
+use std::path::PathBuf;
+
+use lockstep_sim::fault::Profile;
+use lockstep_sim::scenario::run_one;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The scenario to run.
+    #[arg(long)]
+    scenario: String,
+    /// The seed: decimal, 0x-hex, or a 40-hex commit hash.
+    #[arg(long, value_parser = super::parse_seed)]
+    seed: u64,
+    /// Fault profile: calm, stormy, chaos or swarm.
+    #[arg(long, default_value = "swarm", value_parser = super::parse_profile)]
+    profile: Profile,
+    /// Write the run's trace here as JSON lines.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<bool, String> {
+    let scenario = super::select(std::slice::from_ref(&args.scenario))?.remove(0);
+    let report = run_one(scenario.as_ref(), args.seed, args.profile);
+    eprintln!(
+        "lockstep-sim: {} seed {} ({})",
+        scenario.name(),
+        lockstep_sim::seed::display(args.seed),
+        report.mix
+    );
+    if let Some(path) = &args.trace {
+        std::fs::write(path, report.trace.to_json_lines())
+            .map_err(|error| format!("cannot write trace to {}: {error}", path.display()))?;
+        eprintln!(
+            "trace: {} events written to {}",
+            report.trace.events().len(),
+            path.display()
+        );
+    }
+    println!(
+        "messages: {}  virtual-time: {:?}  steps: {}",
+        report.messages, report.virtual_time, report.steps
+    );
+    println!("trace-hash: {:016x}", report.trace_hash);
+    println!("verdict: {}", report.verdict);
+    Ok(report.verdict.passed())
+}
