@@ -5,10 +5,11 @@
 //! thread-local read in production (nothing listens) — see `rt::trace`.
 //!
 //! Kinds and fields:
-//! - `actor_spawn`: `actor`, `parent` (empty for roots)
+//! - `actor_spawn`: `actor`, `parent` (empty for roots), `client`
 //! - `send`: `sender`, `dest` (port), `session`, `seq` (0 for `Direct`), `type`
 //! - `handled`: `actor`, `sender`, `session`, `seq`, `type`
-//! - `undeliverable`: `sender`, `dest`, `session`, `seq`, `reason`
+//! - `undeliverable`: `sender`, `dest`, `session`, `seq`, `reason` (returned,
+//!   or refused synchronously by a local send)
 //! - `duplicate_dropped`: `session`, `seq`
 //! - `status`: `actor`, `status` (its name), `terminal`
 //! - `supervision_event`: `actor`, `to` (parent id, or `coordinator`), `failed`
@@ -27,7 +28,7 @@ fn seq_fields(event: TraceEvent, seq_info: SeqInfo) -> TraceEvent {
     }
 }
 
-pub(crate) fn spawned(actor: &ActorId, parent: Option<&ActorId>) {
+pub(crate) fn spawned(actor: &ActorId, parent: Option<&ActorId>, client: bool) {
     record(|| {
         TraceEvent::new("actor_spawn")
             .with("actor", actor.to_string())
@@ -35,6 +36,7 @@ pub(crate) fn spawned(actor: &ActorId, parent: Option<&ActorId>) {
                 "parent",
                 parent.map(ToString::to_string).unwrap_or_default(),
             )
+            .with("client", client)
     });
 }
 
@@ -62,6 +64,15 @@ pub(crate) fn undeliverable(envelope: &MessageEnvelope, reason: &UndeliverableRe
             .with("sender", envelope.sender().to_string())
             .with("dest", envelope.dest().to_string());
         seq_fields(event, envelope.headers().seq_info()).with("reason", reason.to_string())
+    });
+}
+
+pub(crate) fn refused(sender: &ActorId, dest: &PortId, seq_info: SeqInfo, reason: &UndeliverableReason) {
+    record(|| {
+        let event = TraceEvent::new("undeliverable")
+            .with("sender", sender.to_string())
+            .with("dest", dest.to_string());
+        seq_fields(event, seq_info).with("reason", reason.to_string())
     });
 }
 

@@ -80,6 +80,10 @@ impl Environment for SimEnvironment {
         self.shared.lock().random.next_u64(stream)
     }
 
+    fn mutation_enabled(&self, name: &str) -> bool {
+        self.shared.config.mutations.iter().any(|planted| planted == name)
+    }
+
     fn records_events(&self) -> bool {
         true
     }

@@ -22,6 +22,8 @@
 //!   across paths, duplication, loss, partitions, crash/restart.
 //! - [`fault`] — profiles (`calm`, `stormy`, `chaos`, `swarm`) and the fault mix.
 //! - [`scenario`] — built-in systems and [`scenario::run_one`].
+//! - [`oracle`] — the runtime's contract checked on every run: sequencing,
+//!   supervision, introspection, liveness, user properties.
 //! - [`determinism`] — compare two runs' traces, name the first divergence.
 //! - `bin/lockstep-sim/` — the CLI: `list`, `explore`, `replay`, `check-determinism`.
 //!
@@ -55,6 +57,7 @@ mod failure;
 pub mod fault;
 pub mod hash;
 pub mod net;
+pub mod oracle;
 pub mod random;
 pub mod scenario;
 pub mod seed;

@@ -44,8 +44,11 @@ pub struct Config {
     pub virtual_time_max: Duration,
     /// `buggify!` behaviour (default on, 0.25 / 0.25).
     pub buggify: BuggifyConfig,
-    /// The named fault profile (accepted and carried; not interpreted yet).
+    /// The named fault profile (carried for reports; scenarios read the mix).
     pub profile: Option<String>,
+    /// Planted runtime bugs to turn on (`lockstep::rt::mutation`), for
+    /// testing the oracles. Ignored by release builds.
+    pub mutations: Vec<String>,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             virtual_time_max: Duration::from_secs(24 * 3600),
             buggify: BuggifyConfig::default(),
             profile: None,
+            mutations: Vec::new(),
         }
     }
 }
@@ -90,6 +94,12 @@ impl Config {
     /// Sets the buggify configuration.
     pub fn buggify(mut self, buggify: BuggifyConfig) -> Self {
         self.buggify = buggify;
+        self
+    }
+
+    /// Turns on planted bug `name` (see `lockstep::rt::mutation`).
+    pub fn mutation(mut self, name: impl Into<String>) -> Self {
+        self.mutations.push(name.into());
         self
     }
 

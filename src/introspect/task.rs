@@ -44,11 +44,21 @@ async fn serve(
     };
     let mut status = cell.status_watch();
     loop {
-        tokio::select! {
+        let query = tokio::select! {
             biased;
-            Some(query) = queries.recv() => answer(&cell, &answering, query),
+            Some(query) = queries.recv() => query,
             _ = status.wait_for(ActorStatus::is_terminal) => break,
+        };
+        if crate::rt::mutation::enabled(crate::rt::mutation::INTROSPECT_VIA_WORK_QUEUE) {
+            // The planted bug: wait for the actor's current work, as if the
+            // query sat in its work queue (breaks S1).
+            let mut busy = cell.status_watch();
+            let _ = busy
+                .wait_for(|status| !matches!(status, ActorStatus::Processing(..)))
+                .await
+                .map(|_| ());
         }
+        answer(&cell, &answering, query);
     }
     // CI-2: keep what the actor looked like at the end.
     proc.keep_terminated_snapshot(describe(&cell, &cell.status()));

@@ -37,6 +37,20 @@ impl<T: Send + 'static> Message for T {}
 pub trait RemoteMessage: Message + Serialize + DeserializeOwned {}
 impl<T: Message + Serialize + DeserializeOwned> RemoteMessage for T {}
 
+/// Whether `index` is a control port: introspection, signals, or returned
+/// messages. Control traffic is never sequenced.
+pub fn is_control_port(index: u64) -> bool {
+    // Immutable after first use: the three handler indices of the control types.
+    static CONTROL: std::sync::LazyLock<[u64; 3]> = std::sync::LazyLock::new(|| {
+        [
+            crate::id::handler_port_index::<crate::introspect::IntrospectMessage>(),
+            crate::id::handler_port_index::<crate::actor::Signal>(),
+            crate::id::handler_port_index::<Undeliverable<MessageEnvelope>>(),
+        ]
+    });
+    index & crate::id::HANDLER_PORT_BIT != 0 && CONTROL.contains(&index)
+}
+
 /// Something that accepts envelopes for delivery: a proc, a router, a
 /// transport, or a test forwarder that reorders them.
 pub trait MailboxSender: Send + Sync + 'static {

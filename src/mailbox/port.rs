@@ -137,6 +137,9 @@ impl<M: Message> PortHandle<M> {
             std::any::type_name::<M>(),
         );
         self.deliver(message, Headers::new(seq_info), outbox.actor_id())
+            .inspect_err(|error| {
+                crate::observe::refused(outbox.actor_id(), &self.state.port_id, seq_info, &error.reason)
+            })
     }
 
     /// Deliver with explicit headers (control traffic and returned messages).
@@ -289,7 +292,10 @@ impl<M: RemoteMessage> PortRef<M> {
     /// receiving domain, and routed by `cx`'s proc. Failures after this point
     /// come back to the sender as undeliverable.
     pub fn send(&self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
-        let seq_info = cx.outbox().next_seq(&ReceivingDomain::of(&self.port_id));
+        let seq_info = match ReceivingDomain::sequenced(&self.port_id) {
+            Some(domain) => cx.outbox().next_seq(&domain),
+            None => SeqInfo::Direct,
+        };
         let envelope = envelope_for(cx, &self.port_id, seq_info, message)?;
         crate::observe::sent(
             cx.outbox().actor_id(),

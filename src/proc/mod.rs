@@ -689,7 +689,7 @@ impl Proc {
         if let Some(parent) = &parent {
             parent.add_child(cell.clone());
         }
-        crate::observe::spawned(&actor_id, parent.as_ref().map(InstanceCell::actor_id));
+        crate::observe::spawned(&actor_id, parent.as_ref().map(InstanceCell::actor_id), is_client);
         actors.insert(actor_id, Arc::downgrade(&cell.state));
         Ok((
             cell,

@@ -28,6 +28,7 @@
 //! ```
 
 mod context;
+pub mod mutation;
 pub mod random;
 pub mod task;
 pub mod time;
@@ -84,6 +85,12 @@ pub trait Environment: Send + Sync + 'static {
 
     /// Take one runtime event (see [`trace`]). Default: ignore it.
     fn record(&self, _event: trace::TraceEvent) {}
+
+    /// Whether planted bug `name` is on in this world (see [`mutation`]).
+    /// Default: never.
+    fn mutation_enabled(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// Returns true at a `buggify!` point when the current world decides to inject

@@ -55,6 +55,13 @@ pub enum ReceivingDomain {
 }
 
 impl ReceivingDomain {
+    /// The domain a message to `port` belongs to, or `None` for control
+    /// ports (introspection, signals, returned messages), whose traffic is
+    /// always `Direct` (DESIGN §3 Sequencing).
+    pub fn sequenced(port: &PortId) -> Option<Self> {
+        (!crate::mailbox::is_control_port(port.index())).then(|| Self::of(port))
+    }
+
     /// The domain a message to `port` belongs to.
     pub fn of(port: &PortId) -> Self {
         if port.is_handler_port() {
@@ -114,6 +121,12 @@ impl<T> Inbound<T> {
         mut release: impl FnMut(T),
     ) -> Result<(), (T, AdmissionError)> {
         let (buffer, session_id, seq) = match (&self.buffer, seq_info) {
+            (Some(_), SeqInfo::Session { .. })
+                if crate::rt::mutation::enabled(crate::rt::mutation::REORDER_BYPASS) =>
+            {
+                release(item);
+                return Ok(());
+            }
             (Some(buffer), SeqInfo::Session { session_id, seq }) => (buffer, session_id, seq),
             _ => {
                 release(item);

@@ -103,6 +103,7 @@ struct State {
     held: BTreeMap<(String, String), VecDeque<Held>>,
     path_free_at: BTreeMap<(String, String, u32), Instant>,
     stats: NetworkStats,
+    faults_stopped: bool,
 }
 
 /// The network of one world. Cheap to clone; create it inside the world.
@@ -123,6 +124,7 @@ impl Network {
                 held: BTreeMap::new(),
                 path_free_at: BTreeMap::new(),
                 stats: NetworkStats::default(),
+                faults_stopped: false,
             })),
         }
     }
@@ -162,9 +164,25 @@ impl Network {
         self.lock().procs.keys().cloned().collect()
     }
 
+    /// Stop injecting faults for good (the liveness phase): later partitions
+    /// are ignored, and links stop losing or duplicating frames.
+    pub fn stop_faults(&self) {
+        let mut state = self.lock();
+        state.faults_stopped = true;
+        state.config.duplicate_probability = 0.0;
+        state.config.frame_loss_probability = 0.0;
+        drop(state);
+        record(|| TraceEvent::new("net_faults_stopped"));
+    }
+
     /// Cut the direction `from → to`: traffic on it is held (NET-3).
     pub fn partition(&self, from: &str, to: &str) {
-        self.lock().cut.insert((from.to_owned(), to.to_owned()));
+        let mut state = self.lock();
+        if state.faults_stopped {
+            return;
+        }
+        state.cut.insert((from.to_owned(), to.to_owned()));
+        drop(state);
         record(|| {
             TraceEvent::new("net_partition")
                 .with("from", from)
@@ -343,6 +361,9 @@ impl Network {
             Some(proc) => {
                 self.lock().stats.delivered += 1;
                 proc.post(envelope);
+            }
+            None if lockstep::rt::mutation::enabled(lockstep::rt::mutation::SILENT_DROP_ON_CRASH) => {
+                // The planted bug: the message vanishes (breaks NET-4, UD-1).
             }
             None => {
                 self.lock().stats.returned += 1;

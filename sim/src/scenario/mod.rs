@@ -13,14 +13,21 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
 use lockstep::ProcConfig;
 
 use crate::fault::{FaultMix, Profile};
 use crate::net::{Network, NetworkStats};
+use crate::oracle::properties::{Properties, WorldSnapshot};
+use crate::oracle::sequencing::HeldAtEnd;
+use crate::oracle::{self, OracleReport};
 use crate::trace::Trace;
 use crate::{Config, World};
 
-/// What a scenario gets: its network (procs are created on it) and the mix.
+/// What a scenario gets: its network (procs are created on it), the mix,
+/// and where to declare properties and expectations for the oracles.
 pub struct ScenarioContext {
     /// The world's network.
     pub network: Network,
@@ -28,6 +35,17 @@ pub struct ScenarioContext {
     pub mix: FaultMix,
     /// The run's seed.
     pub seed: u64,
+    /// User properties (`always`, `sometimes`, `eventually_within`).
+    pub properties: Properties,
+    wedged: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl ScenarioContext {
+    /// Tell the liveness oracle that `actor` is stuck in a handler on
+    /// purpose (LIVE-2 will not flag it).
+    pub fn expect_wedged(&self, actor: &lockstep::ActorId) {
+        self.wedged.lock().expect("wedged lock").insert(actor.to_string());
+    }
 }
 
 /// A scenario's body: finishes with `Ok` when the system did what it should.
@@ -54,7 +72,9 @@ pub trait Scenario: Send + Sync {
 
 /// Every built-in scenario, in a stable order.
 pub fn builtin() -> Vec<Box<dyn Scenario>> {
-    vec![Box::new(ping_pong::PingPongAcrossProcs)]
+    vec![
+        Box::new(ping_pong::PingPongAcrossProcs),
+    ]
 }
 
 /// The built-in scenario called `name`.
@@ -110,6 +130,12 @@ pub struct RunReport {
     pub steps: u64,
     /// What the network did.
     pub network: NetworkStats,
+    /// What the oracles checked and found.
+    pub oracles: OracleReport,
+    /// Per user property: did it hold at least once?
+    pub properties: BTreeMap<String, bool>,
+    /// Names of the `sometimes` properties (judged across a sweep).
+    pub sometimes: Vec<String>,
     /// The whole trace.
     pub trace: Trace,
 }
@@ -117,35 +143,102 @@ pub struct RunReport {
 /// Virtual-time budget of one run: the fault window plus time to settle.
 pub const SETTLE_TIME_MAX: Duration = Duration::from_secs(600);
 
+/// Options for one run beyond (scenario, seed).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The fault profile.
+    pub profile: Profile,
+    /// Planted runtime bugs to turn on (for testing the oracles).
+    pub mutations: Vec<String>,
+    /// Whether the live introspection oracle probes actors during the run.
+    pub probe_introspection: bool,
+}
+
+impl RunOptions {
+    /// Defaults for `profile`: every oracle on, no planted bugs.
+    pub fn new(profile: Profile) -> Self {
+        Self {
+            profile,
+            mutations: Vec::new(),
+            probe_introspection: true,
+        }
+    }
+}
+
 /// Run `scenario` once for `seed` under `profile`, in a fresh world.
 pub fn run_one(scenario: &dyn Scenario, seed: u64, profile: Profile) -> RunReport {
+    run_with(scenario, seed, &RunOptions::new(profile))
+}
+
+/// Run `scenario` once for `seed` with `options`, in a fresh world, then
+/// apply every oracle.
+pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> RunReport {
+    let profile = options.profile;
     let mix = FaultMix::derive(profile, seed);
-    let config = Config::with_seed(seed)
+    let mut config = Config::with_seed(seed)
         .virtual_time_max(mix.fault_window + SETTLE_TIME_MAX)
         .steps_max(20_000_000)
         .profile(profile.name());
+    config.mutations = options.mutations.clone();
     let mut world = World::new(config);
     let network_config = mix.network.clone();
     let proc_config = scenario.proc_config();
+    let reorder_buffer = proc_config.reorder_buffer.is_some();
+    let settle_time = mix.network.delivery_timeout + Duration::from_secs(10);
     let context_mix = mix.clone();
+    let properties = Properties::default();
+    let live_report = Arc::new(Mutex::new(OracleReport::default()));
     let mut stats = NetworkStats::default();
+    let mut held = HeldAtEnd::new();
     let result = world.run(async {
         let network = Network::new(network_config, proc_config);
+        let wedged = Arc::new(Mutex::new(BTreeSet::new()));
+        if options.probe_introspection {
+            drop(lockstep::rt::spawn(
+                "oracle:introspection",
+                oracle::introspection::probe(network.clone(), live_report.clone()),
+            ));
+        }
+        drop(lockstep::rt::spawn(
+            "oracle:properties",
+            oracle::properties::watch(network.clone(), properties.clone(), live_report.clone()),
+        ));
         let context = ScenarioContext {
             network: network.clone(),
             mix: context_mix,
             seed,
+            properties: properties.clone(),
+            wedged: wedged.clone(),
         };
         let outcome = scenario.run(context).await;
+        if outcome.is_ok() {
+            let wedged = wedged.lock().expect("wedged lock").clone();
+            let mut report = OracleReport::default();
+            held = oracle::liveness::settle(&network, settle_time, &wedged, &mut report).await;
+            let snapshot = WorldSnapshot::take(&network);
+            properties.evaluate(&snapshot, &mut report);
+            properties.finish(&mut report);
+            live_report.lock().expect("oracle report lock").merge(report);
+        }
         stats = network.stats();
         outcome
     });
-    let verdict = match result {
-        Ok(Ok(())) => Verdict::Pass,
-        Ok(Err(reason)) => Verdict::Fail(reason),
-        Err(failure) => Verdict::Fail(failure.to_string()),
-    };
     let trace = world.trace();
+    let mut oracles = std::mem::take(&mut *live_report.lock().expect("oracle report lock"));
+    let scenario_verdict = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(reason)) => Some(reason),
+        Err(failure) => Some(failure.to_string()),
+    };
+    if scenario_verdict.is_none() {
+        oracle::sequencing::check(&trace, reorder_buffer, &held, &mut oracles);
+        oracle::supervision::check(&trace, &mut oracles);
+    }
+    let verdict = match (scenario_verdict, oracles.violations.first()) {
+        (Some(reason), _) => Verdict::Fail(reason),
+        (None, Some(violation)) => Verdict::Fail(violation.to_string()),
+        (None, None) => Verdict::Pass,
+    };
     let messages = trace
         .events()
         .iter()
@@ -161,6 +254,9 @@ pub fn run_one(scenario: &dyn Scenario, seed: u64, profile: Profile) -> RunRepor
         virtual_time: world.now().since_epoch(),
         steps: world.steps(),
         network: stats,
+        oracles,
+        properties: properties.outcomes(),
+        sometimes: properties.sometimes_names(),
         trace,
     }
 }

@@ -1,0 +1,89 @@
+//! Oracles: the runtime's contract (DESIGN §3), checked on every simulated run
+//! with no test code from the user.
+//!
+//! Owns: one checker per invariant family — [`sequencing`] (order and
+//! accounting of every sequenced message), [`supervision`] (LC-1, SV-1,
+//! SV-3), [`introspection`] (S1, S2, IA-1/3/4 probed live at seed-chosen
+//! moments), [`liveness`] (after heal, everything settles) — plus user
+//! [`properties`] (`always`, `sometimes`, `eventually_within`).
+//!
+//! ORACLE-1: every check counts itself, so a report shows the oracles ran;
+//! every violation names its invariant code, what broke, and when.
+
+pub mod introspection;
+pub mod liveness;
+pub mod properties;
+pub mod sequencing;
+pub mod supervision;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// One broken promise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The oracle that found it (`sequencing`, `supervision`, ...).
+    pub oracle: &'static str,
+    /// The invariant code (`SEQ-2`, `UD-1`, `SV-1`, `S1`, `LIVE-1`, ...).
+    pub code: &'static str,
+    /// What happened, with the ids needed to act.
+    pub message: String,
+    /// Virtual time of the offending event, when known.
+    pub at: Option<Duration>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} oracle, {}: {}", self.oracle, self.code, self.message)?;
+        if let Some(at) = self.at {
+            write!(f, " (at {at:?})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the oracles did in one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OracleReport {
+    /// Checks made, per oracle.
+    pub checks: BTreeMap<&'static str, u64>,
+    /// Violations found, in the order found.
+    pub violations: Vec<Violation>,
+}
+
+impl OracleReport {
+    /// Count one check by `oracle`.
+    pub fn checked(&mut self, oracle: &'static str) {
+        *self.checks.entry(oracle).or_default() += 1;
+    }
+
+    /// Count `count` checks by `oracle`.
+    pub fn checked_many(&mut self, oracle: &'static str, count: u64) {
+        *self.checks.entry(oracle).or_default() += count;
+    }
+
+    /// Record a violation.
+    pub fn violated(
+        &mut self,
+        oracle: &'static str,
+        code: &'static str,
+        message: String,
+        at: Option<Duration>,
+    ) {
+        self.violations.push(Violation {
+            oracle,
+            code,
+            message,
+            at,
+        });
+    }
+
+    /// Fold another report into this one.
+    pub fn merge(&mut self, other: OracleReport) {
+        for (oracle, count) in other.checks {
+            self.checked_many(oracle, count);
+        }
+        self.violations.extend(other.violations);
+    }
+}

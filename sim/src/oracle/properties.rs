@@ -1,0 +1,217 @@
+//! User properties over snapshots of the world: `always`, `sometimes`,
+//! `eventually_within`.
+//!
+//! PROP-1: an `always` property holds at every evaluation; an
+//! `eventually_within(d)` property holds at some evaluation no later than `d`
+//! after the run started; a `sometimes` property is reported per run and a
+//! sweep fails if it never held in any seed (a fault that never fired is a
+//! test that tested nothing).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lockstep::ActorStatus;
+use lockstep::sequencing::SessionOrdering;
+
+use super::OracleReport;
+use crate::net::Network;
+
+const ORACLE: &str = "properties";
+
+/// One actor, as a property sees it.
+#[derive(Clone, Debug)]
+pub struct ActorSnapshot {
+    /// Its id.
+    pub actor_id: String,
+    /// Its status.
+    pub status: ActorStatus,
+    /// Messages queued.
+    pub queue_depth: usize,
+    /// Ordering state per session.
+    pub ordering: Vec<SessionOrdering>,
+    /// Attrs the actor published (user-exposed state).
+    pub published: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The world, as a property sees it.
+#[derive(Clone, Debug)]
+pub struct WorldSnapshot {
+    /// Virtual time since the run started.
+    pub now: Duration,
+    /// Every live actor of every live proc.
+    pub actors: Vec<ActorSnapshot>,
+    /// Messages held by partitions right now.
+    pub held_in_network: usize,
+    /// Whether any link is cut right now.
+    pub partitioned: bool,
+}
+
+impl WorldSnapshot {
+    /// Take a snapshot of `network`'s procs.
+    pub fn take(network: &Network) -> Self {
+        let mut actors = Vec::new();
+        for name in network.proc_names() {
+            let Some(proc) = network.lookup(&name) else { continue };
+            for actor_id in proc.all_actor_ids() {
+                let Some(cell) = proc.lookup(&actor_id) else { continue };
+                actors.push(ActorSnapshot {
+                    actor_id: actor_id.to_string(),
+                    status: cell.status(),
+                    queue_depth: cell.queue_depth(),
+                    ordering: cell.ordering(),
+                    published: cell.published_attrs(),
+                });
+            }
+        }
+        Self {
+            now: lockstep::time::now().since_epoch(),
+            actors,
+            held_in_network: network.held_count(),
+            partitioned: network.is_partitioned(),
+        }
+    }
+}
+
+type Predicate = Arc<dyn Fn(&WorldSnapshot) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+enum Kind {
+    Always,
+    Sometimes,
+    EventuallyWithin(Duration),
+}
+
+#[derive(Clone)]
+struct Property {
+    name: String,
+    kind: Kind,
+    predicate: Predicate,
+    held: bool,
+    failed: bool,
+}
+
+/// The properties a scenario declares. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Properties {
+    declared: Arc<Mutex<Vec<Property>>>,
+}
+
+impl Properties {
+    fn declare(&self, name: &str, kind: Kind, predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static) {
+        self.declared.lock().expect("properties lock").push(Property {
+            name: name.to_owned(),
+            kind,
+            predicate: Arc::new(predicate),
+            held: false,
+            failed: false,
+        });
+    }
+
+    /// `predicate` must hold at every evaluation.
+    pub fn always(&self, name: &str, predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static) {
+        self.declare(name, Kind::Always, predicate);
+    }
+
+    /// `predicate` should hold at least once in some seed of a sweep.
+    pub fn sometimes(&self, name: &str, predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static) {
+        self.declare(name, Kind::Sometimes, predicate);
+    }
+
+    /// `predicate` must hold at least once within `within` of the start.
+    pub fn eventually_within(
+        &self,
+        name: &str,
+        within: Duration,
+        predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static,
+    ) {
+        self.declare(name, Kind::EventuallyWithin(within), predicate);
+    }
+
+    /// Evaluate every property on `snapshot`.
+    pub fn evaluate(&self, snapshot: &WorldSnapshot, report: &mut OracleReport) {
+        let mut declared = self.declared.lock().expect("properties lock");
+        for property in declared.iter_mut() {
+            report.checked(ORACLE);
+            let holds = (property.predicate)(snapshot);
+            property.held |= holds;
+            match property.kind {
+                Kind::Always if !holds && !property.failed => {
+                    property.failed = true;
+                    report.violated(
+                        ORACLE,
+                        "PROP-1",
+                        format!("always({}) failed", property.name),
+                        Some(snapshot.now),
+                    );
+                }
+                Kind::EventuallyWithin(within)
+                    if !property.held && !property.failed && snapshot.now > within =>
+                {
+                    property.failed = true;
+                    report.violated(
+                        ORACLE,
+                        "PROP-1",
+                        format!("eventually_within({}, {within:?}) did not hold in time", property.name),
+                        Some(snapshot.now),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// At the end: an `eventually_within` that never held fails.
+    pub fn finish(&self, report: &mut OracleReport) {
+        let mut declared = self.declared.lock().expect("properties lock");
+        for property in declared.iter_mut() {
+            if let Kind::EventuallyWithin(within) = property.kind {
+                if !property.held && !property.failed {
+                    property.failed = true;
+                    report.violated(
+                        ORACLE,
+                        "PROP-1",
+                        format!("eventually_within({}, {within:?}) never held", property.name),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Per property: did it hold at least once in this run?
+    pub fn outcomes(&self) -> BTreeMap<String, bool> {
+        self.declared
+            .lock()
+            .expect("properties lock")
+            .iter()
+            .map(|property| (property.name.clone(), property.held))
+            .collect()
+    }
+
+    /// Names of the `sometimes` properties.
+    pub fn sometimes_names(&self) -> Vec<String> {
+        self.declared
+            .lock()
+            .expect("properties lock")
+            .iter()
+            .filter(|property| matches!(property.kind, Kind::Sometimes))
+            .map(|property| property.name.clone())
+            .collect()
+    }
+}
+
+/// Mean virtual time between evaluations.
+pub const EVALUATE_EVERY: Duration = Duration::from_millis(50);
+
+/// Evaluate `properties` periodically (the runner drops this task at the end).
+pub async fn watch(network: Network, properties: Properties, report: Arc<Mutex<OracleReport>>) {
+    loop {
+        lockstep::time::sleep(EVALUATE_EVERY).await;
+        if properties.declared.lock().expect("properties lock").is_empty() {
+            continue;
+        }
+        let snapshot = WorldSnapshot::take(&network);
+        properties.evaluate(&snapshot, &mut report.lock().expect("oracle report lock"));
+    }
+}

@@ -1,0 +1,138 @@
+//! The sequencing oracle, over the trace.
+//!
+//! SEQ-2 / SEQ-3: with the reorder buffer on, each (session, destination
+//! actor incarnation) handles seqs 1, 2, 3, … — strictly increasing, no
+//! duplicates, no gaps.
+//! UD-1: every sequenced message sent to a handler port ends exactly one way:
+//! handled, returned to its sender as undeliverable (or refused at send),
+//! lost with its destination proc's crash — or is still queued or buffered
+//! at a live actor when the run ends (counted from the final state).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lockstep::PortId;
+
+use super::OracleReport;
+use crate::trace::{Event, Trace, Value};
+
+const ORACLE: &str = "sequencing";
+
+fn text<'a>(event: &'a Event, name: &str) -> &'a str {
+    match event.field(name) {
+        Some(Value::Str(text)) => text,
+        _ => "",
+    }
+}
+
+fn number(event: &Event, name: &str) -> u64 {
+    match event.field(name) {
+        Some(Value::U64(value)) => *value,
+        _ => 0,
+    }
+}
+
+/// Messages a live actor still holds at the end of the run: queued + buffered.
+pub type HeldAtEnd = BTreeMap<String, usize>;
+
+/// Check the trace. `reorder_buffer` says whether the scenario's procs had it
+/// on; `held_at_end` gives, per live actor id, how many messages it still holds.
+pub fn check(trace: &Trace, reorder_buffer: bool, held_at_end: &HeldAtEnd, report: &mut OracleReport) {
+    // (session, actor) → last handled seq, for the current incarnation.
+    let mut last_handled: BTreeMap<(u64, String), u64> = BTreeMap::new();
+    // (session, seq, dest actor) → (sender, virtual time) of a pending send.
+    let mut pending: BTreeMap<(u64, u64, String), (String, std::time::Duration)> = BTreeMap::new();
+    let mut crashed_procs: BTreeSet<String> = BTreeSet::new();
+    for event in trace.events() {
+        match event.kind {
+            "actor_spawn" => {
+                let actor = text(event, "actor");
+                last_handled.retain(|(_, handled_by), _| handled_by != actor);
+            }
+            "send" => {
+                let session = number(event, "session");
+                let Ok(dest) = text(event, "dest").parse::<PortId>() else {
+                    continue;
+                };
+                if session == 0 || !dest.is_handler_port() {
+                    continue;
+                }
+                let key = (session, number(event, "seq"), dest.actor_id().to_string());
+                pending.insert(key, (text(event, "sender").to_owned(), event.time));
+            }
+            "handled" => {
+                let session = number(event, "session");
+                if session == 0 {
+                    continue;
+                }
+                let seq = number(event, "seq");
+                let actor = text(event, "actor").to_owned();
+                pending.remove(&(session, seq, actor.clone()));
+                if !reorder_buffer {
+                    continue;
+                }
+                report.checked(ORACLE);
+                let last = last_handled.entry((session, actor.clone())).or_insert(0);
+                if seq <= *last {
+                    report.violated(
+                        ORACLE,
+                        "SEQ-3",
+                        format!(
+                            "{actor} handled seq {seq} of session {session:016x} again or late (last handled {last})"
+                        ),
+                        Some(event.time),
+                    );
+                } else if seq != *last + 1 {
+                    report.violated(
+                        ORACLE,
+                        "SEQ-2",
+                        format!(
+                            "{actor} handled seq {seq} of session {session:016x} out of order: seq {} never came first",
+                            *last + 1
+                        ),
+                        Some(event.time),
+                    );
+                }
+                *last = (*last).max(seq);
+            }
+            "undeliverable" => {
+                let session = number(event, "session");
+                let Ok(dest) = text(event, "dest").parse::<PortId>() else {
+                    continue;
+                };
+                pending.remove(&(session, number(event, "seq"), dest.actor_id().to_string()));
+            }
+            "net_crash" => {
+                let proc = text(event, "proc").to_owned();
+                // Everything addressed into the crashed proc is lost with it.
+                pending.retain(|(_, _, dest), _| {
+                    dest.parse::<lockstep::ActorId>()
+                        .map_or(true, |actor| actor.proc_id().name() != proc)
+                });
+                crashed_procs.insert(proc);
+            }
+            _ => {}
+        }
+    }
+    // UD-1: what is left must still be held by a live actor.
+    let mut unaccounted: BTreeMap<String, Vec<(u64, u64, String, std::time::Duration)>> = BTreeMap::new();
+    for ((session, seq, dest), (sender, at)) in pending {
+        unaccounted.entry(dest).or_default().push((session, seq, sender, at));
+    }
+    for (dest, messages) in unaccounted {
+        report.checked_many(ORACLE, messages.len() as u64);
+        let still_held = held_at_end.get(&dest).copied().unwrap_or(0);
+        if messages.len() > still_held {
+            let (session, seq, sender, at) = &messages[0];
+            report.violated(
+                ORACLE,
+                "UD-1",
+                format!(
+                    "{} message(s) to {dest} vanished: neither handled, returned, nor lost with a crash \
+                     (first: seq {seq} of session {session:016x} from {sender}); the actor holds {still_held}",
+                    messages.len()
+                ),
+                Some(*at),
+            );
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The supervision oracle, over the trace.
+//!
+//! LC-1: once an actor incarnation's status is terminal it never changes.
+//! SV-1: every terminated actor produces exactly one supervision event (to
+//! its parent, or the coordinator for a root).
+//! SV-3: no actor outlives its parent: a child is terminal before its parent is.
+//! Actors of a crashed proc are exempt (the process died: nobody reports).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::OracleReport;
+use crate::trace::{Event, Trace, Value};
+
+const ORACLE: &str = "supervision";
+
+fn text<'a>(event: &'a Event, name: &str) -> &'a str {
+    match event.field(name) {
+        Some(Value::Str(text)) => text,
+        _ => "",
+    }
+}
+
+#[derive(Default)]
+struct Incarnation {
+    parent: Option<String>,
+    /// The parent's incarnation when this one was spawned.
+    parent_slot: Option<usize>,
+    terminal_at: Option<(usize, Duration)>,
+    events: u32,
+    client: bool,
+    crashed: bool,
+}
+
+/// Check the trace.
+pub fn check(trace: &Trace, report: &mut OracleReport) {
+    let mut incarnations: Vec<(String, Incarnation)> = Vec::new();
+    let mut current: BTreeMap<String, usize> = BTreeMap::new();
+    let mut crashed: BTreeSet<String> = BTreeSet::new();
+    for (index, event) in trace.events().iter().enumerate() {
+        match event.kind {
+            "actor_spawn" => {
+                let actor = text(event, "actor").to_owned();
+                let parent = Some(text(event, "parent").to_owned()).filter(|parent| !parent.is_empty());
+                let client = matches!(event.field("client"), Some(Value::Bool(true)));
+                let parent_slot = parent.as_ref().and_then(|parent| current.get(parent).copied());
+                current.insert(actor.clone(), incarnations.len());
+                incarnations.push((
+                    actor,
+                    Incarnation { parent, parent_slot, client, ..Incarnation::default() },
+                ));
+            }
+            "net_crash" => {
+                let proc = text(event, "proc").to_owned();
+                for (actor, slot) in &current {
+                    let on_proc = actor
+                        .parse::<lockstep::ActorId>()
+                        .is_ok_and(|id| id.proc_id().name() == proc);
+                    if on_proc && incarnations[*slot].1.terminal_at.is_none() {
+                        incarnations[*slot].1.crashed = true;
+                    }
+                }
+                crashed.insert(proc);
+            }
+            "status" => {
+                let actor = text(event, "actor");
+                let Some(slot) = current.get(actor) else { continue };
+                let incarnation = &mut incarnations[*slot].1;
+                let status = text(event, "status");
+                if status == "client" {
+                    incarnation.client = true;
+                }
+                report.checked(ORACLE);
+                if incarnation.terminal_at.is_some() {
+                    report.violated(
+                        ORACLE,
+                        "LC-1",
+                        format!("{actor} changed status to {status} after it was terminal"),
+                        Some(event.time),
+                    );
+                }
+                if matches!(event.field("terminal"), Some(Value::Bool(true))) && incarnation.terminal_at.is_none() {
+                    incarnation.terminal_at = Some((index, event.time));
+                }
+            }
+            "supervision_event" => {
+                let actor = text(event, "actor");
+                if let Some(slot) = current.get(actor) {
+                    incarnations[*slot].1.events += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    // Where the parent incarnation became terminal, for SV-3.
+    let parent_terminal = |incarnation: &Incarnation| -> Option<usize> {
+        let (_, parent) = &incarnations[incarnation.parent_slot?];
+        if parent.crashed {
+            return None;
+        }
+        parent.terminal_at.map(|(index, _)| index)
+    };
+    for (actor, incarnation) in &incarnations {
+        if incarnation.client || incarnation.crashed {
+            continue;
+        }
+        let Some((terminal_index, terminal_time)) = incarnation.terminal_at else {
+            // Alive at the end: its parent must be too (SV-3).
+            if let Some(parent) = &incarnation.parent {
+                report.checked(ORACLE);
+                if parent_terminal(incarnation).is_some() {
+                    report.violated(
+                        ORACLE,
+                        "SV-3",
+                        format!("{actor} is still alive but its parent {parent} terminated"),
+                        None,
+                    );
+                }
+            }
+            continue;
+        };
+        report.checked(ORACLE);
+        if incarnation.events != 1 {
+            report.violated(
+                ORACLE,
+                "SV-1",
+                format!(
+                    "{actor} terminated but produced {} supervision events (expected exactly one)",
+                    incarnation.events
+                ),
+                Some(terminal_time),
+            );
+        }
+        if let Some(parent) = &incarnation.parent {
+            report.checked(ORACLE);
+            if let Some(parent_terminal) = parent_terminal(incarnation) {
+                if parent_terminal < terminal_index {
+                    report.violated(
+                        ORACLE,
+                        "SV-3",
+                        format!("{actor} outlived its parent {parent}"),
+                        Some(terminal_time),
+                    );
+                }
+            }
+        }
+    }
+}
