@@ -92,7 +92,12 @@ pub(crate) struct MailboxState {
     reorder: Option<ReorderLimits>,
     message_bytes_max: u64,
     registered: Mutex<BTreeMap<u64, Arc<dyn SerializedPort>>>,
+    /// Once ports that already took their message, most recent last (PORT-3).
+    spent_once_ports: Mutex<std::collections::VecDeque<u64>>,
 }
+
+/// How many spent once ports a mailbox remembers (PORT-3).
+const SPENT_ONCE_PORTS_MAX: usize = 4096;
 
 /// An actor's mailbox: its ports, and the table of those reachable by reference.
 #[derive(Clone)]
@@ -113,6 +118,7 @@ impl Mailbox {
                 reorder,
                 message_bytes_max,
                 registered: Mutex::new(BTreeMap::new()),
+                spent_once_ports: Mutex::new(std::collections::VecDeque::new()),
             }),
         }
     }
@@ -144,6 +150,15 @@ impl Mailbox {
         self.state.registered.lock().remove(&index);
     }
 
+    /// Remember that once port `index` took its message (PORT-3).
+    pub(crate) fn mark_once_port_spent(&self, index: u64) {
+        let mut spent = self.state.spent_once_ports.lock();
+        if spent.len() >= SPENT_ONCE_PORTS_MAX {
+            spent.pop_front();
+        }
+        spent.push_back(index);
+    }
+
     /// Forget every registered port (the actor terminated); breaks the
     /// mailbox ↔ port reference cycle.
     pub(crate) fn close(&self) {
@@ -160,6 +175,13 @@ impl Mailbox {
         let port = self.state.registered.lock().get(&index).cloned();
         match port {
             Some(port) => port.deliver_serialized(envelope),
+            // PORT-3: another copy for a once port that already took its
+            // message is a duplicate (the network may duplicate): dropped, traced.
+            None if self.state.spent_once_ports.lock().contains(&index) => {
+                crate::observe::duplicate_dropped(0, 0);
+                tracing::debug!(%envelope, "duplicate for a spent once port dropped");
+                Ok(())
+            }
             None => {
                 let reason = UndeliverableReason::PortUnbound {
                     port_id: envelope.dest().clone(),

@@ -7,6 +7,9 @@
 //! PORT-1: a send through an unbound handle is `Direct`; once bound (or, for
 //! handler ports, once the actor is bound) every send is sequenced (SEQ-0).
 //! PORT-2: a once port delivers at most one message, then unbinds itself.
+//! PORT-3: later copies of a once port's message (network duplicates) are
+//! dropped as duplicates and traced, not returned: the port's contract is
+//! "at most one", and its sender did nothing wrong.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -483,7 +486,9 @@ impl<M: Message> OnceState<M> {
     fn deliver(&self, message: M) -> Result<(), (M, UndeliverableReason)> {
         let sender = self.sender.lock().take();
         if let Some(mailbox) = self.mailbox.upgrade() {
-            Mailbox { state: mailbox }.unregister(self.port_id.index());
+            let mailbox = Mailbox { state: mailbox };
+            mailbox.unregister(self.port_id.index());
+            mailbox.mark_once_port_spent(self.port_id.index());
         }
         let reason = || UndeliverableReason::PortClosed {
             port_id: self.port_id.clone(),

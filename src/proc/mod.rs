@@ -10,6 +10,9 @@
 //! every setting (reorder buffer on/off, limits).
 //! SV-4: a root actor's failure with no coordinator set is never silent: it is
 //! logged as an error and kept in [`Proc::unhandled_failures`].
+//! UD-2: a returned message is never returned again, and a returned
+//! introspection answer never reaches (or fails) the actor it describes;
+//! both are traced and logged instead.
 
 mod cell;
 pub(crate) mod instance;
@@ -383,6 +386,13 @@ impl Proc {
     pub fn return_undeliverable(&self, envelope: MessageEnvelope, reason: UndeliverableReason) {
         if envelope.type_name() == std::any::type_name::<Undeliverable<MessageEnvelope>>() {
             tracing::error!(%envelope, %reason, "a returned message could not be returned; dropping it");
+            return;
+        }
+        if envelope.type_name() == std::any::type_name::<IntrospectResult>() {
+            // An introspection answer is sent by the runtime on the actor's
+            // behalf; the asker went away. That must never fail the actor.
+            crate::observe::undeliverable(&envelope, &reason);
+            tracing::debug!(%envelope, %reason, "introspection answer not delivered");
             return;
         }
         let sender = envelope.sender().clone();

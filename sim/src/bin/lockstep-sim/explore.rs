@@ -59,6 +59,9 @@ fn parse_range(text: &str) -> Result<SeedRange, String> {
 
 #[derive(Default)]
 struct Tally {
+    oracle_checks: std::collections::BTreeMap<&'static str, u64>,
+    /// Per user property: in how many seeds it held (and whether it is a `sometimes`).
+    properties: std::collections::BTreeMap<String, (u64, bool)>,
     seeds: u64,
     failures: Vec<(u64, String)>,
     messages: u64,
@@ -122,13 +125,21 @@ pub fn run(args: Args) -> Result<bool, String> {
         }
     });
     progress.finish_and_clear();
-    print_summary(&scenarios, &tallies, args.profile);
-    Ok(failed.load(Ordering::Relaxed) == 0)
+    let never_held = print_summary(&scenarios, &tallies, args.profile);
+    Ok(failed.load(Ordering::Relaxed) == 0 && never_held == 0)
 }
 
 fn record(tally: &Mutex<Tally>, report: &RunReport, wall: Duration) {
     let mut tally = tally.lock().expect("tally lock");
     tally.seeds += 1;
+    for (oracle, count) in &report.oracles.checks {
+        *tally.oracle_checks.entry(oracle).or_default() += count;
+    }
+    for (name, held) in &report.properties {
+        let entry = tally.properties.entry(name.clone()).or_default();
+        entry.0 += u64::from(*held);
+        entry.1 = report.sometimes.contains(name);
+    }
     tally.messages += report.messages;
     tally.virtual_time += report.virtual_time;
     tally.wall += wall;
@@ -139,7 +150,9 @@ fn record(tally: &Mutex<Tally>, report: &RunReport, wall: Duration) {
     }
 }
 
-fn print_summary(scenarios: &[Box<dyn Scenario>], tallies: &[Mutex<Tally>], profile: Profile) {
+/// Prints the table; returns how many `sometimes` properties never held.
+fn print_summary(scenarios: &[Box<dyn Scenario>], tallies: &[Mutex<Tally>], profile: Profile) -> usize {
+    let mut never_held = 0;
     println!(
         "{:<20} {:>6} {:>8} {:>12} {:>14} {:>10} {:>14}",
         "scenario", "seeds", "failures", "messages", "sim-time", "wall", "sim-msgs/s"
@@ -157,6 +170,20 @@ fn print_summary(scenarios: &[Box<dyn Scenario>], tallies: &[Mutex<Tally>], prof
             format!("{:.2}s", tally.wall.as_secs_f64()),
             rate
         );
+        let checks: Vec<String> = tally
+            .oracle_checks
+            .iter()
+            .map(|(oracle, count)| format!("{oracle}={count}"))
+            .collect();
+        println!("  oracle checks: {}", checks.join(" "));
+        for (name, (held, sometimes)) in &tally.properties {
+            let kind = if *sometimes { "sometimes" } else { "property" };
+            println!("  {kind} {name}: held in {held}/{} seeds", tally.seeds);
+            if *sometimes && *held == 0 {
+                never_held += 1;
+                println!("  FAIL: sometimes({name}) never held: the situation it describes was never exercised");
+            }
+        }
         let mut failures = tally.failures.clone();
         failures.sort();
         for (seed, verdict) in failures.iter().take(5) {
@@ -167,4 +194,5 @@ fn print_summary(scenarios: &[Box<dyn Scenario>], tallies: &[Mutex<Tally>], prof
             );
         }
     }
+    never_held
 }
