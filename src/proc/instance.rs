@@ -555,10 +555,10 @@ async fn finish<A: Actor>(
         occurred_at: rt::time::system_now(),
         message_headers: headers,
     };
-    crate::observe::supervision_event(&event, cell.parent().as_ref().map(InstanceCell::actor_id));
     if rt::mutation::enabled(rt::mutation::DROP_SUPERVISION_EVENT) {
         return;
     }
+    crate::observe::supervision_event(&event, cell.parent().as_ref().map(InstanceCell::actor_id));
     match (&cell.state.parent, cell.parent()) {
         (None, _) => instance.proc().report_root(event),
         (Some(_), Some(parent)) => {
