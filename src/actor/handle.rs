@@ -5,7 +5,7 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use super::{
     Actor, ActorError, ActorStatus, Binds, CheckpointError, Checkpointable, Handler, Ports, Signal,
@@ -57,7 +57,7 @@ impl<A: Actor> ActorHandle<A> {
     }
 
     /// A watch of the actor's status.
-    pub fn status(&self) -> watch::Receiver<ActorStatus> {
+    pub fn status(&self) -> super::StatusReceiver {
         self.cell.status_watch()
     }
 
@@ -134,7 +134,7 @@ impl<A: Actor> IntoFuture for ActorHandle<A> {
         Box::pin(async move {
             let mut status = self.cell.status_watch();
             match status.wait_for(ActorStatus::is_terminal).await {
-                Ok(terminal) => terminal.clone(),
+                Ok(terminal) => (*terminal).clone(),
                 Err(_) => ActorStatus::Unknown,
             }
         })

@@ -23,7 +23,7 @@ pub use handle::ActorHandle;
 pub use ports::Ports;
 pub(crate) use ports::{ActorInbox, Work};
 pub(crate) use status::StatusCell;
-pub use status::{ActorStatus, HandlerInfo};
+pub use status::{ActorStatus, HandlerInfo, StatusClosed, StatusReceiver, StatusRef};
 
 use crate::mailbox::{MessageEnvelope, RemoteMessage, Undeliverable};
 use crate::proc::{Context, Instance};

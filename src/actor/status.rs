@@ -10,8 +10,13 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+
+use crate::sync::Mutex;
 
 use super::error::ActorErrorKind;
 
@@ -127,73 +132,261 @@ impl fmt::Display for ActorStatus {
 }
 
 /// The owner's side of an actor's status watch; enforces LC-1.
+///
+/// LC-5: waiters are woken in the order they started waiting. (tokio's
+/// `watch` spreads waiters over several internal queues chosen by tokio's own
+/// thread-local RNG, so its wake order differs between runs of one seed —
+/// which is why this is not a `tokio::sync::watch`.)
 pub(crate) struct StatusCell {
-    sender: watch::Sender<ActorStatus>,
+    shared: Arc<StatusShared>,
     actor_id: Option<crate::id::ActorId>,
 }
 
+struct StatusShared {
+    state: Mutex<StatusState>,
+}
+
+struct StatusState {
+    status: ActorStatus,
+    version: u64,
+    closed: bool,
+    next_waiter: u64,
+    /// Waiting receivers, in the order they registered (LC-5).
+    waiters: BTreeMap<u64, Waker>,
+}
+
 impl StatusCell {
+    fn with_status(initial: ActorStatus, actor_id: Option<crate::id::ActorId>) -> Self {
+        Self {
+            shared: Arc::new(StatusShared {
+                state: Mutex::new(StatusState {
+                    status: initial,
+                    version: 0,
+                    closed: false,
+                    next_waiter: 0,
+                    waiters: BTreeMap::new(),
+                }),
+            }),
+            actor_id,
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn new(initial: ActorStatus) -> Self {
-        Self {
-            sender: watch::Sender::new(initial),
-            actor_id: None,
-        }
+        Self::with_status(initial, None)
     }
 
     /// A status cell that reports its changes to the world's trace.
     pub(crate) fn observed(actor_id: crate::id::ActorId, initial: ActorStatus) -> Self {
-        Self {
-            sender: watch::Sender::new(initial),
-            actor_id: Some(actor_id),
-        }
+        Self::with_status(initial, Some(actor_id))
     }
 
-    fn observe(&self, status: &ActorStatus) {
+    /// Apply `change`; if it changed the status, wake every waiter in order.
+    fn update(&self, change: impl FnOnce(&mut ActorStatus) -> bool) -> bool {
+        let (changed, waiters, status) = {
+            let mut state = self.shared.state.lock();
+            if !change(&mut state.status) {
+                return false;
+            }
+            state.version += 1;
+            let waiters = std::mem::take(&mut state.waiters);
+            (true, waiters, state.status.clone())
+        };
         if let Some(actor_id) = &self.actor_id {
-            crate::observe::status(actor_id, status);
+            crate::observe::status(actor_id, &status);
         }
+        for waker in waiters.into_values() {
+            waker.wake();
+        }
+        changed
     }
 
     /// Move to `next`. Panics if the current status is terminal (LC-1).
     #[track_caller]
     pub(crate) fn set(&self, next: ActorStatus) {
-        self.sender.send_modify(|current| {
-            assert!(
-                !current.is_terminal(),
-                "LC-1 violated: terminal status {current:?} would change to {next:?}"
-            );
+        let mut violation = None;
+        self.update(|current| {
+            if current.is_terminal() {
+                violation = Some(format!(
+                    "terminal status {current:?} would change to {next:?}"
+                ));
+                return false;
+            }
             *current = next;
+            true
         });
-        self.observe(&self.sender.borrow());
+        // Panic with the lock released, so the cell stays usable for reports.
+        if let Some(violation) = violation {
+            panic!("LC-1 violated: {violation}");
+        }
     }
 
     /// Move to `next` unless already terminal; returns whether it moved.
     pub(crate) fn set_unless_terminal(&self, next: ActorStatus) -> bool {
-        let moved = self.sender.send_if_modified(|current| {
+        self.update(|current| {
             if current.is_terminal() {
                 false
             } else {
                 *current = next;
                 true
             }
-        });
-        if moved {
-            self.observe(&self.sender.borrow());
-        }
-        moved
+        })
     }
 
     pub(crate) fn get(&self) -> ActorStatus {
-        self.sender.borrow().clone()
+        self.shared.state.lock().status.clone()
     }
 
     pub(crate) fn is_terminal(&self) -> bool {
-        self.sender.borrow().is_terminal()
+        self.shared.state.lock().status.is_terminal()
     }
 
-    pub(crate) fn subscribe(&self) -> watch::Receiver<ActorStatus> {
-        self.sender.subscribe()
+    pub(crate) fn subscribe(&self) -> StatusReceiver {
+        let seen = self.shared.state.lock().version;
+        StatusReceiver {
+            shared: self.shared.clone(),
+            seen,
+        }
+    }
+}
+
+impl Drop for StatusCell {
+    fn drop(&mut self) {
+        let waiters = {
+            let mut state = self.shared.state.lock();
+            state.closed = true;
+            std::mem::take(&mut state.waiters)
+        };
+        for waker in waiters.into_values() {
+            waker.wake();
+        }
+    }
+}
+
+/// The status cell is gone (its actor was dropped without a terminal status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the actor's status can no longer change: its cell is gone")]
+pub struct StatusClosed;
+
+/// A read-only snapshot of a status, returned by [`StatusReceiver`]; derefs
+/// to the [`ActorStatus`] (`.clone()` gives the status itself).
+#[derive(Debug, PartialEq, Eq)]
+pub struct StatusRef(ActorStatus);
+
+impl fmt::Display for StatusRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::ops::Deref for StatusRef {
+    type Target = ActorStatus;
+    fn deref(&self) -> &ActorStatus {
+        &self.0
+    }
+}
+
+/// Observes an actor's status: read it now, or wait for a change or a
+/// condition. Waiters wake in the order they began waiting (LC-5).
+#[derive(Clone)]
+pub struct StatusReceiver {
+    shared: Arc<StatusShared>,
+    seen: u64,
+}
+
+impl std::fmt::Debug for StatusReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StatusReceiver({:?})", self.shared.state.lock().status)
+    }
+}
+
+impl StatusReceiver {
+    /// The current status.
+    pub fn borrow(&self) -> StatusRef {
+        StatusRef(self.shared.state.lock().status.clone())
+    }
+
+    /// The current status, marking it seen (for [`StatusReceiver::changed`]).
+    pub fn borrow_and_update(&mut self) -> StatusRef {
+        let state = self.shared.state.lock();
+        self.seen = state.version;
+        StatusRef(state.status.clone())
+    }
+
+    /// Wait until the status satisfies `condition`; returns that status.
+    pub async fn wait_for(
+        &mut self,
+        mut condition: impl FnMut(&ActorStatus) -> bool,
+    ) -> Result<StatusRef, StatusClosed> {
+        let mut waiting = Waiting {
+            shared: &self.shared,
+            slot: None,
+        };
+        std::future::poll_fn(|cx| {
+            let mut state = self.shared.state.lock();
+            if condition(&state.status) {
+                self.seen = state.version;
+                return Poll::Ready(Ok(StatusRef(state.status.clone())));
+            }
+            if state.closed {
+                return Poll::Ready(Err(StatusClosed));
+            }
+            waiting.register(&mut state, cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Wait until the status changes from the last one seen.
+    pub async fn changed(&mut self) -> Result<(), StatusClosed> {
+        let mut waiting = Waiting {
+            shared: &self.shared,
+            slot: None,
+        };
+        std::future::poll_fn(|cx| {
+            let mut state = self.shared.state.lock();
+            if state.version != self.seen {
+                self.seen = state.version;
+                return Poll::Ready(Ok(()));
+            }
+            if state.closed {
+                return Poll::Ready(Err(StatusClosed));
+            }
+            waiting.register(&mut state, cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// One pending wait: keeps its place in line across polls, leaves on drop.
+struct Waiting<'a> {
+    shared: &'a Arc<StatusShared>,
+    slot: Option<u64>,
+}
+
+impl Waiting<'_> {
+    fn register(&mut self, state: &mut StatusState, waker: &Waker) {
+        match self.slot {
+            // Still registered (not woken yet): refresh the waker in place.
+            Some(slot) if state.waiters.contains_key(&slot) => {
+                state.waiters.insert(slot, waker.clone());
+            }
+            _ => {
+                let slot = state.next_waiter;
+                state.next_waiter += 1;
+                state.waiters.insert(slot, waker.clone());
+                self.slot = Some(slot);
+            }
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            self.shared.state.lock().waiters.remove(&slot);
+        }
     }
 }
 

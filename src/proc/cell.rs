@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::actor::{
     Actor, ActorError, ActorErrorKind, ActorHandle, ActorStatus, HandlerInfo, Ports, Signal,
@@ -96,7 +96,7 @@ impl InstanceCell {
     }
 
     /// A watch of the status.
-    pub fn status_watch(&self) -> watch::Receiver<ActorStatus> {
+    pub fn status_watch(&self) -> crate::actor::StatusReceiver {
         self.state.status.subscribe()
     }
 
