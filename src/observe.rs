@@ -67,7 +67,12 @@ pub(crate) fn undeliverable(envelope: &MessageEnvelope, reason: &UndeliverableRe
     });
 }
 
-pub(crate) fn refused(sender: &ActorId, dest: &PortId, seq_info: SeqInfo, reason: &UndeliverableReason) {
+pub(crate) fn refused(
+    sender: &ActorId,
+    dest: &PortId,
+    seq_info: SeqInfo,
+    reason: &UndeliverableReason,
+) {
     record(|| {
         let event = TraceEvent::new("undeliverable")
             .with("sender", sender.to_string())

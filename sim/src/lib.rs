@@ -22,6 +22,7 @@
 //!   across paths, duplication, loss, partitions, crash/restart.
 //! - [`fault`] — profiles (`calm`, `stormy`, `chaos`, `swarm`) and the fault mix.
 //! - [`scenario`] — built-in systems and [`scenario::run_one`].
+//! - [`logs`] — log lines stamped with virtual time, seed and actor.
 //! - [`oracle`] — the runtime's contract checked on every run: sequencing,
 //!   supervision, introspection, liveness, user properties.
 //! - [`determinism`] — compare two runs' traces, name the first divergence.
@@ -56,6 +57,7 @@ mod executor;
 mod failure;
 pub mod fault;
 pub mod hash;
+pub mod logs;
 pub mod net;
 pub mod oracle;
 pub mod random;

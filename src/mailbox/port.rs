@@ -141,7 +141,12 @@ impl<M: Message> PortHandle<M> {
         );
         self.deliver(message, Headers::new(seq_info), outbox.actor_id())
             .inspect_err(|error| {
-                crate::observe::refused(outbox.actor_id(), &self.state.port_id, seq_info, &error.reason)
+                crate::observe::refused(
+                    outbox.actor_id(),
+                    &self.state.port_id,
+                    seq_info,
+                    &error.reason,
+                )
             })
     }
 

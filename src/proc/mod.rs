@@ -583,7 +583,12 @@ impl Proc {
         let (cell, ports, queues) = self.create_cell::<A>(actor_id, parent, None)?;
         let instance = Instance::new(cell.clone(), ports.clone(), self.clone(), None);
         let task_name = format!("actor:{}", cell.actor_id());
-        let task = rt::spawn(&task_name, instance::run(startup, instance, queues));
+        // One span per actor: every log line its handlers write names it.
+        let span = tracing::info_span!("actor", id = %cell.actor_id());
+        let task = rt::spawn(
+            &task_name,
+            tracing::Instrument::instrument(instance::run(startup, instance, queues), span),
+        );
         *cell.state.task.lock() = Some(task);
         crate::introspect::task::start(&cell, self);
         Ok(ActorHandle::new(cell, ports))
@@ -699,7 +704,11 @@ impl Proc {
         if let Some(parent) = &parent {
             parent.add_child(cell.clone());
         }
-        crate::observe::spawned(&actor_id, parent.as_ref().map(InstanceCell::actor_id), is_client);
+        crate::observe::spawned(
+            &actor_id,
+            parent.as_ref().map(InstanceCell::actor_id),
+            is_client,
+        );
         actors.insert(actor_id, Arc::downgrade(&cell.state));
         Ok((
             cell,

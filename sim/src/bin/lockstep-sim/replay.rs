@@ -19,10 +19,17 @@ pub struct Args {
     /// Write the run's trace here as JSON lines.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Print the runtime's log lines at this level (error, warn, info, debug,
+    /// trace), stamped with virtual time, seed and actor.
+    #[arg(long)]
+    log: Option<tracing::Level>,
 }
 
 pub fn run(args: Args) -> Result<bool, String> {
     let scenario = super::select(std::slice::from_ref(&args.scenario))?.remove(0);
+    let _logs = args
+        .log
+        .map(|level| tracing::subscriber::set_default(lockstep_sim::logs::subscriber(level)));
     let report = run_one(scenario.as_ref(), args.seed, args.profile);
     eprintln!(
         "lockstep-sim: {} seed {} ({})",
