@@ -9,6 +9,11 @@
 //! "faults" stream before the run starts, so it can be printed in the banner
 //! and turning one kind off never reshuffles the draws of the others (each
 //! kind draws from its own stream).
+//!
+//! Explicit, shrinkable plans for property tests live in [`FaultPlan`] and
+//! [`fault_plans`].
+
+mod plan;
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +23,8 @@ use rand::{Rng, RngCore};
 
 use crate::net::{Latency, Network, NetworkConfig};
 use crate::random::stream_rng;
+
+pub use plan::{Fault, FaultPlan, TimedFault, fault_plans};
 
 /// A named fault level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
