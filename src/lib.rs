@@ -6,6 +6,7 @@
 //!   nondeterministic goes through it (DESIGN.md §2.1). [`time`] and
 //!   [`random`] are the same seam as the facade user actors call.
 //! - [`id`], [`codec`] — identifiers and the wire encoding.
+//! - [`channel`] — transport between procs: addresses, framed links (local, TCP, Unix), the session protocol, the router and `serve`.
 //! - [`sequencing`] — per-sender sequence numbers and the destination reorder
 //!   buffer (pure; no I/O).
 //! - [`mailbox`] — ports, envelopes, undeliverable messages, the
@@ -49,6 +50,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actor;
+pub mod channel;
 pub mod codec;
 pub mod context;
 pub mod id;

@@ -1,0 +1,155 @@
+//! Links and transports: the seam between the session protocol and the bytes.
+//!
+//! Owns: [`Link`] (one bidirectional connection carrying frames), the
+//! [`Listener`] and [`Transport`] traits (dial and serve by address), and
+//! [`Transports`], the value that dispatches an address to the transport for
+//! its scheme.
+//! Does not own: framing bytes (`frame`), what frames mean (`wire`,
+//! `session`).
+//!
+//! A transport implemented outside the runtime (a simulated network) plugs in
+//! with [`Transports::plug`]; the runtime never names it (STYLE rule 7).
+//! Delivery a link must give: frames arrive in order and intact, or the link
+//! ends. Everything else (loss across reconnects, duplicates, replays) is the
+//! session protocol's job.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::local::LocalNetwork;
+use super::{ChannelAddr, ChannelError, tcp, unix};
+
+/// The sending half of a link.
+pub trait FrameTx: Send + 'static {
+    /// Write every frame of `frames`, in order, then flush once (CH-3).
+    fn send_batch<'a>(
+        &'a mut self,
+        frames: &'a [&'a [u8]],
+    ) -> BoxFuture<'a, Result<(), ChannelError>>;
+
+    /// Tell the peer no more frames follow (best effort).
+    fn close(&mut self) -> BoxFuture<'_, ()>;
+}
+
+/// The receiving half of a link.
+pub trait FrameRx: Send + 'static {
+    /// The next frame; `Ok(None)` when the peer closed cleanly. Must be
+    /// cancel-safe: dropping the future loses no frame.
+    fn recv(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, ChannelError>>;
+}
+
+/// One connection: frames out, frames in.
+pub struct Link {
+    /// Frames to the peer.
+    pub tx: Box<dyn FrameTx>,
+    /// Frames from the peer.
+    pub rx: Box<dyn FrameRx>,
+    /// Who the peer is (for errors and logs).
+    pub peer: ChannelAddr,
+}
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Link({})", self.peer)
+    }
+}
+
+/// Accepts links on an address.
+pub trait Listener: Send + 'static {
+    /// The address peers dial (with the real port when serving on port 0).
+    fn local_addr(&self) -> &ChannelAddr;
+
+    /// The next accepted link.
+    fn accept(&mut self) -> BoxFuture<'_, Result<Link, ChannelError>>;
+}
+
+/// Dials and serves addresses of the schemes it knows.
+pub trait Transport: Send + Sync + 'static {
+    /// Connect to `addr`.
+    fn dial(&self, addr: &ChannelAddr) -> BoxFuture<'static, Result<Link, ChannelError>>;
+
+    /// Serve on `addr`.
+    fn listen(
+        &self,
+        addr: &ChannelAddr,
+    ) -> BoxFuture<'static, Result<Box<dyn Listener>, ChannelError>>;
+}
+
+/// The transports of one world, by scheme: `local:` (its own
+/// [`LocalNetwork`]), `tcp:`, `unix:`, and any plugged in. A value, cheap to
+/// clone; two worlds in one process each have their own.
+#[derive(Clone)]
+pub struct Transports {
+    local: LocalNetwork,
+    frame_bytes_max: u32,
+    plugged: BTreeMap<String, Arc<dyn Transport>>,
+}
+
+impl Transports {
+    /// Transports whose `local:` addresses live in `local`, framing with
+    /// `frame_bytes_max`.
+    pub fn new(local: LocalNetwork, frame_bytes_max: u32) -> Self {
+        Self {
+            local,
+            frame_bytes_max,
+            plugged: BTreeMap::new(),
+        }
+    }
+
+    /// Serve `scheme` (not `local`, `tcp` or `unix`) with `transport`.
+    pub fn plug(mut self, scheme: &str, transport: Arc<dyn Transport>) -> Self {
+        self.plugged.insert(scheme.to_owned(), transport);
+        self
+    }
+
+    /// The in-process network behind `local:` addresses.
+    pub fn local(&self) -> &LocalNetwork {
+        &self.local
+    }
+
+    fn plugged(&self, addr: &ChannelAddr) -> Result<&Arc<dyn Transport>, ChannelError> {
+        self.plugged
+            .get(addr.scheme())
+            .ok_or_else(|| ChannelError::UnsupportedScheme {
+                address: addr.to_string(),
+            })
+    }
+}
+
+impl Transport for Transports {
+    fn dial(&self, addr: &ChannelAddr) -> BoxFuture<'static, Result<Link, ChannelError>> {
+        let frame_bytes_max = self.frame_bytes_max;
+        match addr {
+            ChannelAddr::Local(_) => self.local.dial(addr),
+            ChannelAddr::Tcp { host, port } => {
+                Box::pin(tcp::dial(host.clone(), *port, frame_bytes_max))
+            }
+            ChannelAddr::Unix(path) => Box::pin(unix::dial(path.clone(), frame_bytes_max)),
+            _ => match self.plugged(addr) {
+                Ok(transport) => transport.dial(addr),
+                Err(error) => Box::pin(async move { Err(error) }),
+            },
+        }
+    }
+
+    fn listen(
+        &self,
+        addr: &ChannelAddr,
+    ) -> BoxFuture<'static, Result<Box<dyn Listener>, ChannelError>> {
+        let frame_bytes_max = self.frame_bytes_max;
+        match addr {
+            ChannelAddr::Local(_) => self.local.listen(addr),
+            ChannelAddr::Tcp { host, port } => {
+                Box::pin(tcp::listen(host.clone(), *port, frame_bytes_max))
+            }
+            ChannelAddr::Unix(path) => Box::pin(unix::listen(path.clone(), frame_bytes_max)),
+            _ => match self.plugged(addr) {
+                Ok(transport) => transport.listen(addr),
+                Err(error) => Box::pin(async move { Err(error) }),
+            },
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Serving a proc on an address: accept links, run acceptor sessions, post
+//! the envelopes they carry into the proc.
+//!
+//! Owns: the accept loop, one task per link (the async shell around
+//! `ReceiverSession` and `AckSchedule`), the table of known sending sessions
+//! (bounded by `sessions_max`), the server's incarnation, and the record of
+//! links that failed.
+//! Does not own: delivery inside the proc (`Proc::post`, which also routes
+//! undeliverable returns back to remote senders through its forwarder).
+//!
+//! CH-9: a link that sends garbage, a truncated or oversized frame, a
+//! malformed session message or an undecodable envelope is closed with a
+//! typed error, recorded in [`Server::failures`] and logged; the accept loop
+//! and every other link carry on. An undecodable envelope is never
+//! acknowledged, so its sender's delivery timeout returns it (UD-1).
+//! CH-4: within a session, envelopes are posted in seq order, at most once,
+//! even when two links of one session overlap (the session's state is locked
+//! around the post).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::link::{Link, Listener};
+use super::session::{AckSchedule, DataVerdict, ReceiverSession, SessionError};
+use super::wire::{SessionMessage, decode_envelope};
+use super::{ChannelAddr, ChannelConfig, ChannelError};
+use crate::proc::Proc;
+use crate::rt::random::{self, RandomStream};
+use crate::rt::time::{self, Instant};
+use crate::rt::{self as runtime, JoinHandle};
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{Arc, Mutex};
+
+/// A link the server closed because of an error (CH-9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkFailure {
+    /// Who was on the other end.
+    pub peer: ChannelAddr,
+    /// What went wrong.
+    pub error: ChannelError,
+}
+
+/// What a server has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServeStats {
+    /// Links accepted.
+    pub links_accepted: u64,
+    /// Links closed because of an error (CH-9).
+    pub links_failed: u64,
+    /// Envelopes posted into the proc.
+    pub messages_delivered: u64,
+    /// Replayed frames dropped (CH-4).
+    pub replays_dropped: u64,
+    /// Seqs skipped because their sender abandoned them (CH-11).
+    pub seqs_skipped: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    links_accepted: AtomicU64,
+    links_failed: AtomicU64,
+    messages_delivered: AtomicU64,
+    replays_dropped: AtomicU64,
+    seqs_skipped: AtomicU64,
+}
+
+type SharedSession = Arc<Mutex<ReceiverSession>>;
+
+struct SessionTable {
+    sessions: BTreeMap<u64, SharedSession>,
+    /// Insertion order, for forgetting the oldest beyond `sessions_max`.
+    order: VecDeque<u64>,
+}
+
+struct ServerState {
+    proc: Proc,
+    config: ChannelConfig,
+    incarnation: u64,
+    sessions: Mutex<SessionTable>,
+    failures: Mutex<VecDeque<LinkFailure>>,
+    counters: Counters,
+}
+
+/// A proc serving on an address. Dropping it (or [`Server::shutdown`]) stops
+/// accepting and closes every link.
+pub struct Server {
+    state: Arc<ServerState>,
+    addr: ChannelAddr,
+    shutdown: watch::Sender<bool>,
+    accept_task: JoinHandle<()>,
+}
+
+/// Serve `proc` on `listener`: envelopes arriving on accepted links are
+/// posted into the proc. Obtain the listener from a [`super::Transport`]
+/// first, so the proc's id can carry the address actually bound.
+pub fn serve(proc: &Proc, listener: Box<dyn Listener>, config: ChannelConfig) -> Server {
+    let addr = listener.local_addr().clone();
+    let state = Arc::new(ServerState {
+        proc: proc.clone(),
+        config,
+        incarnation: random::next_u64(RandomStream::SESSION),
+        sessions: Mutex::new(SessionTable {
+            sessions: BTreeMap::new(),
+            order: VecDeque::new(),
+        }),
+        failures: Mutex::new(VecDeque::new()),
+        counters: Counters::default(),
+    });
+    let (shutdown, stopped) = watch::channel(false);
+    let accept_task = runtime::spawn(
+        &format!("serve:{addr}"),
+        accept_links(state.clone(), listener, stopped),
+    );
+    Server {
+        state,
+        addr,
+        shutdown,
+        accept_task,
+    }
+}
+
+impl Server {
+    /// The address served (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> &ChannelAddr {
+        &self.addr
+    }
+
+    /// This server's incarnation (random per start; CH-8).
+    pub fn incarnation(&self) -> u64 {
+        self.state.incarnation
+    }
+
+    /// The most recent link failures (at most `failures_kept_max`), oldest first.
+    pub fn failures(&self) -> Vec<LinkFailure> {
+        self.state.failures.lock().iter().cloned().collect()
+    }
+
+    /// What the server has done so far.
+    pub fn stats(&self) -> ServeStats {
+        let counters = &self.state.counters;
+        ServeStats {
+            links_accepted: counters.links_accepted.load(Ordering::Relaxed),
+            links_failed: counters.links_failed.load(Ordering::Relaxed),
+            messages_delivered: counters.messages_delivered.load(Ordering::Relaxed),
+            replays_dropped: counters.replays_dropped.load(Ordering::Relaxed),
+            seqs_skipped: counters.seqs_skipped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stop accepting and close every link.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        self.accept_task.abort();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn accept_links(
+    state: Arc<ServerState>,
+    mut listener: Box<dyn Listener>,
+    stopped: watch::Receiver<bool>,
+) {
+    let addr = listener.local_addr().clone();
+    loop {
+        match listener.accept().await {
+            Ok(link) => {
+                state
+                    .counters
+                    .links_accepted
+                    .fetch_add(1, Ordering::Relaxed);
+                let name = format!("serve-link:{addr}<-{}", link.peer);
+                runtime::spawn(&name, run_link(state.clone(), link, stopped.clone()));
+            }
+            Err(error) => {
+                // E.g. out of file descriptors: record, pause, keep serving.
+                state.record_failure(addr.clone(), error);
+                time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+impl ServerState {
+    fn record_failure(&self, peer: ChannelAddr, error: ChannelError) {
+        tracing::warn!(%peer, %error, proc = %self.proc.proc_id(), "channel link closed on error");
+        self.counters.links_failed.fetch_add(1, Ordering::Relaxed);
+        let mut failures = self.failures.lock();
+        if failures.len() >= self.config.failures_kept_max.max(1) {
+            failures.pop_front();
+        }
+        failures.push_back(LinkFailure { peer, error });
+    }
+
+    /// The session a `Hello` names, and the `acked`/`known` of the `Welcome`.
+    fn hello(
+        &self,
+        session_id: u64,
+        first_unacked: u64,
+        first_unwritten: u64,
+    ) -> Result<(SharedSession, bool, u64), SessionError> {
+        let mut table = self.sessions.lock();
+        if let Some(session) = table.sessions.get(&session_id) {
+            let session = session.clone();
+            drop(table);
+            let mut locked = session.lock();
+            let skipped_before = locked.counters().seqs_skipped;
+            let acked = locked.on_hello(first_unacked, first_unwritten)?;
+            let skipped = locked.counters().seqs_skipped - skipped_before;
+            drop(locked);
+            self.counters
+                .seqs_skipped
+                .fetch_add(skipped, Ordering::Relaxed);
+            return Ok((session, true, acked));
+        }
+        let created = ReceiverSession::from_hello(first_unacked, first_unwritten)?;
+        let acked = created.last();
+        let session = Arc::new(Mutex::new(created));
+        if table.order.len() >= self.config.sessions_max.max(1) {
+            if let Some(oldest) = table.order.pop_front() {
+                table.sessions.remove(&oldest);
+            }
+        }
+        table.order.push_back(session_id);
+        table.sessions.insert(session_id, session.clone());
+        Ok((session, false, acked))
+    }
+}
+
+/// One accepted link: its state between frames.
+struct LinkTask {
+    state: Arc<ServerState>,
+    link: Link,
+    session: Option<SharedSession>,
+    schedule: Option<AckSchedule>,
+}
+
+async fn run_link(state: Arc<ServerState>, link: Link, mut stopped: watch::Receiver<bool>) {
+    let peer = link.peer.clone();
+    let mut task = LinkTask {
+        state: state.clone(),
+        link,
+        session: None,
+        schedule: None,
+    };
+    let result = task.serve(&mut stopped).await;
+    // CH-5: acks are flushed on close, even after an error (best effort).
+    let _ = task.flush_ack().await;
+    task.link.tx.close().await;
+    if let Err(error) = result {
+        state.record_failure(peer, error);
+    }
+}
+
+impl LinkTask {
+    async fn send(&mut self, message: SessionMessage<'_>) -> Result<(), ChannelError> {
+        let bytes = message.encode();
+        let timeout_ms = self.state.config.write_timeout_ms;
+        time::timeout(
+            Duration::from_millis(timeout_ms),
+            self.link.tx.send_batch(&[&bytes]),
+        )
+        .await
+        .map_err(|_| ChannelError::TimedOut {
+            operation: "write to",
+            address: self.link.peer.to_string(),
+            timeout_ms,
+        })?
+    }
+
+    async fn flush_ack(&mut self) -> Result<(), ChannelError> {
+        let (Some(session), Some(schedule)) = (&self.session, &mut self.schedule) else {
+            return Ok(());
+        };
+        let last = session.lock().last();
+        match schedule.on_close(last) {
+            Some(acked) => self.send(SessionMessage::Ack { acked }).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn serve(&mut self, stopped: &mut watch::Receiver<bool>) -> Result<(), ChannelError> {
+        loop {
+            let deadline = self.schedule.as_ref().and_then(AckSchedule::deadline);
+            let frame = tokio::select! {
+                biased;
+                _ = stopped.changed() => return Ok(()),
+                frame = self.link.rx.recv() => frame?,
+                () = sleep_until_or_forever(deadline) => {
+                    self.ack_if_due().await?;
+                    continue;
+                }
+            };
+            let Some(frame) = frame else {
+                return Ok(());
+            };
+            self.on_frame(&frame).await?;
+            self.ack_if_due().await?;
+        }
+    }
+
+    async fn ack_if_due(&mut self) -> Result<(), ChannelError> {
+        let (Some(session), Some(schedule)) = (&self.session, &mut self.schedule) else {
+            return Ok(());
+        };
+        let last = session.lock().last();
+        match schedule.due(last, time::now()) {
+            Some(acked) => self.send(SessionMessage::Ack { acked }).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn on_frame(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
+        match SessionMessage::decode(frame)? {
+            SessionMessage::Hello {
+                session_id,
+                first_unacked,
+                first_unwritten,
+            } => {
+                let (session, known, acked) =
+                    self.state
+                        .hello(session_id, first_unacked, first_unwritten)?;
+                self.session = Some(session);
+                self.schedule = Some(AckSchedule::new(acked, &self.state.config));
+                let incarnation = self.state.incarnation;
+                self.send(SessionMessage::Welcome {
+                    incarnation,
+                    known,
+                    acked,
+                })
+                .await
+            }
+            SessionMessage::Data { seq, payload } => self.on_data(seq, payload),
+            SessionMessage::Close => self.flush_ack().await,
+            SessionMessage::Welcome { .. } | SessionMessage::Ack { .. } => {
+                Err(ChannelError::Session(SessionError::Unexpected {
+                    message: "acceptor-side message",
+                    context: "from a dialer",
+                }))
+            }
+        }
+    }
+
+    fn on_data(&mut self, seq: u64, payload: &[u8]) -> Result<(), ChannelError> {
+        let (Some(session), Some(schedule)) = (&self.session, &mut self.schedule) else {
+            return Err(ChannelError::Session(SessionError::Unexpected {
+                message: "Data",
+                context: "before Hello",
+            }));
+        };
+        let state = &self.state;
+        let mut session = session.lock();
+        if seq == session.last() + 1 {
+            // CH-9: decode before committing the seq, so an undecodable
+            // envelope is never acknowledged (its sender's timeout returns it).
+            let envelope = decode_envelope(payload, state.config.message_bytes_max)
+                .map_err(ChannelError::Envelope)?;
+            let verdict = session.on_data(seq)?;
+            debug_assert_eq!(verdict, DataVerdict::Deliver);
+            // CH-4: posted under the session lock, so in order across links.
+            state.proc.post(envelope);
+            state
+                .counters
+                .messages_delivered
+                .fetch_add(1, Ordering::Relaxed);
+            schedule.on_frame(false, time::now());
+        } else {
+            let before = session.counters().replays_dropped;
+            session.on_data(seq)?;
+            let dropped = session.counters().replays_dropped - before;
+            state
+                .counters
+                .replays_dropped
+                .fetch_add(dropped, Ordering::Relaxed);
+            schedule.on_frame(true, time::now());
+        }
+        Ok(())
+    }
+}
+
+async fn sleep_until_or_forever(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

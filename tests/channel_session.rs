@@ -1,0 +1,347 @@
+//! The session protocol end to end over in-memory links, through a test
+//! double that drops connections, duplicates and delays frames — on tokio and
+//! under the simulator (`on_both`). Two procs per test, each with a `Router`
+//! and a `serve`d `local:` address in its own `LocalNetwork`.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use lockstep::channel::{
+    ChannelAddr, ChannelConfig, ChannelError, FrameTx, Link, Listener, LocalNetwork, Router,
+    Server, Transport, Transports, serve,
+};
+use lockstep::rt::time;
+use lockstep::{
+    Instance, MessageEnvelope, PortReceiver, PortRef, Proc, ProcConfig, ProcId, Undeliverable,
+    UndeliverableReason,
+};
+use support::on_both;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// What the test double does to the frames a dialer writes.
+#[derive(Clone, Default)]
+struct Faults {
+    /// Drop the connection at every n-th data frame (counted across links).
+    drop_every_frames: Option<u64>,
+    /// Write every n-th data frame twice.
+    duplicate_every_frames: Option<u64>,
+    /// Wait this long before writing each batch.
+    delay_ms: u64,
+    /// Swallow every data frame (the link looks alive; nothing arrives).
+    black_hole: bool,
+    data_frames: Arc<AtomicU64>,
+}
+
+/// A transport whose dialed links misbehave as `faults` says.
+#[derive(Clone)]
+struct FaultyTransport {
+    inner: Transports,
+    faults: Faults,
+}
+
+struct FaultyTx {
+    inner: Box<dyn FrameTx>,
+    faults: Faults,
+    peer: ChannelAddr,
+}
+
+const DATA_TAG: u8 = 2;
+
+impl FrameTx for FaultyTx {
+    fn send_batch<'a>(
+        &'a mut self,
+        frames: &'a [&'a [u8]],
+    ) -> BoxFuture<'a, Result<(), ChannelError>> {
+        Box::pin(async move {
+            if self.faults.delay_ms > 0 {
+                time::sleep(Duration::from_millis(self.faults.delay_ms)).await;
+            }
+            let mut out: Vec<&[u8]> = Vec::new();
+            for frame in frames {
+                if frame.first() != Some(&DATA_TAG) {
+                    out.push(frame);
+                    continue;
+                }
+                let n = self.faults.data_frames.fetch_add(1, Ordering::Relaxed) + 1;
+                if self.faults.black_hole {
+                    continue;
+                }
+                if self
+                    .faults
+                    .drop_every_frames
+                    .is_some_and(|every| n % every == 0)
+                {
+                    self.inner.send_batch(&out).await?;
+                    self.inner.close().await;
+                    return Err(ChannelError::Closed {
+                        address: self.peer.to_string(),
+                    });
+                }
+                out.push(frame);
+                if self
+                    .faults
+                    .duplicate_every_frames
+                    .is_some_and(|every| n % every == 0)
+                {
+                    out.push(frame);
+                }
+            }
+            self.inner.send_batch(&out).await
+        })
+    }
+
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        self.inner.close()
+    }
+}
+
+impl Transport for FaultyTransport {
+    fn dial(&self, addr: &ChannelAddr) -> BoxFuture<'static, Result<Link, ChannelError>> {
+        let dialing = self.inner.dial(addr);
+        let faults = self.faults.clone();
+        Box::pin(async move {
+            let link = dialing.await?;
+            Ok(Link {
+                tx: Box::new(FaultyTx {
+                    inner: link.tx,
+                    faults,
+                    peer: link.peer.clone(),
+                }),
+                rx: link.rx,
+                peer: link.peer,
+            })
+        })
+    }
+
+    fn listen(
+        &self,
+        addr: &ChannelAddr,
+    ) -> BoxFuture<'static, Result<Box<dyn Listener>, ChannelError>> {
+        self.inner.listen(addr)
+    }
+}
+
+/// A proc with a router and a served `local:` address.
+struct Node {
+    proc: Proc,
+    router: Router,
+    server: Server,
+}
+
+async fn node(name: &str, transport: &FaultyTransport, config: &ChannelConfig) -> Node {
+    let addr: ChannelAddr = format!("local:{name}").parse().unwrap();
+    let listener = transport.listen(&addr).await.unwrap();
+    let proc_id = ProcId::remote(name, &listener.local_addr().to_string()).unwrap();
+    let router = Router::new(transport.clone(), config.clone());
+    let proc = Proc::with_config(proc_id, router.clone(), ProcConfig::default());
+    let server = serve(&proc, listener, config.clone());
+    Node {
+        proc,
+        router,
+        server,
+    }
+}
+
+/// Sender `a` and receiver `b` on one network with `faults` on a's dials.
+struct Pair {
+    a: Node,
+    b: Node,
+    client: Instance<()>,
+    returned: UnboundedReceiver<Undeliverable<MessageEnvelope>>,
+    target: PortRef<u64>,
+    received: PortReceiver<u64>,
+    _b_client: Instance<()>,
+}
+
+async fn pair(faults: Faults, config: ChannelConfig) -> Pair {
+    let network = LocalNetwork::new();
+    let transports = Transports::new(network, config.frame_bytes_max);
+    let faulty = FaultyTransport {
+        inner: transports.clone(),
+        faults,
+    };
+    let clean = FaultyTransport {
+        inner: transports,
+        faults: Faults::default(),
+    };
+    let a = node("a", &faulty, &config).await;
+    let b = node("b", &clean, &config).await;
+    let (client, _) = a.proc.instance("client").unwrap();
+    let returned = client.take_undeliverable_receiver().unwrap();
+    let (b_client, _) = b.proc.instance("sink").unwrap();
+    let (port, received) = b_client.open_port::<u64>();
+    Pair {
+        a,
+        b,
+        client,
+        returned,
+        target: port.bind(),
+        received,
+        _b_client: b_client,
+    }
+}
+
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    time::timeout(Duration::from_secs(30), future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+async fn receive_in_order(pair: &mut Pair, count: u64) {
+    for expected in 1..=count {
+        let got = within("a message", pair.received.recv()).await.unwrap();
+        assert_eq!(got, expected, "CH-4: delivered in order, exactly once");
+    }
+}
+
+/// Goal: CH-6 — after connections drop, exactly the unacknowledged frames
+/// are resent and everything arrives once, in order. Method: drop the link
+/// at every 150th data frame while 2,000 messages flow.
+#[test]
+fn ch_6_unacked_frames_are_resent_after_connections_drop() {
+    on_both(|| async {
+        let faults = Faults {
+            drop_every_frames: Some(150),
+            ..Faults::default()
+        };
+        let mut pair = pair(faults, ChannelConfig::default()).await;
+        for n in 1..=2_000u64 {
+            pair.target.send(&pair.client, n).unwrap();
+        }
+        receive_in_order(&mut pair, 2_000).await;
+        let stats = pair.a.router.stats();
+        assert!(stats.links_lost >= 10, "{stats:?}");
+        assert!(stats.reconnects >= 10, "{stats:?}");
+        assert!(stats.frames_resent > 0, "{stats:?}");
+        assert!(pair.returned.try_recv().is_err(), "nothing comes back");
+        assert!(pair.received.try_recv().is_none(), "nothing extra arrives");
+    });
+}
+
+/// Goal: CH-4 — duplicated frames are dropped as replays, and delayed
+/// batches change nothing but timing. Method: duplicate every 3rd data frame
+/// and delay every batch by 2 ms.
+#[test]
+fn ch_4_duplicated_and_delayed_frames_arrive_exactly_once() {
+    on_both(|| async {
+        let faults = Faults {
+            duplicate_every_frames: Some(3),
+            delay_ms: 2,
+            ..Faults::default()
+        };
+        let mut pair = pair(faults, ChannelConfig::default()).await;
+        for n in 1..=600u64 {
+            pair.target.send(&pair.client, n).unwrap();
+        }
+        receive_in_order(&mut pair, 600).await;
+        assert!(pair.b.server.stats().replays_dropped >= 150);
+        assert!(pair.received.try_recv().is_none());
+    });
+}
+
+/// Goal: CH-11/CH-7 — a link that swallows everything returns every
+/// unacknowledged message to its sender after the delivery timeout.
+#[test]
+fn ch_11_delivery_timeout_returns_every_unacked_message() {
+    on_both(|| async {
+        let faults = Faults {
+            black_hole: true,
+            ..Faults::default()
+        };
+        let config = ChannelConfig {
+            delivery_timeout_ms: 300,
+            ..ChannelConfig::default()
+        };
+        let mut pair = pair(faults, config).await;
+        for n in 1..=20u64 {
+            pair.target.send(&pair.client, n).unwrap();
+        }
+        for _ in 1..=20 {
+            let back = within("a returned message", pair.returned.recv())
+                .await
+                .unwrap();
+            assert_eq!(
+                back.reason,
+                UndeliverableReason::DeliveryTimeout { timeout_ms: 300 }
+            );
+        }
+        assert_eq!(pair.a.router.stats().messages_returned, 20);
+        assert!(pair.received.try_recv().is_none());
+    });
+}
+
+/// Goal: CH-5 — when a sender closes, the acceptor flushes its ack at once
+/// (not after the ack interval). Method: acks only every 10,000 frames or
+/// 60 s; send 10, close the router, see all 10 acknowledged promptly.
+#[test]
+fn ch_5_acks_are_flushed_on_close() {
+    on_both(|| async {
+        let config = ChannelConfig {
+            ack_interval_frames: 10_000,
+            ack_interval_ms: 60_000,
+            ..ChannelConfig::default()
+        };
+        let mut pair = pair(Faults::default(), config).await;
+        for n in 1..=10u64 {
+            pair.target.send(&pair.client, n).unwrap();
+        }
+        receive_in_order(&mut pair, 10).await;
+        assert_eq!(pair.a.router.stats().messages_acked, 0, "no ack yet");
+        pair.a.router.close();
+        within("the flushed ack", async {
+            while pair.a.router.stats().messages_acked < 10 {
+                time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert_eq!(pair.a.router.stats().messages_returned, 0);
+    });
+}
+
+/// Goal: CH-7 — what cannot be routed comes back with a reason: a proc with
+/// no address (NoRoute), an address nobody serves (Transport, after the
+/// delivery timeout), an address no transport knows.
+#[test]
+fn ch_7_unroutable_envelopes_come_back_with_a_reason() {
+    on_both(|| async {
+        let config = ChannelConfig {
+            delivery_timeout_ms: 200,
+            ..ChannelConfig::default()
+        };
+        let mut pair = pair(Faults::default(), config).await;
+        let send_to = |proc_id: &str| {
+            let proc_id: ProcId = proc_id.parse().unwrap();
+            let target = proc_id.actor_id("x", 0).unwrap();
+            PortRef::<u64>::attest_message_port(&target)
+                .send(&pair.client, 1)
+                .unwrap();
+        };
+        send_to("nowhere");
+        send_to("ghost@local:ghost");
+        send_to("alien@sim:p9");
+        let mut reasons = Vec::new();
+        for _ in 0..3 {
+            let back = within("a returned message", pair.returned.recv())
+                .await
+                .unwrap();
+            reasons.push(back.reason.to_string());
+        }
+        reasons.sort();
+        assert!(
+            reasons[0].starts_with("no route to proc nowhere"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[1].contains("local:ghost unreachable") && reasons[1].contains("refused"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[2].contains("no transport serves sim:p9"),
+            "{reasons:?}"
+        );
+    });
+}
