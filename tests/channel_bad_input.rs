@@ -154,7 +154,10 @@ async fn ch_9_bad_input_closes_only_its_link_and_is_reported() {
 
     // Every attack is on record, with a typed error.
     let deadline = time::now() + Duration::from_secs(10);
-    while server.server.failures().len() < attacks.len() {
+    // The failure list and the counters are updated separately: wait for both.
+    while server.server.failures().len() < attacks.len()
+        || server.server.stats().links_failed < attacks.len() as u64
+    {
         assert!(time::now() < deadline, "{:?}", server.server.failures());
         time::sleep(Duration::from_millis(10)).await;
     }
