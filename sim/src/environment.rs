@@ -81,7 +81,11 @@ impl Environment for SimEnvironment {
     }
 
     fn mutation_enabled(&self, name: &str) -> bool {
-        self.shared.config.mutations.iter().any(|planted| planted == name)
+        self.shared
+            .config
+            .mutations
+            .iter()
+            .any(|planted| planted == name)
     }
 
     fn records_events(&self) -> bool {

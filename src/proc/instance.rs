@@ -529,15 +529,17 @@ async fn finish<A: Actor>(
     // LC-4 / UD-1: whatever is still queued goes back to its senders.
     queues.work.close();
     let inbox = instance.ports().inbox();
+    let abandoned = || UndeliverableReason::AbandonedOnStop {
+        actor_id: actor_id.clone(),
+        status: terminal.to_string(),
+    };
     while let Ok(work) = queues.work.try_recv() {
         inbox.taken();
-        inbox.return_to_sender(
-            work,
-            UndeliverableReason::AbandonedOnStop {
-                actor_id: actor_id.clone(),
-                status: terminal.to_string(),
-            },
-        );
+        inbox.return_to_sender(work, abandoned());
+    }
+    // Messages held behind a sequence gap go back too (UD-1).
+    for work in inbox.ordering().take_buffered() {
+        inbox.return_to_sender(work, abandoned());
     }
     cell.state.mailbox.close();
     let display_name = actor.as_deref().and_then(Actor::display_name);

@@ -406,6 +406,7 @@ impl Proc {
             return;
         }
         // A remote sender: route the return to its undeliverable port.
+        crate::observe::undeliverable(&envelope, &reason);
         let returned = Undeliverable {
             message: envelope,
             reason,

@@ -171,6 +171,14 @@ impl<T> Inbound<T> {
         }
     }
 
+    /// Take every message held behind a gap (the destination is terminating).
+    pub(crate) fn take_buffered(&self) -> Vec<T> {
+        match &self.buffer {
+            Some(buffer) => buffer.lock().take_buffered(),
+            None => Vec::new(),
+        }
+    }
+
     /// Messages held behind gaps, across sessions.
     pub(crate) fn buffered_total(&self) -> usize {
         match &self.buffer {

@@ -330,6 +330,19 @@ impl<T> ReorderBuffer<T> {
     pub fn has_buffered(&self) -> bool {
         self.sessions.values().any(|session| session.buffered > 0)
     }
+
+    /// Take every item held behind a gap, session by session in seq order
+    /// (the destination is going away and must hand them back, UD-1). The
+    /// sessions' positions are kept, so later duplicates are still dropped.
+    pub fn take_buffered(&mut self) -> Vec<T> {
+        let mut taken = Vec::new();
+        for session in self.sessions.values_mut() {
+            taken.extend(session.ring.drain(..).flatten());
+            taken.extend(std::mem::take(&mut session.spill).into_values());
+            session.buffered = 0;
+        }
+        taken
+    }
 }
 
 /// One session's state. `ring[offset]` holds seq `next_expected + offset`;

@@ -360,9 +360,22 @@ impl Network {
         match destination {
             Some(proc) => {
                 self.lock().stats.delivered += 1;
+                record(|| {
+                    let (session, seq) = match envelope.headers().seq_info() {
+                        lockstep::SeqInfo::Session { session_id, seq } => (session_id, seq),
+                        lockstep::SeqInfo::Direct => (0, 0),
+                    };
+                    TraceEvent::new("net_deliver")
+                        .with("dest", envelope.dest().to_string())
+                        .with("session", session)
+                        .with("seq", seq)
+                });
                 proc.post(envelope);
             }
-            None if lockstep::rt::mutation::enabled(lockstep::rt::mutation::SILENT_DROP_ON_CRASH) => {
+            None if lockstep::rt::mutation::enabled(
+                lockstep::rt::mutation::SILENT_DROP_ON_CRASH,
+            ) =>
+            {
                 // The planted bug: the message vanishes (breaks NET-4, UD-1).
             }
             None => {

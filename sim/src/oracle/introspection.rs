@@ -35,8 +35,11 @@ pub async fn probe(network: Network, report: Arc<Mutex<OracleReport>>) {
         let gap = random::below(PROBES, 2 * PROBE_EVERY.as_micros() as u64) + 1;
         lockstep::time::sleep(Duration::from_micros(gap)).await;
         let names = network.proc_names();
-        let name = &names[random::below(PROBES, names.len().max(1) as u64) as usize % names.len().max(1)];
-        let Some(proc) = network.lookup(name) else { continue };
+        let name =
+            &names[random::below(PROBES, names.len().max(1) as u64) as usize % names.len().max(1)];
+        let Some(proc) = network.lookup(name) else {
+            continue;
+        };
         let actors: Vec<_> = proc
             .all_actor_ids()
             .into_iter()
@@ -52,7 +55,9 @@ pub async fn probe(network: Network, report: Arc<Mutex<OracleReport>>) {
             Some(_) => None,
             None => proc.instance("oracle").ok(),
         };
-        let Some((client, _handle)) = client else { continue };
+        let Some((client, _handle)) = client else {
+            continue;
+        };
         let (reply, answer) = client.open_once_port::<IntrospectResult>();
         let query = IntrospectMessage::Query {
             view: IntrospectView::Actor,

@@ -32,9 +32,13 @@ pub async fn settle(
     let mut held = HeldAtEnd::new();
     let now = lockstep::time::system_now();
     for name in network.proc_names() {
-        let Some(proc) = network.lookup(&name) else { continue };
+        let Some(proc) = network.lookup(&name) else {
+            continue;
+        };
         for actor_id in proc.all_actor_ids() {
-            let Some(cell) = proc.lookup(&actor_id) else { continue };
+            let Some(cell) = proc.lookup(&actor_id) else {
+                continue;
+            };
             report.checked(ORACLE);
             let id = actor_id.to_string();
             held.insert(id.clone(), cell.queue_depth() + cell.buffered_total());
@@ -59,7 +63,9 @@ pub async fn settle(
             if let ActorStatus::Processing(since, handler) = cell.status() {
                 let stuck = now.duration_since(since).unwrap_or_default();
                 if stuck >= settle && !wedged_on_purpose.contains(&id) {
-                    let handler = handler.map(|handler| handler.to_string()).unwrap_or_default();
+                    let handler = handler
+                        .map(|handler| handler.to_string())
+                        .unwrap_or_default();
                     report.violated(
                         ORACLE,
                         "LIVE-2",

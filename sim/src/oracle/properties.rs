@@ -52,9 +52,13 @@ impl WorldSnapshot {
     pub fn take(network: &Network) -> Self {
         let mut actors = Vec::new();
         for name in network.proc_names() {
-            let Some(proc) = network.lookup(&name) else { continue };
+            let Some(proc) = network.lookup(&name) else {
+                continue;
+            };
             for actor_id in proc.all_actor_ids() {
-                let Some(cell) = proc.lookup(&actor_id) else { continue };
+                let Some(cell) = proc.lookup(&actor_id) else {
+                    continue;
+                };
                 actors.push(ActorSnapshot {
                     actor_id: actor_id.to_string(),
                     status: cell.status(),
@@ -98,23 +102,39 @@ pub struct Properties {
 }
 
 impl Properties {
-    fn declare(&self, name: &str, kind: Kind, predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static) {
-        self.declared.lock().expect("properties lock").push(Property {
-            name: name.to_owned(),
-            kind,
-            predicate: Arc::new(predicate),
-            held: false,
-            failed: false,
-        });
+    fn declare(
+        &self,
+        name: &str,
+        kind: Kind,
+        predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static,
+    ) {
+        self.declared
+            .lock()
+            .expect("properties lock")
+            .push(Property {
+                name: name.to_owned(),
+                kind,
+                predicate: Arc::new(predicate),
+                held: false,
+                failed: false,
+            });
     }
 
     /// `predicate` must hold at every evaluation.
-    pub fn always(&self, name: &str, predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static) {
+    pub fn always(
+        &self,
+        name: &str,
+        predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static,
+    ) {
         self.declare(name, Kind::Always, predicate);
     }
 
     /// `predicate` should hold at least once in some seed of a sweep.
-    pub fn sometimes(&self, name: &str, predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static) {
+    pub fn sometimes(
+        &self,
+        name: &str,
+        predicate: impl Fn(&WorldSnapshot) -> bool + Send + Sync + 'static,
+    ) {
         self.declare(name, Kind::Sometimes, predicate);
     }
 
@@ -152,7 +172,10 @@ impl Properties {
                     report.violated(
                         ORACLE,
                         "PROP-1",
-                        format!("eventually_within({}, {within:?}) did not hold in time", property.name),
+                        format!(
+                            "eventually_within({}, {within:?}) did not hold in time",
+                            property.name
+                        ),
                         Some(snapshot.now),
                     );
                 }
@@ -171,7 +194,10 @@ impl Properties {
                     report.violated(
                         ORACLE,
                         "PROP-1",
-                        format!("eventually_within({}, {within:?}) never held", property.name),
+                        format!(
+                            "eventually_within({}, {within:?}) never held",
+                            property.name
+                        ),
                         None,
                     );
                 }
@@ -208,7 +234,12 @@ pub const EVALUATE_EVERY: Duration = Duration::from_millis(50);
 pub async fn watch(network: Network, properties: Properties, report: Arc<Mutex<OracleReport>>) {
     loop {
         lockstep::time::sleep(EVALUATE_EVERY).await;
-        if properties.declared.lock().expect("properties lock").is_empty() {
+        if properties
+            .declared
+            .lock()
+            .expect("properties lock")
+            .is_empty()
+        {
             continue;
         }
         let snapshot = WorldSnapshot::take(&network);

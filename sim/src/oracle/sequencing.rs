@@ -5,8 +5,10 @@
 //! duplicates, no gaps.
 //! UD-1: every sequenced message sent to a handler port ends exactly one way:
 //! handled, returned to its sender as undeliverable (or refused at send),
-//! lost with its destination proc's crash — or is still queued or buffered
-//! at a live actor when the run ends (counted from the final state).
+//! lost with its destination proc's crash *after it arrived there* — or is
+//! still queued or buffered at a live actor when the run ends (counted from
+//! the final state). A message still in flight when its destination crashes
+//! must come back (NET-4), so it is not excused by the crash.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,16 +33,29 @@ fn number(event: &Event, name: &str) -> u64 {
     }
 }
 
+/// A sequenced send not yet accounted for.
+struct Pending {
+    sender: String,
+    at: std::time::Duration,
+    arrived: bool,
+}
+
 /// Messages a live actor still holds at the end of the run: queued + buffered.
 pub type HeldAtEnd = BTreeMap<String, usize>;
 
 /// Check the trace. `reorder_buffer` says whether the scenario's procs had it
 /// on; `held_at_end` gives, per live actor id, how many messages it still holds.
-pub fn check(trace: &Trace, reorder_buffer: bool, held_at_end: &HeldAtEnd, report: &mut OracleReport) {
+pub fn check(
+    trace: &Trace,
+    reorder_buffer: bool,
+    held_at_end: &HeldAtEnd,
+    report: &mut OracleReport,
+) {
     // (session, actor) → last handled seq, for the current incarnation.
     let mut last_handled: BTreeMap<(u64, String), u64> = BTreeMap::new();
-    // (session, seq, dest actor) → (sender, virtual time) of a pending send.
-    let mut pending: BTreeMap<(u64, u64, String), (String, std::time::Duration)> = BTreeMap::new();
+    // (session, seq, dest actor) → pending send: sender, when, and whether it
+    // has arrived in the destination proc (local sends arrive at once).
+    let mut pending: BTreeMap<(u64, u64, String), Pending> = BTreeMap::new();
     let mut crashed_procs: BTreeSet<String> = BTreeSet::new();
     for event in trace.events() {
         match event.kind {
@@ -57,7 +72,31 @@ pub fn check(trace: &Trace, reorder_buffer: bool, held_at_end: &HeldAtEnd, repor
                     continue;
                 }
                 let key = (session, number(event, "seq"), dest.actor_id().to_string());
-                pending.insert(key, (text(event, "sender").to_owned(), event.time));
+                let sender = text(event, "sender").to_owned();
+                let arrived = sender
+                    .parse::<lockstep::ActorId>()
+                    .is_ok_and(|sender| sender.proc_id() == dest.actor_id().proc_id());
+                pending.insert(
+                    key,
+                    Pending {
+                        sender,
+                        at: event.time,
+                        arrived,
+                    },
+                );
+            }
+            "net_deliver" => {
+                let Ok(dest) = text(event, "dest").parse::<PortId>() else {
+                    continue;
+                };
+                let key = (
+                    number(event, "session"),
+                    number(event, "seq"),
+                    dest.actor_id().to_string(),
+                );
+                if let Some(entry) = pending.get_mut(&key) {
+                    entry.arrived = true;
+                }
             }
             "handled" => {
                 let session = number(event, "session");
@@ -103,10 +142,13 @@ pub fn check(trace: &Trace, reorder_buffer: bool, held_at_end: &HeldAtEnd, repor
             }
             "net_crash" => {
                 let proc = text(event, "proc").to_owned();
-                // Everything addressed into the crashed proc is lost with it.
-                pending.retain(|(_, _, dest), _| {
-                    dest.parse::<lockstep::ActorId>()
-                        .map_or(true, |actor| actor.proc_id().name() != proc)
+                // What had arrived inside the crashed proc is lost with it;
+                // what is still in flight must come back (NET-4).
+                pending.retain(|(_, _, dest), entry| {
+                    !entry.arrived
+                        || dest
+                            .parse::<lockstep::ActorId>()
+                            .map_or(true, |actor| actor.proc_id().name() != proc)
                 });
                 crashed_procs.insert(proc);
             }
@@ -114,9 +156,13 @@ pub fn check(trace: &Trace, reorder_buffer: bool, held_at_end: &HeldAtEnd, repor
         }
     }
     // UD-1: what is left must still be held by a live actor.
-    let mut unaccounted: BTreeMap<String, Vec<(u64, u64, String, std::time::Duration)>> = BTreeMap::new();
-    for ((session, seq, dest), (sender, at)) in pending {
-        unaccounted.entry(dest).or_default().push((session, seq, sender, at));
+    let mut unaccounted: BTreeMap<String, Vec<(u64, u64, String, std::time::Duration)>> =
+        BTreeMap::new();
+    for ((session, seq, dest), entry) in pending {
+        unaccounted
+            .entry(dest)
+            .or_default()
+            .push((session, seq, entry.sender, entry.at));
     }
     for (dest, messages) in unaccounted {
         report.checked_many(ORACLE, messages.len() as u64);

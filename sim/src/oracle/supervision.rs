@@ -41,13 +41,21 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
         match event.kind {
             "actor_spawn" => {
                 let actor = text(event, "actor").to_owned();
-                let parent = Some(text(event, "parent").to_owned()).filter(|parent| !parent.is_empty());
+                let parent =
+                    Some(text(event, "parent").to_owned()).filter(|parent| !parent.is_empty());
                 let client = matches!(event.field("client"), Some(Value::Bool(true)));
-                let parent_slot = parent.as_ref().and_then(|parent| current.get(parent).copied());
+                let parent_slot = parent
+                    .as_ref()
+                    .and_then(|parent| current.get(parent).copied());
                 current.insert(actor.clone(), incarnations.len());
                 incarnations.push((
                     actor,
-                    Incarnation { parent, parent_slot, client, ..Incarnation::default() },
+                    Incarnation {
+                        parent,
+                        parent_slot,
+                        client,
+                        ..Incarnation::default()
+                    },
                 ));
             }
             "net_crash" => {
@@ -64,7 +72,9 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
             }
             "status" => {
                 let actor = text(event, "actor");
-                let Some(slot) = current.get(actor) else { continue };
+                let Some(slot) = current.get(actor) else {
+                    continue;
+                };
                 let incarnation = &mut incarnations[*slot].1;
                 let status = text(event, "status");
                 if status == "client" {
@@ -79,7 +89,9 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
                         Some(event.time),
                     );
                 }
-                if matches!(event.field("terminal"), Some(Value::Bool(true))) && incarnation.terminal_at.is_none() {
+                if matches!(event.field("terminal"), Some(Value::Bool(true)))
+                    && incarnation.terminal_at.is_none()
+                {
                     incarnation.terminal_at = Some((index, event.time));
                 }
             }

@@ -7,7 +7,16 @@
 //! RUN-1: a run is a pure function of (scenario, seed, profile): the same
 //! triple gives the same verdict and the same trace hash, in any process.
 
+mod crash_restart;
+mod demo_lost_update;
+#[path = "introspection.rs"]
+mod introspection_queries;
+#[path = "sequencing.rs"]
+mod many_senders;
 mod ping_pong;
+#[path = "supervision.rs"]
+mod supervision_tree;
+mod support;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,7 +53,10 @@ impl ScenarioContext {
     /// Tell the liveness oracle that `actor` is stuck in a handler on
     /// purpose (LIVE-2 will not flag it).
     pub fn expect_wedged(&self, actor: &lockstep::ActorId) {
-        self.wedged.lock().expect("wedged lock").insert(actor.to_string());
+        self.wedged
+            .lock()
+            .expect("wedged lock")
+            .insert(actor.to_string());
     }
 }
 
@@ -74,6 +86,11 @@ pub trait Scenario: Send + Sync {
 pub fn builtin() -> Vec<Box<dyn Scenario>> {
     vec![
         Box::new(ping_pong::PingPongAcrossProcs),
+        Box::new(many_senders::ManySenders),
+        Box::new(supervision_tree::SupervisionTree),
+        Box::new(introspection_queries::IntrospectionQueries),
+        Box::new(crash_restart::CrashRestart),
+        Box::new(demo_lost_update::DemoLostUpdate),
     ]
 }
 
@@ -211,31 +228,46 @@ pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> Run
             wedged: wedged.clone(),
         };
         let outcome = scenario.run(context).await;
+        // The liveness phase runs whatever the outcome, so the accounting
+        // oracle sees a settled system even after a scenario failed.
+        let wedged = wedged.lock().expect("wedged lock").clone();
+        let mut report = OracleReport::default();
+        held = oracle::liveness::settle(&network, settle_time, &wedged, &mut report).await;
         if outcome.is_ok() {
-            let wedged = wedged.lock().expect("wedged lock").clone();
-            let mut report = OracleReport::default();
-            held = oracle::liveness::settle(&network, settle_time, &wedged, &mut report).await;
             let snapshot = WorldSnapshot::take(&network);
             properties.evaluate(&snapshot, &mut report);
             properties.finish(&mut report);
-            live_report.lock().expect("oracle report lock").merge(report);
+        } else {
+            // A failed scenario may leave work half done: only the safety
+            // findings of the liveness phase are kept.
+            report
+                .violations
+                .retain(|violation| violation.code != "LIVE-1" && violation.code != "LIVE-2");
         }
+        live_report
+            .lock()
+            .expect("oracle report lock")
+            .merge(report);
         stats = network.stats();
         outcome
     });
     let trace = world.trace();
     let mut oracles = std::mem::take(&mut *live_report.lock().expect("oracle report lock"));
+    // A world failure (deadlock, budget, panic) stops the run before the
+    // liveness phase; the trace-wide oracles need a run that got that far.
+    let settled = result.is_ok();
     let scenario_verdict = match result {
         Ok(Ok(())) => None,
         Ok(Err(reason)) => Some(reason),
         Err(failure) => Some(failure.to_string()),
     };
-    if scenario_verdict.is_none() {
+    if settled {
         oracle::sequencing::check(&trace, reorder_buffer, &held, &mut oracles);
         oracle::supervision::check(&trace, &mut oracles);
     }
     let verdict = match (scenario_verdict, oracles.violations.first()) {
-        (Some(reason), _) => Verdict::Fail(reason),
+        (Some(reason), Some(violation)) => Verdict::Fail(format!("{reason}; and {violation}")),
+        (Some(reason), None) => Verdict::Fail(reason),
         (None, Some(violation)) => Verdict::Fail(violation.to_string()),
         (None, None) => Verdict::Pass,
     };

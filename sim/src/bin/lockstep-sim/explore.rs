@@ -151,7 +151,11 @@ fn record(tally: &Mutex<Tally>, report: &RunReport, wall: Duration) {
 }
 
 /// Prints the table; returns how many `sometimes` properties never held.
-fn print_summary(scenarios: &[Box<dyn Scenario>], tallies: &[Mutex<Tally>], profile: Profile) -> usize {
+fn print_summary(
+    scenarios: &[Box<dyn Scenario>],
+    tallies: &[Mutex<Tally>],
+    profile: Profile,
+) -> usize {
     let mut never_held = 0;
     println!(
         "{:<20} {:>6} {:>8} {:>12} {:>14} {:>10} {:>14}",
@@ -181,7 +185,9 @@ fn print_summary(scenarios: &[Box<dyn Scenario>], tallies: &[Mutex<Tally>], prof
             println!("  {kind} {name}: held in {held}/{} seeds", tally.seeds);
             if *sometimes && *held == 0 {
                 never_held += 1;
-                println!("  FAIL: sometimes({name}) never held: the situation it describes was never exercised");
+                println!(
+                    "  FAIL: sometimes({name}) never held: the situation it describes was never exercised"
+                );
             }
         }
         let mut failures = tally.failures.clone();
