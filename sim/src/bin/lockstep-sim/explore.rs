@@ -110,13 +110,19 @@ pub fn run(args: Args) -> Result<bool, String> {
                     record(&tallies[scenario_index], &report, started.elapsed());
                     if !report.verdict.passed() {
                         failed.fetch_add(1, Ordering::Relaxed);
-                        progress.println(format!(
-                            "FAIL {} seed {}: {}\nreplay: {}",
-                            scenario.name(),
-                            lockstep_sim::seed::display(seed),
-                            report.verdict,
-                            super::replay_command(scenario.name(), seed, args.profile)
-                        ));
+                        // Every failure gets its replay line on stdout, progress bar or not.
+                        progress.suspend(|| {
+                            println!(
+                                "FAIL {} seed {}: {}",
+                                scenario.name(),
+                                lockstep_sim::seed::display(seed),
+                                report.verdict
+                            );
+                            println!(
+                                "replay: {}",
+                                super::replay_command(scenario.name(), seed, args.profile)
+                            );
+                        });
                     }
                     progress.set_message(format!("{} failed", failed.load(Ordering::Relaxed)));
                     progress.inc(1);
@@ -193,9 +199,9 @@ fn print_summary(
         let mut failures = tally.failures.clone();
         failures.sort();
         for (seed, verdict) in failures.iter().take(5) {
-            println!("  seed {}: {verdict}", lockstep_sim::seed::display(*seed));
             println!(
-                "  replay: {}",
+                "  first failures: seed {} ({verdict}) — {}",
+                lockstep_sim::seed::display(*seed),
                 super::replay_command(scenario.name(), *seed, profile)
             );
         }
