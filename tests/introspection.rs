@@ -33,6 +33,24 @@ async fn query(client: &Instance<()>, actor_id: &ActorId) -> IntrospectResult {
     result
 }
 
+async fn query_child(
+    client: &Instance<()>,
+    actor_id: &ActorId,
+    child_ref: Reference,
+) -> IntrospectResult {
+    let (reply, answer) = client.open_once_port::<IntrospectResult>();
+    PortRef::<IntrospectMessage>::attest_message_port(actor_id)
+        .send(
+            client,
+            IntrospectMessage::QueryChild {
+                child_ref,
+                reply: reply.bind(),
+            },
+        )
+        .unwrap();
+    answer.recv().await.unwrap()
+}
+
 fn text(result: &IntrospectResult, attr: &str) -> Option<String> {
     result
         .attr(attr)
@@ -144,18 +162,8 @@ fn query_child_without_handler_answers_not_found() {
         let proc = Proc::local();
         let (client, _client) = proc.instance("client").unwrap();
         let echo = spawn_echo(&proc, &client, "echo").await;
-        let (reply, answer) = client.open_once_port::<IntrospectResult>();
         let child_ref = Reference::Actor("nowhere.child[0]".parse().unwrap());
-        PortRef::<IntrospectMessage>::attest_message_port(echo.actor_id())
-            .send(
-                &client,
-                IntrospectMessage::QueryChild {
-                    child_ref,
-                    reply: reply.bind(),
-                },
-            )
-            .unwrap();
-        let result = answer.recv().await.unwrap();
+        let result = query_child(&client, echo.actor_id(), child_ref).await;
         assert!(result.identity.is_empty());
         assert_eq!(text(&result, "error_code").as_deref(), Some("not_found"));
     });
@@ -299,17 +307,7 @@ fn query_child_callback_round_trip() {
                 parent: None,
                 as_of: "0".into(),
             });
-        let (reply, answer) = client.open_once_port::<IntrospectResult>();
-        PortRef::<IntrospectMessage>::attest_message_port(echo.actor_id())
-            .send(
-                &client,
-                IntrospectMessage::QueryChild {
-                    child_ref,
-                    reply: reply.bind(),
-                },
-            )
-            .unwrap();
-        let result = answer.recv().await.unwrap();
+        let result = query_child(&client, echo.actor_id(), child_ref).await;
         assert_eq!(result.identity, "shard-7");
         assert_eq!(result.attr("num_actors"), Some(json!(42)));
     });

@@ -70,6 +70,11 @@ fn decode_payload<M: RemoteMessage>(
     }
 }
 
+/// The size limit of the mailbox a port belongs to; `None` once it is gone.
+fn message_limit(mailbox: &Weak<MailboxState>) -> Option<u64> {
+    mailbox.upgrade().map(|mailbox| mailbox.message_bytes_max)
+}
+
 pub(crate) struct PortState<M> {
     port_id: PortId,
     /// Shared by all handler ports of one actor (set by the actor's `bind`).
@@ -192,14 +197,11 @@ impl<M: RemoteMessage> SerializedPort for PortState<M> {
         &self,
         envelope: MessageEnvelope,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        let limit = match self.mailbox.upgrade() {
-            Some(mailbox) => mailbox.message_bytes_max,
-            None => {
-                let reason = UndeliverableReason::PortClosed {
-                    port_id: self.port_id.clone(),
-                };
-                return Err((envelope, reason));
-            }
+        let Some(limit) = message_limit(&self.mailbox) else {
+            let reason = UndeliverableReason::PortClosed {
+                port_id: self.port_id.clone(),
+            };
+            return Err((envelope, reason));
         };
         let message = match decode_payload::<M>(&envelope, limit) {
             Ok(message) => message,
@@ -510,9 +512,11 @@ impl<M: RemoteMessage> SerializedPort for OnceState<M> {
         &self,
         envelope: MessageEnvelope,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        let limit = match self.mailbox.upgrade() {
-            Some(mailbox) => mailbox.message_bytes_max,
-            None => codec::MESSAGE_BYTES_MAX_DEFAULT,
+        let Some(limit) = message_limit(&self.mailbox) else {
+            let reason = UndeliverableReason::PortClosed {
+                port_id: self.port_id.clone(),
+            };
+            return Err((envelope, reason));
         };
         match decode_payload::<M>(&envelope, limit) {
             Ok(message) => self

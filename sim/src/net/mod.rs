@@ -159,6 +159,21 @@ impl Network {
         self.lock().procs.get(name).cloned().flatten()
     }
 
+    /// Every live actor (and client instance) of every live proc, in proc
+    /// then actor-id order: the one walk the oracles share.
+    pub fn live_actors(&self) -> Vec<lockstep::InstanceCell> {
+        self.proc_names()
+            .iter()
+            .filter_map(|name| self.lookup(name))
+            .flat_map(|proc| {
+                proc.all_actor_ids()
+                    .iter()
+                    .filter_map(|actor_id| proc.lookup(actor_id))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Names of every proc ever created, in order.
     pub fn proc_names(&self) -> Vec<String> {
         self.lock().procs.keys().cloned().collect()

@@ -31,48 +31,41 @@ pub async fn settle(
     lockstep::time::sleep(settle).await;
     let mut held = HeldAtEnd::new();
     let now = lockstep::time::system_now();
-    for name in network.proc_names() {
-        let Some(proc) = network.lookup(&name) else {
-            continue;
-        };
-        for actor_id in proc.all_actor_ids() {
-            let Some(cell) = proc.lookup(&actor_id) else {
-                continue;
-            };
-            report.checked(ORACLE);
-            let id = actor_id.to_string();
-            held.insert(id.clone(), cell.queue_depth() + cell.buffered_total());
-            for session in cell.ordering() {
-                if session.buffered_count > 0 {
-                    report.violated(
-                        ORACLE,
-                        "LIVE-1",
-                        format!(
-                            "{id} holds {} message(s) of session {:016x} behind a gap: waiting for seq {} \
-                             (last released {}, oldest buffered {:?})",
-                            session.buffered_count,
-                            session.session_id,
-                            session.next_expected_seq,
-                            session.last_released_seq,
-                            session.oldest_buffered_seq
-                        ),
-                        None,
-                    );
-                }
+    for cell in network.live_actors() {
+        let actor_id = cell.actor_id().clone();
+        report.checked(ORACLE);
+        let id = actor_id.to_string();
+        held.insert(id.clone(), cell.queue_depth() + cell.buffered_total());
+        for session in cell.ordering() {
+            if session.buffered_count > 0 {
+                report.violated(
+                    ORACLE,
+                    "LIVE-1",
+                    format!(
+                        "{id} holds {} message(s) of session {:016x} behind a gap: waiting for seq {} \
+                         (last released {}, oldest buffered {:?})",
+                        session.buffered_count,
+                        session.session_id,
+                        session.next_expected_seq,
+                        session.last_released_seq,
+                        session.oldest_buffered_seq
+                    ),
+                    None,
+                );
             }
-            if let ActorStatus::Processing(since, handler) = cell.status() {
-                let stuck = now.duration_since(since).unwrap_or_default();
-                if stuck >= settle && !wedged_on_purpose.contains(&id) {
-                    let handler = handler
-                        .map(|handler| handler.to_string())
-                        .unwrap_or_default();
-                    report.violated(
-                        ORACLE,
-                        "LIVE-2",
-                        format!("{id} is stuck processing {handler} for {stuck:?}"),
-                        None,
-                    );
-                }
+        }
+        if let ActorStatus::Processing(since, handler) = cell.status() {
+            let stuck = now.duration_since(since).unwrap_or_default();
+            if stuck >= settle && !wedged_on_purpose.contains(&id) {
+                let handler = handler
+                    .map(|handler| handler.to_string())
+                    .unwrap_or_default();
+                report.violated(
+                    ORACLE,
+                    "LIVE-2",
+                    format!("{id} is stuck processing {handler} for {stuck:?}"),
+                    None,
+                );
             }
         }
     }

@@ -50,24 +50,17 @@ pub struct WorldSnapshot {
 impl WorldSnapshot {
     /// Take a snapshot of `network`'s procs.
     pub fn take(network: &Network) -> Self {
-        let mut actors = Vec::new();
-        for name in network.proc_names() {
-            let Some(proc) = network.lookup(&name) else {
-                continue;
-            };
-            for actor_id in proc.all_actor_ids() {
-                let Some(cell) = proc.lookup(&actor_id) else {
-                    continue;
-                };
-                actors.push(ActorSnapshot {
-                    actor_id: actor_id.to_string(),
-                    status: cell.status(),
-                    queue_depth: cell.queue_depth(),
-                    ordering: cell.ordering(),
-                    published: cell.published_attrs(),
-                });
-            }
-        }
+        let actors = network
+            .live_actors()
+            .into_iter()
+            .map(|cell| ActorSnapshot {
+                actor_id: cell.actor_id().to_string(),
+                status: cell.status(),
+                queue_depth: cell.queue_depth(),
+                ordering: cell.ordering(),
+                published: cell.published_attrs(),
+            })
+            .collect();
         Self {
             now: lockstep::time::now().since_epoch(),
             actors,
