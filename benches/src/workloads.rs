@@ -1,0 +1,127 @@
+//! The actors and raw tasks the benchmarks share, so each workload has one
+//! definition and its baseline sits right beside it.
+//!
+//! - [`Counter`] / [`raw_counter`]: count `u64`s, signal after every `batch`.
+//! - [`Player`] / [`raw_player`]: pass a countdown to a peer; signal at 0.
+
+use std::hint::black_box;
+
+use lockstep::{Actor, Context, Handler, HandlerError, PortHandle};
+use tokio::sync::mpsc;
+
+/// Counts `u64`s and signals `done` after every `batch` of them.
+#[derive(Debug)]
+pub struct Counter {
+    batch: u64,
+    seen: u64,
+    done: mpsc::UnboundedSender<()>,
+}
+
+impl Counter {
+    /// A counter that signals `done` after every `batch` messages.
+    pub fn new(batch: u64, done: mpsc::UnboundedSender<()>) -> Self {
+        Self {
+            batch,
+            seen: 0,
+            done,
+        }
+    }
+}
+
+impl Actor for Counter {}
+
+impl Handler<u64> for Counter {
+    async fn handle(&mut self, _cx: &Context<Self>, message: u64) -> Result<(), HandlerError> {
+        black_box(message);
+        self.seen += 1;
+        if self.seen % self.batch == 0 {
+            self.done.send(())?;
+        }
+        Ok(())
+    }
+}
+
+lockstep::export!(Counter: u64);
+
+/// [`Counter`]'s baseline: the same count over a raw channel, as a task.
+pub async fn raw_counter(
+    batch: u64,
+    mut inbox: mpsc::UnboundedReceiver<u64>,
+    done: mpsc::UnboundedSender<()>,
+) {
+    let mut seen = 0u64;
+    while let Some(message) = inbox.recv().await {
+        black_box(message);
+        seen += 1;
+        if seen % batch == 0 && done.send(()).is_err() {
+            return;
+        }
+    }
+}
+
+/// Passes a countdown to its peer until it reaches 0, then signals `done`.
+#[derive(Debug)]
+pub struct Player {
+    peer: Option<PortHandle<u64>>,
+    done: mpsc::UnboundedSender<()>,
+}
+
+impl Player {
+    /// A player with no peer yet (send it a [`Peer`]).
+    pub fn new(done: mpsc::UnboundedSender<()>) -> Self {
+        Self { peer: None, done }
+    }
+}
+
+impl Actor for Player {}
+
+/// Introduces a [`Player`]'s peer.
+#[derive(Debug)]
+pub struct Peer(pub PortHandle<u64>);
+
+impl Handler<Peer> for Player {
+    async fn handle(&mut self, _cx: &Context<Self>, Peer(peer): Peer) -> Result<(), HandlerError> {
+        self.peer = Some(peer);
+        Ok(())
+    }
+}
+
+impl Handler<u64> for Player {
+    async fn handle(&mut self, cx: &Context<Self>, remaining: u64) -> Result<(), HandlerError> {
+        match (remaining, &self.peer) {
+            (0, _) => self.done.send(())?,
+            (_, Some(peer)) => peer.send(cx, remaining - 1)?,
+            (_, None) => lockstep::bail!("no peer yet"),
+        }
+        Ok(())
+    }
+}
+
+/// Sent to a [`raw_player`] to stop it (it passes the stop on first).
+pub const STOP: u64 = u64::MAX;
+
+/// [`Player`]'s baseline: the same countdown over raw channels, as a task.
+pub async fn raw_player(
+    mut inbox: mpsc::UnboundedReceiver<u64>,
+    peer: mpsc::UnboundedSender<u64>,
+    done: mpsc::UnboundedSender<()>,
+) {
+    while let Some(remaining) = inbox.recv().await {
+        match remaining {
+            STOP => {
+                let _ = peer.send(STOP);
+                return;
+            }
+            0 => {
+                if done.send(()).is_err() {
+                    return;
+                }
+            }
+            _ => {
+                if peer.send(remaining - 1).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
