@@ -133,7 +133,7 @@ impl<A: Actor> IntoFuture for ActorHandle<A> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let mut status = self.cell.status_watch();
-            match status.wait_for(ActorStatus::is_terminal).await {
+            match status.wait_terminal().await {
                 Ok(terminal) => (*terminal).clone(),
                 Err(_) => ActorStatus::Unknown,
             }

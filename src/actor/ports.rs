@@ -68,8 +68,8 @@ pub(crate) enum Work<A: Actor> {
         sender: ActorId,
         body: Box<dyn Dispatch<A>>,
     },
-    /// A message it sent, returned.
-    Undeliverable(Undeliverable<MessageEnvelope>),
+    /// A message it sent, returned (boxed: rare, and large next to the rest).
+    Undeliverable(Box<Undeliverable<MessageEnvelope>>),
     /// A runtime call.
     Call(Call<A>),
 }
@@ -237,9 +237,9 @@ impl<A: Actor> PortSink<Undeliverable<MessageEnvelope>> for UndeliverableSink<A>
         _sender: &ActorId,
     ) -> Result<(), (Undeliverable<MessageEnvelope>, UndeliverableReason)> {
         self.inbox
-            .enqueue(SeqInfo::Direct, Work::Undeliverable(message))
+            .enqueue(SeqInfo::Direct, Work::Undeliverable(Box::new(message)))
             .map_err(|(work, reason)| match work {
-                Work::Undeliverable(message) => (message, reason),
+                Work::Undeliverable(message) => (*message, reason),
                 _ => unreachable!("only undeliverables are enqueued here"),
             })
     }

@@ -151,8 +151,11 @@ struct StatusState {
     version: u64,
     closed: bool,
     next_waiter: u64,
-    /// Waiting receivers, in the order they registered (LC-5).
+    /// Receivers waiting for any change, in the order they registered (LC-5).
     waiters: BTreeMap<u64, Waker>,
+    /// Receivers waiting only for a terminal status: not woken by the
+    /// per-message Idle/Processing flips (the hot path).
+    terminal_waiters: BTreeMap<u64, Waker>,
 }
 
 impl StatusCell {
@@ -165,6 +168,7 @@ impl StatusCell {
                     closed: false,
                     next_waiter: 0,
                     waiters: BTreeMap::new(),
+                    terminal_waiters: BTreeMap::new(),
                 }),
             }),
             actor_id,
@@ -181,24 +185,40 @@ impl StatusCell {
         Self::with_status(initial, Some(actor_id))
     }
 
-    /// Apply `change`; if it changed the status, wake every waiter in order.
+    /// Apply `change`; if it changed the status, wake the waiters it concerns,
+    /// in order, and trace lifecycle changes (not the per-message
+    /// Idle/Processing flips, which would dominate the trace).
     fn update(&self, change: impl FnOnce(&mut ActorStatus) -> bool) -> bool {
-        let (changed, waiters, status) = {
+        let (waiters, terminal_waiters, observed) = {
             let mut state = self.shared.state.lock();
             if !change(&mut state.status) {
                 return false;
             }
             state.version += 1;
-            let waiters = std::mem::take(&mut state.waiters);
-            (true, waiters, state.status.clone())
+            let waiters = if state.waiters.is_empty() {
+                BTreeMap::new()
+            } else {
+                std::mem::take(&mut state.waiters)
+            };
+            let terminal_waiters = if state.status.is_terminal() {
+                std::mem::take(&mut state.terminal_waiters)
+            } else {
+                BTreeMap::new()
+            };
+            let lifecycle = !matches!(
+                state.status,
+                ActorStatus::Idle | ActorStatus::Processing(..)
+            );
+            let observed = (lifecycle && self.actor_id.is_some()).then(|| state.status.clone());
+            (waiters, terminal_waiters, observed)
         };
-        if let Some(actor_id) = &self.actor_id {
-            crate::observe::status(actor_id, &status);
+        if let (Some(actor_id), Some(status)) = (&self.actor_id, &observed) {
+            crate::observe::status(actor_id, status);
         }
-        for waker in waiters.into_values() {
+        for waker in waiters.into_values().chain(terminal_waiters.into_values()) {
             waker.wake();
         }
-        changed
+        true
     }
 
     /// Move to `next`. Panics if the current status is terminal (LC-1).
@@ -252,12 +272,15 @@ impl StatusCell {
 
 impl Drop for StatusCell {
     fn drop(&mut self) {
-        let waiters = {
+        let (waiters, terminal_waiters) = {
             let mut state = self.shared.state.lock();
             state.closed = true;
-            std::mem::take(&mut state.waiters)
+            (
+                std::mem::take(&mut state.waiters),
+                std::mem::take(&mut state.terminal_waiters),
+            )
         };
-        for waker in waiters.into_values() {
+        for waker in waiters.into_values().chain(terminal_waiters.into_values()) {
             waker.wake();
         }
     }
@@ -321,10 +344,35 @@ impl StatusReceiver {
         let mut waiting = Waiting {
             shared: &self.shared,
             slot: None,
+            terminal_only: false,
         };
         std::future::poll_fn(|cx| {
             let mut state = self.shared.state.lock();
             if condition(&state.status) {
+                self.seen = state.version;
+                return Poll::Ready(Ok(StatusRef(state.status.clone())));
+            }
+            if state.closed {
+                return Poll::Ready(Err(StatusClosed));
+            }
+            waiting.register(&mut state, cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Wait until the status is terminal; returns it. Unlike
+    /// `wait_for(ActorStatus::is_terminal)`, this is not woken by the
+    /// actor's per-message status changes.
+    pub async fn wait_terminal(&mut self) -> Result<StatusRef, StatusClosed> {
+        let mut waiting = Waiting {
+            shared: &self.shared,
+            slot: None,
+            terminal_only: true,
+        };
+        std::future::poll_fn(|cx| {
+            let mut state = self.shared.state.lock();
+            if state.status.is_terminal() {
                 self.seen = state.version;
                 return Poll::Ready(Ok(StatusRef(state.status.clone())));
             }
@@ -342,6 +390,7 @@ impl StatusReceiver {
         let mut waiting = Waiting {
             shared: &self.shared,
             slot: None,
+            terminal_only: false,
         };
         std::future::poll_fn(|cx| {
             let mut state = self.shared.state.lock();
@@ -363,29 +412,38 @@ impl StatusReceiver {
 struct Waiting<'a> {
     shared: &'a Arc<StatusShared>,
     slot: Option<u64>,
+    terminal_only: bool,
 }
 
 impl Waiting<'_> {
+    fn list<'s>(&self, state: &'s mut StatusState) -> &'s mut BTreeMap<u64, Waker> {
+        if self.terminal_only {
+            &mut state.terminal_waiters
+        } else {
+            &mut state.waiters
+        }
+    }
+
     fn register(&mut self, state: &mut StatusState, waker: &Waker) {
-        match self.slot {
-            // Still registered (not woken yet): refresh the waker in place.
-            Some(slot) if state.waiters.contains_key(&slot) => {
-                state.waiters.insert(slot, waker.clone());
-            }
+        let slot = match self.slot {
+            // Still registered (not woken yet): keep its place in line.
+            Some(slot) if self.list(state).contains_key(&slot) => slot,
             _ => {
                 let slot = state.next_waiter;
                 state.next_waiter += 1;
-                state.waiters.insert(slot, waker.clone());
                 self.slot = Some(slot);
+                slot
             }
-        }
+        };
+        self.list(state).insert(slot, waker.clone());
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot {
-            self.shared.state.lock().waiters.remove(&slot);
+            let mut state = self.shared.state.lock();
+            self.list(&mut state).remove(&slot);
         }
     }
 }

@@ -47,7 +47,7 @@ async fn serve(
         let query = tokio::select! {
             biased;
             Some(query) = queries.recv() => query,
-            _ = status.wait_for(ActorStatus::is_terminal) => break,
+            _ = status.wait_terminal() => break,
         };
         if crate::rt::mutation::enabled(crate::rt::mutation::INTROSPECT_VIA_WORK_QUEUE) {
             // The planted bug: wait for the actor's current work, as if the

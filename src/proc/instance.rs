@@ -325,28 +325,79 @@ async fn serve<A: Actor>(actor: &mut A, instance: &Instance<A>, queues: &mut Que
         headers: Headers::default(),
         sender: instance.self_id().clone(),
     };
+    let mut streak = 0;
     loop {
-        // Signals outrank children's events, which outrank ordinary work.
-        tokio::select! {
-            biased;
-            Some(signal) = queues.signals.recv() => match signal {
-                Signal::Stop(reason) => return Exit::Stopped { reason, drained: false },
-                Signal::Abort(reason) => return Exit::failed(ActorErrorKind::Aborted(reason)),
-                Signal::DrainAndStop(reason) => return drain(actor, &mut cx, queues, reason).await,
-                Signal::ChildStopped(pid) => instance.cell().remove_child(pid),
-            },
-            Some(event) = queues.supervision.recv() => {
+        match next(queues, &mut streak).await {
+            Next::Signal(Signal::Stop(reason)) => {
+                return Exit::Stopped {
+                    reason,
+                    drained: false,
+                };
+            }
+            Next::Signal(Signal::Abort(reason)) => {
+                return Exit::failed(ActorErrorKind::Aborted(reason));
+            }
+            Next::Signal(Signal::DrainAndStop(reason)) => {
+                return drain(actor, &mut cx, queues, reason).await;
+            }
+            Next::Signal(Signal::ChildStopped(pid)) => instance.cell().remove_child(pid),
+            Next::Event(event) => {
                 if let Err(exit) = supervise(actor, instance, event).await {
                     return exit;
                 }
             }
-            Some(work) = queues.work.recv() => {
+            Next::Work(work) => {
                 if let Err(exit) = process(actor, &mut cx, work, &ActorStatus::Idle).await {
                     return exit;
                 }
             }
-            else => return Exit::Stopped { reason: "every sender is gone".into(), drained: false },
+            Next::Closed => {
+                return Exit::Stopped {
+                    reason: "every sender is gone".into(),
+                    drained: false,
+                };
+            }
         }
+    }
+}
+
+/// What the loop handles next.
+enum Next<A: Actor> {
+    Signal(Signal),
+    Event(ActorSupervisionEvent),
+    Work(Work<A>),
+    Closed,
+}
+
+/// Work items taken in a row before the loop yields to other tasks.
+const WORK_STREAK_MAX: u32 = 64;
+
+/// The next thing to handle. Signals outrank children's events, which
+/// outrank ordinary work. What is already queued is taken without
+/// registering wakers (the hot path); only an idle actor waits.
+async fn next<A: Actor>(queues: &mut Queues<A>, streak: &mut u32) -> Next<A> {
+    if let Ok(signal) = queues.signals.try_recv() {
+        return Next::Signal(signal);
+    }
+    if let Ok(event) = queues.supervision.try_recv() {
+        return Next::Event(event);
+    }
+    if *streak < WORK_STREAK_MAX {
+        if let Ok(work) = queues.work.try_recv() {
+            *streak += 1;
+            return Next::Work(work);
+        }
+    } else {
+        // A long streak of ready work: let other tasks run first.
+        rt::task::yield_now().await;
+    }
+    *streak = 0;
+    tokio::select! {
+        biased;
+        Some(signal) = queues.signals.recv() => Next::Signal(signal),
+        Some(event) = queues.supervision.recv() => Next::Event(event),
+        Some(work) = queues.work.recv() => Next::Work(work),
+        else => Next::Closed,
     }
 }
 
@@ -433,6 +484,7 @@ async fn process<A: Actor>(
             }
         }
         Work::Undeliverable(returned) => {
+            let returned = *returned;
             let handler = HandlerInfo::of(std::any::type_name::<Undeliverable<MessageEnvelope>>());
             status.set(ActorStatus::Processing(
                 rt::time::system_now(),
@@ -584,7 +636,7 @@ async fn stop_children(cell: &InstanceCell, signal: Signal, timeout: std::time::
     }
     for child in children {
         let mut status = child.status_watch();
-        let stopped = rt::time::timeout(timeout, status.wait_for(ActorStatus::is_terminal)).await;
+        let stopped = rt::time::timeout(timeout, status.wait_terminal()).await;
         if !matches!(stopped, Ok(Ok(_))) {
             tracing::error!(child = %child.actor_id(), ?timeout, "child did not stop in time; terminating it");
             child.terminate_by_force(format!("did not stop within {timeout:?}"));

@@ -485,8 +485,7 @@ impl Proc {
         let mut report = DestroyReport::default();
         for root in roots {
             let mut status = root.status_watch();
-            let stopped =
-                rt::time::timeout(timeout, status.wait_for(ActorStatus::is_terminal)).await;
+            let stopped = rt::time::timeout(timeout, status.wait_terminal()).await;
             if matches!(stopped, Ok(Ok(_))) {
                 report.stopped.push(root.actor_id().clone());
             } else {
