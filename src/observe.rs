@@ -12,7 +12,8 @@
 //!   or refused synchronously by a local send)
 //! - `duplicate_dropped`: `session`, `seq`
 //! - `status`: `actor`, `status` (its name), `terminal`
-//! - `supervision_event`: `actor`, `to` (parent id, or `coordinator`), `failed`
+//! - `supervision_event`: `actor`, `to` (parent id, or `coordinator`), `failed`,
+//!   `root_cause` (the leaf a propagated failure started at; else `actor`)
 
 use crate::actor::ActorStatus;
 use crate::id::{ActorId, PortId};
@@ -107,5 +108,6 @@ pub(crate) fn supervision_event(event: &ActorSupervisionEvent, parent: Option<&A
                 parent.map_or_else(|| "coordinator".to_owned(), ToString::to_string),
             )
             .with("failed", event.is_failure())
+            .with("root_cause", event.root_cause().actor_id.to_string())
     });
 }

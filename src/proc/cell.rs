@@ -146,11 +146,15 @@ impl InstanceCell {
         self.state.last_handler.lock().clone()
     }
 
-    pub(crate) fn record_handled(&self, handler: HandlerInfo) {
+    /// Count one handled message; `changed` says whether its handler differs
+    /// from the last one recorded (the lock is taken only then: hot path).
+    pub(crate) fn record_handled(&self, handler: &HandlerInfo, changed: bool) {
         self.state
             .messages_processed
             .fetch_add(1, Ordering::Relaxed);
-        *self.state.last_handler.lock() = Some(handler);
+        if changed {
+            *self.state.last_handler.lock() = Some(handler.clone());
+        }
     }
 
     /// Messages waiting in the work queue.

@@ -202,6 +202,8 @@ pub struct Context<A: Actor> {
     instance: Instance<A>,
     headers: Headers,
     sender: ActorId,
+    /// The type name of the last handled message (to skip unchanged writes).
+    last_handler: &'static str,
 }
 
 impl<A: Actor> Context<A> {
@@ -324,6 +326,7 @@ async fn serve<A: Actor>(actor: &mut A, instance: &Instance<A>, queues: &mut Que
         instance: instance.clone(),
         headers: Headers::default(),
         sender: instance.self_id().clone(),
+        last_handler: "",
     };
     let mut streak = 0;
     loop {
@@ -465,11 +468,13 @@ async fn process<A: Actor>(
             );
             cx.headers = headers;
             cx.sender = sender;
+            let changed = !std::ptr::eq(cx.last_handler, body.type_name());
+            cx.last_handler = body.type_name();
             let cx: &Context<A> = cx;
             let result = AssertUnwindSafe(body.dispatch(actor, cx))
                 .catch_unwind()
                 .await;
-            cell.record_handled(handler);
+            cell.record_handled(&handler, changed);
             match result {
                 Ok(Ok(())) => {}
                 // LC-3
@@ -494,7 +499,8 @@ async fn process<A: Actor>(
                 AssertUnwindSafe(actor.handle_undeliverable_message(&cx.instance, returned))
                     .catch_unwind()
                     .await;
-            cell.record_handled(handler);
+            cx.last_handler = "";
+            cell.record_handled(&handler, true);
             match result {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => return Err(Exit::failed(error.into_kind())),
@@ -503,7 +509,11 @@ async fn process<A: Actor>(
         }
         Work::Call(call) => call(actor, &cx.instance).await,
     }
-    status.set(resting.clone());
+    // Under load the next message sets `Processing` again at once: skip the
+    // round trip through the resting status while work is already queued.
+    if cx.instance.ports().inbox().queue_depth() == 0 || resting != &ActorStatus::Idle {
+        status.set(resting.clone());
+    }
     Ok(())
 }
 
@@ -599,30 +609,39 @@ async fn finish<A: Actor>(
         Exit::Failed { headers, .. } => headers.take(),
         Exit::Stopped { .. } => None,
     };
-    cell.state.status.set(terminal.clone());
-    instance.proc().forget(&actor_id);
-
     let event = ActorSupervisionEvent {
         actor_id: actor_id.clone(),
         display_name,
-        status: terminal,
+        status: terminal.clone(),
         occurred_at: rt::time::system_now(),
         message_headers: headers,
     };
-    if rt::mutation::enabled(rt::mutation::DROP_SUPERVISION_EVENT) {
-        return;
+    // SV-1: the event goes out before the terminal status is published, so
+    // whoever sees the end (an `await`ing caller, `destroy_and_wait`) can
+    // already see its event.
+    if !rt::mutation::enabled(rt::mutation::DROP_SUPERVISION_EVENT) {
+        report(cell, instance.proc(), event);
     }
-    crate::observe::supervision_event(&event, cell.parent().as_ref().map(InstanceCell::actor_id));
-    match (&cell.state.parent, cell.parent()) {
-        (None, _) => instance.proc().report_root(event),
+    cell.state.status.set(terminal);
+    instance.proc().forget(&actor_id);
+}
+
+/// Deliver `event` to the parent's supervision queue, or the proc's
+/// coordinator for a root actor.
+fn report(cell: &InstanceCell, proc: &Proc, event: ActorSupervisionEvent) {
+    let parent = cell.parent();
+    crate::observe::supervision_event(&event, parent.as_ref().map(InstanceCell::actor_id));
+    match (&cell.state.parent, parent) {
+        (None, _) => proc.report_root(event),
         (Some(_), Some(parent)) => {
+            let actor_id = event.actor_id.clone();
             if parent.state.supervision.send(event).is_err() {
                 // The parent terminated without waiting: a broken SV-3.
                 tracing::error!(actor = %actor_id, "parent terminated before its child");
             }
         }
         (Some(_), None) => {
-            tracing::error!(actor = %actor_id, "parent is gone; supervision event lost")
+            tracing::error!(actor = %event.actor_id, "parent is gone; supervision event lost")
         }
     }
 }

@@ -3,6 +3,8 @@
 //! LC-1: once an actor incarnation's status is terminal it never changes.
 //! SV-1: every terminated actor produces exactly one supervision event (to
 //! its parent, or the coordinator for a root).
+//! SV-2: a propagated failure names its leaf as root cause: an actor of the
+//! reporter's subtree that failed (on its own) before the report.
 //! SV-3: no actor outlives its parent: a child is terminal before its parent is.
 //! Actors of a crashed proc are exempt (the process died: nobody reports).
 
@@ -99,6 +101,38 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
                 let actor = text(event, "actor");
                 if let Some(slot) = current.get(actor) {
                     incarnations[*slot].1.events += 1;
+                }
+                let root_cause = text(event, "root_cause");
+                if matches!(event.field("failed"), Some(Value::Bool(true))) && root_cause != actor {
+                    report.checked(ORACLE);
+                    // SV-2: the leaf failed first, and sits below the reporter.
+                    let leaf = current.get(root_cause).map(|slot| &incarnations[*slot].1);
+                    let failed_first = leaf.is_some_and(|leaf| leaf.terminal_at.is_some());
+                    let mut below = false;
+                    let mut cursor = current.get(root_cause).copied();
+                    while let Some(slot) = cursor {
+                        let (id, incarnation) = &incarnations[slot];
+                        if id == actor {
+                            below = true;
+                            break;
+                        }
+                        cursor = incarnation.parent_slot;
+                    }
+                    if !failed_first || !below {
+                        report.violated(
+                            ORACLE,
+                            "SV-2",
+                            format!(
+                                "{actor} reported a failure rooted at {root_cause}, which {}",
+                                if failed_first {
+                                    "is not in its subtree"
+                                } else {
+                                    "had not failed"
+                                }
+                            ),
+                            Some(event.time),
+                        );
+                    }
                 }
             }
             _ => {}
