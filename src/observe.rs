@@ -10,6 +10,8 @@
 //! - `handled`: `actor`, `sender`, `session`, `seq`, `type`
 //! - `undeliverable`: `sender`, `dest`, `session`, `seq`, `reason` (returned,
 //!   or refused synchronously by a local send)
+//! - `arrived`: `actor`, `session`, `seq` — a sequenced message reached an
+//!   actor whose reorder buffer is off (SEQ-6)
 //! - `duplicate_dropped`: `session`, `seq`
 //! - `status`: `actor`, `status` (its name), `terminal`
 //! - `supervision_event`: `actor`, `to` (parent id, or `coordinator`), `failed`,
@@ -79,6 +81,15 @@ pub(crate) fn refused(
             .with("sender", sender.to_string())
             .with("dest", dest.to_string());
         seq_fields(event, seq_info).with("reason", reason.to_string())
+    });
+}
+
+pub(crate) fn arrived(actor: &ActorId, seq_info: SeqInfo) {
+    record(|| {
+        seq_fields(
+            TraceEvent::new("arrived").with("actor", actor.to_string()),
+            seq_info,
+        )
     });
 }
 

@@ -157,6 +157,9 @@ impl<A: Actor> ActorInbox<A> {
         seq_info: SeqInfo,
         work: Work<A>,
     ) -> Result<(), (Work<A>, UndeliverableReason)> {
+        if !self.inbound.reorders() && seq_info != SeqInfo::Direct {
+            crate::observe::arrived(&self.actor_id, seq_info);
+        }
         let mut refused = Vec::new();
         let admitted = self.inbound.admit(seq_info, work, |work| {
             self.depth.fetch_add(1, Ordering::Relaxed);

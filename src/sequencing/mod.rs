@@ -9,6 +9,8 @@
 //! of one actor share [`ReceivingDomain::Actor`]; each ephemeral port is its
 //! own [`ReceivingDomain::Port`].
 //! SEQ-1..SEQ-5: see [`reorder_buffer`].
+//! SEQ-6: with the buffer off, messages are handled in arrival order (the
+//! actor inbox traces arrivals then, so the simulator's oracle can check it).
 
 pub mod reorder_buffer;
 pub mod sequencer;
@@ -169,6 +171,11 @@ impl<T> Inbound<T> {
             Some(buffer) => buffer.lock().snapshot(),
             None => Vec::new(),
         }
+    }
+
+    /// Whether this stage reorders (the buffer is on).
+    pub(crate) fn reorders(&self) -> bool {
+        self.buffer.is_some()
     }
 
     /// Take every message held behind a gap (the destination is terminating).

@@ -3,6 +3,8 @@
 //! SEQ-2 / SEQ-3: with the reorder buffer on, each (session, destination
 //! actor incarnation) handles seqs 1, 2, 3, … — strictly increasing, no
 //! duplicates, no gaps.
+//! SEQ-6: with it off, each actor handles sequenced messages in exactly the
+//! order they arrived (duplicates included).
 //! UD-1: every sequenced message sent to a handler port ends exactly one way:
 //! handled, returned to its sender as undeliverable (or refused at send),
 //! lost with its destination proc's crash *after it arrived there* — or is
@@ -57,11 +59,20 @@ pub fn check(
     // has arrived in the destination proc (local sends arrive at once).
     let mut pending: BTreeMap<(u64, u64, String), Pending> = BTreeMap::new();
     let mut crashed_procs: BTreeSet<String> = BTreeSet::new();
+    // Buffer off: per actor, arrivals not yet handled, in arrival order.
+    let mut arrivals: BTreeMap<String, std::collections::VecDeque<(u64, u64)>> = BTreeMap::new();
     for event in trace.events() {
         match event.kind {
             "actor_spawn" => {
                 let actor = text(event, "actor");
                 last_handled.retain(|(_, handled_by), _| handled_by != actor);
+                arrivals.remove(actor);
+            }
+            "arrived" => {
+                arrivals
+                    .entry(text(event, "actor").to_owned())
+                    .or_default()
+                    .push_back((number(event, "session"), number(event, "seq")));
             }
             "send" => {
                 let session = number(event, "session");
@@ -107,6 +118,22 @@ pub fn check(
                 let actor = text(event, "actor").to_owned();
                 pending.remove(&(session, seq, actor.clone()));
                 if !reorder_buffer {
+                    report.checked(ORACLE);
+                    let next = arrivals.get_mut(&actor).and_then(|queue| queue.pop_front());
+                    if next != Some((session, seq)) {
+                        report.violated(
+                            ORACLE,
+                            "SEQ-6",
+                            format!(
+                                "{actor} handled seq {seq} of session {session:016x}, but the next arrival was {}",
+                                match next {
+                                    Some((session, seq)) => format!("seq {seq} of session {session:016x}"),
+                                    None => "nothing".to_owned(),
+                                }
+                            ),
+                            Some(event.time),
+                        );
+                    }
                     continue;
                 }
                 report.checked(ORACLE);

@@ -87,6 +87,7 @@ pub fn builtin() -> Vec<Box<dyn Scenario>> {
     vec![
         Box::new(ping_pong::PingPongAcrossProcs),
         Box::new(many_senders::ManySenders),
+        Box::new(many_senders::ArrivalOrder),
         Box::new(supervision_tree::SupervisionTree),
         Box::new(introspection_queries::IntrospectionQueries),
         Box::new(crash_restart::CrashRestart),
