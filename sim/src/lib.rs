@@ -19,7 +19,9 @@
 //! - [`Failure`] — how a run fails. (`failure.rs`)
 //! - [`hash`] — the stable hashes everything above relies on.
 //! - [`net`] — the simulated network: `sim:` procs, latency, reordering
-//!   across paths, duplication, loss, partitions, crash/restart.
+//!   across paths, duplication, loss, partitions, crash/restart; modelled,
+//!   or (`NetworkTransport::Session`) the real channel session protocol over
+//!   faulty `sim:` links ([`net::SimTransport`]). (`net/transport.rs`)
 //! - [`fault`] — profiles (`calm`, `stormy`, `chaos`, `swarm`) and the fault mix.
 //! - [`scenario`] — built-in systems and [`scenario::run_one`].
 //! - [`logs`] — log lines stamped with virtual time, seed and actor.

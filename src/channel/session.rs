@@ -287,7 +287,13 @@ impl<T> SenderSession<T> {
             });
         }
         let mut lost = Vec::new();
-        if known {
+        // A different incarnation is a new process: its "ack" says nothing
+        // about what the old one delivered (a Welcome{known: false} from it
+        // may have been lost), so the old session counts as lost (CH-8).
+        let restarted = self
+            .incarnation
+            .is_some_and(|previous| previous != incarnation);
+        if known && !restarted {
             self.release(acked);
         } else {
             // CH-8: whatever was written to a lost session may or may not have

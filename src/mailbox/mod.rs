@@ -71,7 +71,6 @@ pub fn return_undeliverable(
     reason: UndeliverableReason,
 ) {
     let sender = envelope.sender().clone();
-    crate::observe::undeliverable(&envelope, &reason);
     let returned = Undeliverable {
         message: envelope,
         reason,

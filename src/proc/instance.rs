@@ -62,11 +62,11 @@ impl<A: Actor> Drop for InstanceState<A> {
     fn drop(&mut self) {
         if self.client.is_some() {
             let state = &self.cell.state;
+            state.mailbox.close();
+            self.outbox.proc().forget(&state.actor_id);
             state
                 .status
                 .set_unless_terminal(ActorStatus::Stopped("client instance dropped".into()));
-            state.mailbox.close();
-            self.outbox.proc().forget(&state.actor_id);
         }
     }
 }
@@ -622,8 +622,10 @@ async fn finish<A: Actor>(
     if !rt::mutation::enabled(rt::mutation::DROP_SUPERVISION_EVENT) {
         report(cell, instance.proc(), event);
     }
-    cell.state.status.set(terminal);
+    // The name is free before anyone can see the end, so an awaiting caller
+    // may spawn a successor under the same name at once.
     instance.proc().forget(&actor_id);
+    cell.state.status.set(terminal);
 }
 
 /// Deliver `event` to the parent's supervision queue, or the proc's

@@ -388,10 +388,12 @@ impl Proc {
             tracing::error!(%envelope, %reason, "a returned message could not be returned; dropping it");
             return;
         }
+        // Every return passes here exactly once (forwarders hand theirs to the
+        // proc's return port), so this is where the trace records it.
+        crate::observe::undeliverable(&envelope, &reason);
         if envelope.type_name() == std::any::type_name::<IntrospectResult>() {
             // An introspection answer is sent by the runtime on the actor's
             // behalf; the asker went away. That must never fail the actor.
-            crate::observe::undeliverable(&envelope, &reason);
             tracing::debug!(%envelope, %reason, "introspection answer not delivered");
             return;
         }
@@ -406,7 +408,6 @@ impl Proc {
             return;
         }
         // A remote sender: route the return to its undeliverable port.
-        crate::observe::undeliverable(&envelope, &reason);
         let returned = Undeliverable {
             message: envelope,
             reason,

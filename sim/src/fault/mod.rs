@@ -224,7 +224,12 @@ impl fmt::Display for FaultMix {
             if self.crashes { "on" } else { "off" },
             self.fault_window,
             self.size,
-        )
+        )?;
+        // Only when not the default, so existing banners stay as they were.
+        if network.transport != crate::net::NetworkTransport::Modelled {
+            write!(f, " transport={}", network.transport)?;
+        }
+        Ok(())
     }
 }
 

@@ -20,13 +20,28 @@
 //!   undeliverable; messages inside a crashed proc are lost with it.
 //! - NET-5: every draw comes from the world's "network" stream, so turning a
 //!   fault kind off does not reshuffle scheduling or other streams.
+//!
+//! Two modes ([`NetworkTransport`]). `Modelled` (the default) is the model
+//! above: envelopes are routed between procs directly. `Session` runs the
+//! real thing instead: each proc forwards through a `lockstep::channel`
+//! `Router` and serves its `sim:` address with `lockstep::channel::serve`,
+//! over the links of [`SimTransport`] (`transport.rs`, LINK-1 … LINK-6);
+//! frame loss then breaks links (the session protocol reconnects and
+//! resends), partitions freeze frames, and a crash breaks the crashed proc's
+//! links so its peers' delivery timeouts return what was not acknowledged.
+//! Duplication and reordering across paths do not exist there (a session
+//! runs over one FIFO link at a time).
 
 mod latency;
+mod transport;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use lockstep::channel::{
+    ChannelAddr, ChannelConfig, LocalNetwork, Router, Server, Transports, serve,
+};
 use lockstep::mailbox::return_undeliverable;
 use lockstep::rt::random::{self, RandomStream};
 use lockstep::rt::time::{self, Instant};
@@ -37,9 +52,51 @@ use lockstep::{
 };
 
 pub use latency::Latency;
+pub use transport::{FRAMES, SCHEME, SimTransport};
 
 /// The network stream: every network draw comes from it (NET-5).
 pub const NETWORK: RandomStream = RandomStream("network");
+
+/// What carries envelopes between procs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NetworkTransport {
+    /// Envelopes are routed between procs directly, and the session
+    /// protocol's contract is modelled (NET-1 … NET-4). The default.
+    #[default]
+    Modelled,
+    /// Each proc runs the real channel session protocol (`Router` and
+    /// `serve`) over simulated `sim:` links (LINK-1 … LINK-6).
+    Session,
+}
+
+impl NetworkTransport {
+    /// Both, in order.
+    pub const ALL: [NetworkTransport; 2] = [NetworkTransport::Modelled, NetworkTransport::Session];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkTransport::Modelled => "modelled",
+            NetworkTransport::Session => "session",
+        }
+    }
+}
+
+impl std::fmt::Display for NetworkTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for NetworkTransport {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|transport| transport.name() == text)
+            .ok_or_else(|| format!("unknown transport {text:?}: expected modelled or session"))
+    }
+}
 
 /// How the network behaves.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,8 +111,11 @@ pub struct NetworkConfig {
     pub frame_loss_probability: f64,
     /// The delay a retransmission adds.
     pub retransmit_delay: Duration,
-    /// Held messages older than this come back as undeliverable.
+    /// Held messages older than this come back as undeliverable (in
+    /// `Session` mode: the channels' `delivery_timeout_ms`).
     pub delivery_timeout: Duration,
+    /// Modelled routing, or the real session protocol over `sim:` links.
+    pub transport: NetworkTransport,
 }
 
 impl Default for NetworkConfig {
@@ -68,11 +128,28 @@ impl Default for NetworkConfig {
             frame_loss_probability: 0.0,
             retransmit_delay: Duration::from_millis(200),
             delivery_timeout: Duration::from_secs(30),
+            transport: NetworkTransport::Modelled,
         }
     }
 }
 
-/// Counters of what the network did.
+impl NetworkConfig {
+    /// The channel configuration of `Session` mode: the defaults, with this
+    /// network's delivery timeout.
+    pub fn channel_config(&self) -> ChannelConfig {
+        ChannelConfig {
+            delivery_timeout_ms: self.delivery_timeout.as_millis() as u64,
+            ..ChannelConfig::default()
+        }
+    }
+}
+
+/// Counters of what the network did. In `Session` mode the network sees
+/// frames, not envelopes: `sent` counts data frames written (resends
+/// included), `delivered` data frames handed to an acceptor (replays
+/// included), `retransmitted` frames lost (each breaks its link), `held`
+/// frames frozen by a partition; `duplicated` and `returned` stay 0 (the
+/// channels return envelopes themselves).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NetworkStats {
     /// Envelopes handed to the network.
@@ -87,6 +164,8 @@ pub struct NetworkStats {
     pub held: u64,
     /// Envelopes returned as undeliverable by the network.
     pub returned: u64,
+    /// `Session` mode: links dialed.
+    pub links_opened: u64,
 }
 
 struct Held {
@@ -95,9 +174,19 @@ struct Held {
     returns: PortHandle<Undeliverable<MessageEnvelope>>,
 }
 
+/// A proc's channel machinery in `Session` mode.
+struct Endpoint {
+    server: Server,
+    router: Router,
+}
+
 struct State {
     config: NetworkConfig,
     procs: BTreeMap<String, Option<Proc>>,
+    /// `Session` mode: each live proc's server and router.
+    endpoints: BTreeMap<String, Endpoint>,
+    /// `Session` mode: listeners and links.
+    fabric: transport::Fabric,
     proc_config: ProcConfig,
     cut: BTreeSet<(String, String)>,
     held: BTreeMap<(String, String), VecDeque<Held>>,
@@ -119,6 +208,8 @@ impl Network {
             state: Arc::new(Mutex::new(State {
                 config,
                 procs: BTreeMap::new(),
+                endpoints: BTreeMap::new(),
+                fabric: transport::Fabric::default(),
                 proc_config,
                 cut: BTreeSet::new(),
                 held: BTreeMap::new(),
@@ -138,20 +229,91 @@ impl Network {
         format!("sim:{name}")
     }
 
+    /// The transport carrying envelopes.
+    pub fn transport(&self) -> NetworkTransport {
+        self.lock().config.transport
+    }
+
     /// Create (or re-create after a crash) the proc `name` on this network.
     pub fn proc(&self, name: &str) -> Proc {
         let proc_id = ProcId::remote(name, &Self::address(name)).expect("valid proc name");
-        let sender = NetworkSender {
-            network: Arc::downgrade(&self.state),
-            from: name.to_owned(),
+        let (proc_config, transport) = {
+            let state = self.lock();
+            (state.proc_config.clone(), state.config.transport)
         };
-        let proc_config = self.lock().proc_config.clone();
-        let proc = Proc::with_config(proc_id, sender, proc_config);
+        let proc = match transport {
+            NetworkTransport::Modelled => {
+                let sender = NetworkSender {
+                    network: Arc::downgrade(&self.state),
+                    from: name.to_owned(),
+                };
+                Proc::with_config(proc_id, sender, proc_config)
+            }
+            NetworkTransport::Session => self.session_proc(name, proc_id, proc_config),
+        };
         self.lock()
             .procs
             .insert(name.to_owned(), Some(proc.clone()));
         record(|| TraceEvent::new("net_proc_up").with("proc", name));
         proc
+    }
+
+    /// `Session` mode: a proc whose forwarder is a `Router` over `sim:`
+    /// links, served on its `sim:` address.
+    fn session_proc(&self, name: &str, proc_id: ProcId, proc_config: ProcConfig) -> Proc {
+        if self.lock().endpoints.contains_key(name) {
+            // Re-created while alive: the old incarnation goes (LINK-4).
+            self.retire(name);
+        }
+        let (channel_config, incarnation) = {
+            let state = self.lock();
+            (
+                state.config.channel_config(),
+                state.fabric.incarnation(name),
+            )
+        };
+        let transport = SimTransport::new(
+            Arc::downgrade(&self.state),
+            name,
+            incarnation,
+            channel_config.message_bytes_max,
+        );
+        let addr = ChannelAddr::Other {
+            scheme: SCHEME.to_owned(),
+            address: name.to_owned(),
+        };
+        let listener = transport
+            .listen_now(&addr)
+            .expect("a sim: address is free once its old incarnation retired");
+        let transports = Transports::new(LocalNetwork::new(), channel_config.frame_bytes_max)
+            .plug(SCHEME, Arc::new(transport));
+        let router = Router::new(transports, channel_config.clone());
+        let proc = Proc::with_config(proc_id, router.clone(), proc_config);
+        let server = serve(&proc, Box::new(listener), channel_config);
+        let replaced = self
+            .lock()
+            .endpoints
+            .insert(name.to_owned(), Endpoint { server, router });
+        drop(replaced);
+        proc
+    }
+
+    /// `Session` mode: break `name`'s links, stop its server and close its
+    /// router (LINK-4). Everything is dropped outside the state's lock
+    /// (dropping a server aborts tasks whose destructors lock it again).
+    fn retire(&self, name: &str) {
+        let (endpoint, listener) = {
+            let mut state = self.lock();
+            let listener = state.fabric.crash(name);
+            (state.endpoints.remove(name), listener)
+        };
+        drop(listener);
+        if let Some(Endpoint { server, router }) = endpoint {
+            server.shutdown();
+            drop(server);
+            // Its unacknowledged envelopes come back (it can dial no more).
+            router.close();
+        }
     }
 
     /// The live proc `name`, if any.
@@ -217,6 +379,8 @@ impl Network {
         let released = {
             let mut state = self.lock();
             state.cut.remove(&key);
+            // LINK-3: frozen frames and waiting dials go on.
+            state.fabric.on_heal();
             state.held.remove(&key).unwrap_or_default()
         };
         record(|| {
@@ -262,6 +426,9 @@ impl Network {
     pub fn crash(&self, name: &str) {
         let proc = self.lock().procs.get_mut(name).and_then(Option::take);
         record(|| TraceEvent::new("net_crash").with("proc", name));
+        if self.transport() == NetworkTransport::Session {
+            self.retire(name);
+        }
         if let Some(proc) = proc {
             proc.crash("proc crashed");
         }
@@ -279,8 +446,13 @@ impl Network {
     }
 
     /// How many messages are held by partitions now.
+    /// (`Session` mode: frames frozen on cut directions.)
     pub fn held_count(&self) -> usize {
-        self.lock().held.values().map(VecDeque::len).sum()
+        let state = self.lock();
+        match state.config.transport {
+            NetworkTransport::Modelled => state.held.values().map(VecDeque::len).sum(),
+            NetworkTransport::Session => state.fabric.frozen_frames(&state.cut),
+        }
     }
 
     fn transmit(
@@ -375,16 +547,7 @@ impl Network {
         match destination {
             Some(proc) => {
                 self.lock().stats.delivered += 1;
-                record(|| {
-                    let (session, seq) = match envelope.headers().seq_info() {
-                        lockstep::SeqInfo::Session { session_id, seq } => (session_id, seq),
-                        lockstep::SeqInfo::Direct => (0, 0),
-                    };
-                    TraceEvent::new("net_deliver")
-                        .with("dest", envelope.dest().to_string())
-                        .with("session", session)
-                        .with("seq", seq)
-                });
+                trace_delivery(&envelope);
                 proc.post(envelope);
             }
             None if lockstep::rt::mutation::enabled(
@@ -402,6 +565,20 @@ impl Network {
             }
         }
     }
+}
+
+/// Trace `envelope`'s arrival in its destination proc (`net_deliver`).
+fn trace_delivery(envelope: &MessageEnvelope) {
+    record(|| {
+        let (session, seq) = match envelope.headers().seq_info() {
+            lockstep::SeqInfo::Session { session_id, seq } => (session_id, seq),
+            lockstep::SeqInfo::Direct => (0, 0),
+        };
+        TraceEvent::new("net_deliver")
+            .with("dest", envelope.dest().to_string())
+            .with("session", session)
+            .with("seq", seq)
+    });
 }
 
 /// A proc's forwarder onto the network.

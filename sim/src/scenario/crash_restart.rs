@@ -28,7 +28,7 @@ use lockstep::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::support::{flight_time_max, until};
+use super::support::{flight_time_max, restart_quiet_time, until};
 use super::{Scenario, ScenarioContext, ScenarioFuture};
 use crate::fault::drive_partitions;
 use crate::net::Network;
@@ -204,7 +204,13 @@ impl Scenario for CrashRestart {
         Box::pin(async move {
             let network = context.network;
             let mix = context.mix;
-            let deadline = lockstep::time::now() + mix.fault_window + Duration::from_secs(120);
+            // Over the session protocol a crashed store stays down longer
+            // (`restart_quiet_time`): up to three restarts get that extra.
+            let extra_downtime = restart_quiet_time(&mix).saturating_sub(flight_time_max(&mix));
+            let deadline = lockstep::time::now()
+                + mix.fault_window
+                + Duration::from_secs(120)
+                + 3 * extra_downtime;
             let store_proc = network.proc("store");
             let app = network.proc("app");
             drop(lockstep::rt::spawn(
@@ -270,7 +276,7 @@ impl Scenario for CrashRestart {
                         // Down: wait until nothing addressed to the old
                         // incarnation can still arrive, then restart it from
                         // the last checkpoint and replay what came after.
-                        lockstep::time::sleep(flight).await;
+                        lockstep::time::sleep(restart_quiet_time(&mix)).await;
                         restarts += 1;
                         generation += 1;
                         let proc = network.restart("store");

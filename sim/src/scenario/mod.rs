@@ -4,8 +4,10 @@
 //! [`run_one`], which runs one scenario for one seed in a fresh world and
 //! returns a [`RunReport`] (verdict, trace hash, counts).
 //!
-//! RUN-1: a run is a pure function of (scenario, seed, profile): the same
-//! triple gives the same verdict and the same trace hash, in any process.
+//! RUN-1: a run is a pure function of (scenario, seed, profile, transport):
+//! the same inputs give the same verdict and the same trace hash, in any
+//! process. (The transport is `Modelled` unless [`RunOptions::transport`]
+//! says `Session`.)
 
 mod crash_restart;
 mod demo_lost_update;
@@ -28,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use lockstep::ProcConfig;
 
 use crate::fault::{FaultMix, Profile};
-use crate::net::{Network, NetworkStats};
+use crate::net::{Network, NetworkStats, NetworkTransport};
 use crate::oracle::properties::{Properties, WorldSnapshot};
 use crate::oracle::sequencing::HeldAtEnd;
 use crate::oracle::{self, OracleReport};
@@ -170,6 +172,9 @@ pub struct RunOptions {
     pub mutations: Vec<String>,
     /// Whether the live introspection oracle probes actors during the run.
     pub probe_introspection: bool,
+    /// What carries envelopes between procs: the modelled network (the
+    /// default) or the real channel session protocol over `sim:` links.
+    pub transport: NetworkTransport,
 }
 
 impl RunOptions {
@@ -179,7 +184,14 @@ impl RunOptions {
             profile,
             mutations: Vec::new(),
             probe_introspection: true,
+            transport: NetworkTransport::Modelled,
         }
+    }
+
+    /// The same options, over `transport`.
+    pub fn with_transport(mut self, transport: NetworkTransport) -> Self {
+        self.transport = transport;
+        self
     }
 }
 
@@ -192,7 +204,8 @@ pub fn run_one(scenario: &dyn Scenario, seed: u64, profile: Profile) -> RunRepor
 /// apply every oracle.
 pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> RunReport {
     let profile = options.profile;
-    let mix = FaultMix::derive(profile, seed);
+    let mut mix = FaultMix::derive(profile, seed);
+    mix.network.transport = options.transport;
     let mut config = Config::with_seed(seed)
         .virtual_time_max(mix.fault_window + SETTLE_TIME_MAX)
         .steps_max(20_000_000)

@@ -24,7 +24,7 @@ use lockstep::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::support::{flight_time_max, until};
+use super::support::{restart_quiet_time, until};
 use super::{Scenario, ScenarioContext, ScenarioFuture};
 use crate::fault::drive_partitions;
 
@@ -361,7 +361,7 @@ impl Scenario for SupervisionTree {
                     // actor ids, and a late message of an old session would
                     // wait forever in the new actors' reorder buffers.
                     let down = lockstep::random::below(500);
-                    let down = flight_time_max(&mix) + Duration::from_millis(down);
+                    let down = restart_quiet_time(&mix) + Duration::from_millis(down);
                     lockstep::time::sleep(down).await;
                     let proc = network.restart("tree2");
                     fresh_tree2 = Some(spawn_tree(&proc, 2)?);

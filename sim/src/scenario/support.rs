@@ -8,7 +8,7 @@ use lockstep::time::Instant;
 use lockstep::{MessageEnvelope, Undeliverable, UndeliverableReason};
 
 use crate::fault::FaultMix;
-use crate::net::Latency;
+use crate::net::{Latency, NetworkTransport};
 
 /// Await `future` until `deadline` (virtual time); on expiry, say what was
 /// being waited for.
@@ -42,9 +42,7 @@ pub(crate) fn is_returned_reply(returned: &Undeliverable<MessageEnvelope>) -> bo
 }
 
 /// The longest a message can be under way in this mix: latency, every
-/// retransmission, and a partition holding it. After a crash, waiting this
-/// long before restarting lets every message addressed to the old
-/// incarnation come back undeliverable instead of reaching the new one.
+/// retransmission, and a partition holding it.
 pub(crate) fn flight_time_max(mix: &FaultMix) -> Duration {
     let latency = match mix.network.latency {
         Latency::Fixed(latency) => latency,
@@ -56,4 +54,19 @@ pub(crate) fn flight_time_max(mix: &FaultMix) -> Duration {
         None => Duration::ZERO,
     };
     latency + retransmits + partition + Duration::from_secs(1)
+}
+
+/// How long to keep a crashed proc down before restarting it so that every
+/// message addressed to the old incarnation comes back undeliverable
+/// instead of reaching the new one: its flight time, or — over the real
+/// session protocol (`NetworkTransport::Session`), where a sender's channel
+/// holds a message to a crashed proc until its delivery timeout returns it
+/// (LINK-4, CH-11) — the delivery timeout.
+pub(crate) fn restart_quiet_time(mix: &FaultMix) -> Duration {
+    match mix.network.transport {
+        NetworkTransport::Modelled => flight_time_max(mix),
+        NetworkTransport::Session => {
+            flight_time_max(mix).max(mix.network.delivery_timeout + Duration::from_secs(1))
+        }
+    }
 }

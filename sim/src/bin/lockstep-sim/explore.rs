@@ -1,4 +1,4 @@
-//! `lockstep-sim explore [--scenario NAME]... [--seeds N | --seeds A..B] [--jobs N] [--profile P]`
+//! `lockstep-sim explore [--scenario NAME]... [--seeds N | --seeds A..B] [--jobs N] [--profile P] [--transport T]`
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use lockstep_sim::fault::Profile;
-use lockstep_sim::scenario::{RunReport, Scenario, run_one};
+use lockstep_sim::net::NetworkTransport;
+use lockstep_sim::scenario::{RunOptions, RunReport, Scenario, run_with};
 
 /// Seeds per scenario when `--seeds` is not given.
 const SEEDS_DEFAULT: u64 = 300;
@@ -25,6 +26,10 @@ pub struct Args {
     /// Fault profile: calm, stormy, chaos or swarm.
     #[arg(long, default_value = "swarm", value_parser = super::parse_profile)]
     profile: Profile,
+    /// What carries envelopes: `modelled` (the modelled network) or
+    /// `session` (the real channel session protocol over `sim:` links).
+    #[arg(long, default_value = "modelled", value_parser = super::parse_transport)]
+    transport: NetworkTransport,
 }
 
 /// A half-open range of seeds.
@@ -79,13 +84,18 @@ pub fn run(args: Args) -> Result<bool, String> {
     let work: Vec<(usize, u64)> = (0..scenarios.len())
         .flat_map(|index| seeds.iter().map(move |seed| (index, *seed)))
         .collect();
+    let transport = match args.transport {
+        NetworkTransport::Modelled => String::new(),
+        other => format!(", transport {other}"),
+    };
     println!(
-        "exploring {} scenario(s) x {} seeds ({}), profile {}, {jobs} job(s)",
+        "exploring {} scenario(s) x {} seeds ({}), profile {}{transport}, {jobs} job(s)",
         scenarios.len(),
         seeds.len(),
         args.seeds,
         args.profile
     );
+    let options = RunOptions::new(args.profile).with_transport(args.transport);
     let progress = ProgressBar::new(work.len() as u64);
     progress.set_style(
         ProgressStyle::with_template(
@@ -106,7 +116,7 @@ pub fn run(args: Args) -> Result<bool, String> {
                     };
                     let scenario: &dyn Scenario = scenarios[scenario_index].as_ref();
                     let started = Instant::now();
-                    let report = run_one(scenario, seed, args.profile);
+                    let report = run_with(scenario, seed, &options);
                     record(&tallies[scenario_index], &report, started.elapsed());
                     if !report.verdict.passed() {
                         failed.fetch_add(1, Ordering::Relaxed);
@@ -120,7 +130,12 @@ pub fn run(args: Args) -> Result<bool, String> {
                             );
                             println!(
                                 "replay: {}",
-                                super::replay_command(scenario.name(), seed, args.profile)
+                                super::replay_command(
+                                    scenario.name(),
+                                    seed,
+                                    args.profile,
+                                    args.transport
+                                )
                             );
                         });
                     }
@@ -131,7 +146,7 @@ pub fn run(args: Args) -> Result<bool, String> {
         }
     });
     progress.finish_and_clear();
-    let never_held = print_summary(&scenarios, &tallies, args.profile);
+    let never_held = print_summary(&scenarios, &tallies, args.profile, args.transport);
     Ok(failed.load(Ordering::Relaxed) == 0 && never_held == 0)
 }
 
@@ -161,6 +176,7 @@ fn print_summary(
     scenarios: &[Box<dyn Scenario>],
     tallies: &[Mutex<Tally>],
     profile: Profile,
+    transport: NetworkTransport,
 ) -> usize {
     let mut never_held = 0;
     println!(
@@ -202,7 +218,7 @@ fn print_summary(
             println!(
                 "  first failures: seed {} ({verdict}) — {}",
                 lockstep_sim::seed::display(*seed),
-                super::replay_command(scenario.name(), *seed, profile)
+                super::replay_command(scenario.name(), *seed, profile, transport)
             );
         }
     }

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use lockstep_sim::fault::Profile;
+use lockstep_sim::net::NetworkTransport;
 use lockstep_sim::scenario::{self, Scenario};
 
 /// Deterministic simulation of lockstep actor systems.
@@ -87,10 +88,24 @@ fn select(names: &[String]) -> Result<Vec<Box<dyn Scenario>>, String> {
         .collect()
 }
 
+/// Parse a network transport (`modelled` or `session`) for clap.
+fn parse_transport(text: &str) -> Result<NetworkTransport, String> {
+    text.parse()
+}
+
 /// The command that replays one run exactly.
-fn replay_command(scenario: &str, seed: u64, profile: Profile) -> String {
+fn replay_command(
+    scenario: &str,
+    seed: u64,
+    profile: Profile,
+    transport: NetworkTransport,
+) -> String {
+    let transport = match transport {
+        NetworkTransport::Modelled => String::new(),
+        other => format!(" --transport {other}"),
+    };
     format!(
-        "cargo run --release -p lockstep-sim -- replay --scenario {scenario} --seed {} --profile {profile}",
+        "cargo run --release -p lockstep-sim -- replay --scenario {scenario} --seed {} --profile {profile}{transport}",
         lockstep_sim::seed::display(seed)
     )
 }

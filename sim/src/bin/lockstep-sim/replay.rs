@@ -1,9 +1,10 @@
-//! `lockstep-sim replay --scenario NAME --seed S [--profile P] [--trace FILE]`
+//! `lockstep-sim replay --scenario NAME --seed S [--profile P] [--transport T] [--trace FILE]`
 
 use std::path::PathBuf;
 
 use lockstep_sim::fault::Profile;
-use lockstep_sim::scenario::run_one;
+use lockstep_sim::net::NetworkTransport;
+use lockstep_sim::scenario::{RunOptions, run_with};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -16,6 +17,10 @@ pub struct Args {
     /// Fault profile: calm, stormy, chaos or swarm.
     #[arg(long, default_value = "swarm", value_parser = super::parse_profile)]
     profile: Profile,
+    /// What carries envelopes: `modelled` (the modelled network) or
+    /// `session` (the real channel session protocol over `sim:` links).
+    #[arg(long, default_value = "modelled", value_parser = super::parse_transport)]
+    transport: NetworkTransport,
     /// Write the run's trace here as JSON lines.
     #[arg(long)]
     trace: Option<PathBuf>,
@@ -30,7 +35,8 @@ pub fn run(args: Args) -> Result<bool, String> {
     let _logs = args
         .log
         .map(|level| tracing::subscriber::set_default(lockstep_sim::logs::subscriber(level)));
-    let report = run_one(scenario.as_ref(), args.seed, args.profile);
+    let options = RunOptions::new(args.profile).with_transport(args.transport);
+    let report = run_with(scenario.as_ref(), args.seed, &options);
     eprintln!(
         "lockstep-sim: {} seed {} ({})",
         scenario.name(),
