@@ -47,8 +47,15 @@ impl Environment for SimEnvironment {
         self.shared.lock().clock.now()
     }
 
+    /// CLOCK-3: the world's wall clock plus the running task's proc skew.
     fn system_now(&self) -> SystemTime {
-        self.shared.lock().clock.system_now()
+        let core = self.shared.lock();
+        let now = core.clock.system_now();
+        match core.current.map(|id| core.tasks.skew_ns(id)).unwrap_or(0) {
+            0 => now,
+            ahead if ahead > 0 => now + std::time::Duration::from_nanos(ahead as u64),
+            behind => now - std::time::Duration::from_nanos(behind.unsigned_abs()),
+        }
     }
 
     fn sleep_until(&self, deadline: Instant) -> TimerFuture {
@@ -61,7 +68,16 @@ impl Environment for SimEnvironment {
 
     fn spawn(&self, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
         let mut core = self.shared.lock();
+        // CLOCK-3: a task runs on its proc's skewed wall clock: the proc named
+        // by its actor id (actor and introspection tasks), else its spawner's.
+        let inherited = core
+            .current
+            .map_or(0, |current| core.tasks.skew_ns(current));
+        let skew = proc_of_task(name)
+            .and_then(|proc| core.clock_skews.get(proc).copied())
+            .unwrap_or(inherited);
         let id = core.tasks.insert(Arc::from(name), Some(task), &self.shared);
+        core.tasks.set_skew_ns(id, skew);
         core.record(
             kind::TASK_SPAWN,
             vec![
@@ -118,6 +134,16 @@ impl Environment for SimEnvironment {
         }
         fired
     }
+}
+
+/// The proc name inside a task name like `actor:p0@sim:p0.ping[0]` or
+/// `introspect:local.x[1]`.
+fn proc_of_task(name: &str) -> Option<&str> {
+    let actor = name
+        .strip_prefix("actor:")
+        .or_else(|| name.strip_prefix("introspect:"))?;
+    let head = actor.split('@').next()?;
+    Some(head.split('.').next().unwrap_or(head))
 }
 
 /// Aborts one simulated task.

@@ -89,6 +89,8 @@ impl Wake for TaskWaker {
 /// One live task.
 pub(crate) struct Slot {
     name: Arc<str>,
+    /// Wall-clock skew of the proc this task belongs to, in nanoseconds.
+    skew_ns: i64,
     /// `None` for the main future (it lives on `World::run`'s stack) and while
     /// the task is being polled.
     future: Option<TaskFuture>,
@@ -168,6 +170,7 @@ impl TaskTable {
         let main = future.is_none();
         entry.slot = Some(Slot {
             name,
+            skew_ns: 0,
             future,
             waker,
             polls: 0,
@@ -189,6 +192,18 @@ impl TaskTable {
             return None;
         }
         entry.slot.as_mut()
+    }
+
+    /// The wall-clock skew of a live task (0 if unknown).
+    pub(crate) fn skew_ns(&self, id: TaskId) -> i64 {
+        self.slot(id).map_or(0, |slot| slot.skew_ns)
+    }
+
+    /// Set a task's wall-clock skew.
+    pub(crate) fn set_skew_ns(&mut self, id: TaskId, skew_ns: i64) {
+        if let Some(slot) = self.slot_mut(id) {
+            slot.skew_ns = skew_ns;
+        }
     }
 
     /// The name of a live task.

@@ -41,6 +41,8 @@ pub(crate) struct Core {
     pub(crate) steps: u64,
     /// The task being polled, if any.
     pub(crate) current: Option<TaskId>,
+    /// Wall-clock skew per proc name, in nanoseconds (CLOCK-3).
+    pub(crate) clock_skews: std::collections::BTreeMap<String, i64>,
 }
 
 impl Shared {
@@ -52,6 +54,7 @@ impl Shared {
             tasks: TaskTable::default(),
             random,
             buggify: Buggify::new(config.buggify.clone()),
+            clock_skews: std::collections::BTreeMap::new(),
             trace: Trace::default(),
             steps: 0,
             current: None,

@@ -122,6 +122,7 @@ impl FaultMix {
                     paths_per_link: 2,
                     duplicate_probability: 0.05,
                     frame_loss_probability: 0.05,
+                    clock_skew_max: Duration::from_millis(50),
                     ..NetworkConfig::default()
                 },
                 partition_every: Some(Duration::from_secs(5)),
@@ -139,6 +140,7 @@ impl FaultMix {
                     paths_per_link: 3,
                     duplicate_probability: 0.2,
                     frame_loss_probability: 0.2,
+                    clock_skew_max: Duration::from_secs(2),
                     ..NetworkConfig::default()
                 },
                 partition_every: Some(Duration::from_secs(1)),
@@ -158,6 +160,9 @@ impl FaultMix {
         let mut latency = stream_rng(seed, "faults.latency");
         let mut rates = stream_rng(seed, "faults.rates");
         let mut shape = stream_rng(seed, "faults.shape");
+        // Its own streams: adding clock skew did not reshuffle the others (FAULT-1).
+        let mut skews = stream_rng(seed, "faults.skew");
+        let skew = skews.next_u32() % 2 == 0;
         let on = |rng: &mut rand_chacha::ChaCha8Rng| rng.next_u32() % 2 == 0;
         let latency = match latency.random_range(0..3) {
             0 => Latency::Fixed(Duration::from_micros(latency.random_range(0..5_000))),
@@ -194,6 +199,11 @@ impl FaultMix {
                 } else {
                     0.0
                 },
+                clock_skew_max: if skew {
+                    Duration::from_millis(skews.random_range(1..3_000))
+                } else {
+                    Duration::ZERO
+                },
                 ..NetworkConfig::default()
             },
             partition_every: partitions
@@ -226,6 +236,9 @@ impl fmt::Display for FaultMix {
             self.size,
         )?;
         // Only when not the default, so existing banners stay as they were.
+        if !network.clock_skew_max.is_zero() {
+            write!(f, " skew<={:?}", network.clock_skew_max)?;
+        }
         if network.transport != crate::net::NetworkTransport::Modelled {
             write!(f, " transport={}", network.transport)?;
         }

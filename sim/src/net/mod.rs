@@ -116,7 +116,13 @@ pub struct NetworkConfig {
     pub delivery_timeout: Duration,
     /// Modelled routing, or the real session protocol over `sim:` links.
     pub transport: NetworkTransport,
+    /// Each proc's wall clock is skewed by up to this, ahead or behind,
+    /// drawn per proc from the "network.skew" stream (CLOCK-3). Zero: off.
+    pub clock_skew_max: Duration,
 }
+
+/// The stream per-proc clock skews are drawn from.
+pub const SKEW: RandomStream = RandomStream("network.skew");
 
 impl Default for NetworkConfig {
     /// A calm network: 1 ms, one path, no faults.
@@ -129,6 +135,7 @@ impl Default for NetworkConfig {
             retransmit_delay: Duration::from_millis(200),
             delivery_timeout: Duration::from_secs(30),
             transport: NetworkTransport::Modelled,
+            clock_skew_max: Duration::ZERO,
         }
     }
 }
@@ -193,6 +200,8 @@ struct State {
     path_free_at: BTreeMap<(String, String, u32), Instant>,
     stats: NetworkStats,
     faults_stopped: bool,
+    /// Procs whose clock skew was drawn (a restart keeps its skew).
+    skewed: BTreeSet<String>,
 }
 
 /// The network of one world. Cheap to clone; create it inside the world.
@@ -216,6 +225,7 @@ impl Network {
                 path_free_at: BTreeMap::new(),
                 stats: NetworkStats::default(),
                 faults_stopped: false,
+                skewed: BTreeSet::new(),
             })),
         }
     }
@@ -236,6 +246,13 @@ impl Network {
 
     /// Create (or re-create after a crash) the proc `name` on this network.
     pub fn proc(&self, name: &str) -> Proc {
+        let skew_max = self.lock().config.clock_skew_max;
+        if !skew_max.is_zero() && !self.lock().skewed.contains(name) {
+            let skew = Duration::from_nanos(random::below(SKEW, skew_max.as_nanos() as u64 + 1));
+            let ahead = random::below(SKEW, 2) == 0;
+            self.lock().skewed.insert(name.to_owned());
+            self.set_clock_skew(name, skew, ahead);
+        }
         let proc_id = ProcId::remote(name, &Self::address(name)).expect("valid proc name");
         let (proc_config, transport) = {
             let state = self.lock();
@@ -314,6 +331,24 @@ impl Network {
             // Its unacknowledged envelopes come back (it can dial no more).
             router.close();
         }
+    }
+
+    /// Run proc `name`'s wall clock `skew` ahead (`ahead`) or behind the
+    /// world's (CLOCK-3): `lockstep::time::system_now()` in its actors reads
+    /// the skewed clock; monotonic time is unaffected. Applies to tasks
+    /// spawned from now on, so set it before spawning the proc's actors.
+    pub fn set_clock_skew(&self, name: &str, skew: Duration, ahead: bool) {
+        let nanos = i64::try_from(skew.as_nanos()).unwrap_or(i64::MAX);
+        let nanos = if ahead { nanos } else { -nanos };
+        crate::shared::with_current(|shared| {
+            shared.lock().clock_skews.insert(name.to_owned(), nanos);
+        });
+        record(|| {
+            TraceEvent::new("net_clock_skew")
+                .with("proc", name)
+                .with("skew_ns", nanos.unsigned_abs())
+                .with("ahead", ahead)
+        });
     }
 
     /// The live proc `name`, if any.
