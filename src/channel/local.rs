@@ -16,7 +16,9 @@ use tokio::sync::mpsc;
 use super::frame::stream_link;
 use super::link::{Link, Listener, Transport};
 use super::{ChannelAddr, ChannelError, FRAME_BYTES_MAX_DEFAULT};
-use crate::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::sync::Mutex;
 
 /// Bytes buffered in each direction of an in-memory pipe.
 const PIPE_BYTES: usize = 256 * 1024;

@@ -31,7 +31,9 @@ use crate::rt::random::{self, RandomStream};
 use crate::rt::time::{self, Instant};
 use crate::rt::{self as runtime, JoinHandle};
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::sync::Mutex;
 
 /// A link the server closed because of an error (CH-9).
 #[derive(Debug, Clone, PartialEq, Eq)]
