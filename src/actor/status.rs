@@ -339,40 +339,33 @@ impl StatusReceiver {
     /// Wait until the status satisfies `condition`; returns that status.
     pub async fn wait_for(
         &mut self,
-        mut condition: impl FnMut(&ActorStatus) -> bool,
+        condition: impl FnMut(&ActorStatus) -> bool,
     ) -> Result<StatusRef, StatusClosed> {
-        let mut waiting = Waiting {
-            shared: &self.shared,
-            slot: None,
-            terminal_only: false,
-        };
-        std::future::poll_fn(|cx| {
-            let mut state = self.shared.state.lock();
-            if condition(&state.status) {
-                self.seen = state.version;
-                return Poll::Ready(Ok(StatusRef(state.status.clone())));
-            }
-            if state.closed {
-                return Poll::Ready(Err(StatusClosed));
-            }
-            waiting.register(&mut state, cx.waker());
-            Poll::Pending
-        })
-        .await
+        self.wait(false, condition).await
     }
 
     /// Wait until the status is terminal; returns it. Unlike
     /// `wait_for(ActorStatus::is_terminal)`, this is not woken by the
     /// actor's per-message status changes.
     pub async fn wait_terminal(&mut self) -> Result<StatusRef, StatusClosed> {
+        self.wait(true, ActorStatus::is_terminal).await
+    }
+
+    /// Wait until `condition` holds, registered among all waiters or only
+    /// among those woken by terminal transitions.
+    async fn wait(
+        &mut self,
+        terminal_only: bool,
+        mut condition: impl FnMut(&ActorStatus) -> bool,
+    ) -> Result<StatusRef, StatusClosed> {
         let mut waiting = Waiting {
             shared: &self.shared,
             slot: None,
-            terminal_only: true,
+            terminal_only,
         };
         std::future::poll_fn(|cx| {
             let mut state = self.shared.state.lock();
-            if state.status.is_terminal() {
+            if condition(&state.status) {
                 self.seen = state.version;
                 return Poll::Ready(Ok(StatusRef(state.status.clone())));
             }
