@@ -11,6 +11,8 @@
 //!   (CHECK-1). A seed is decimal, `0x` hex or a 40-hex commit hash (`seed`).
 //! - `LOCKSTEP_SEEDS=<n>` runs `n` seeds instead of the configured count.
 //! - `LOCKSTEP_JOBS=<n>` runs worlds on `n` OS threads (default 1).
+//! - `LOCKSTEP_PROFILE=<calm|stormy|chaos|swarm>` sets the fault profile a
+//!   body's network uses (`Network::for_this_world`).
 //!
 //! CHECK-1: a replay never draws more seeds — no stop rule applies to it.
 //! CHECK-2: without an explicit list, a test's seeds are `base, base+1, …`
@@ -228,6 +230,14 @@ where
     Fut: Future,
     Fut::Output: Outcome,
 {
+    let mut config = config;
+    if let Ok(profile) = std::env::var("LOCKSTEP_PROFILE") {
+        // Validate now, so a typo is an error rather than a silent calm run.
+        if let Err(error) = profile.parse::<crate::fault::Profile>() {
+            panic!("lockstep-sim: LOCKSTEP_PROFILE: {error}");
+        }
+        config.world.profile = Some(profile);
+    }
     let plan = plan(&config, |name| std::env::var(name).ok())
         .unwrap_or_else(|error| panic!("lockstep-sim: {error}"));
     eprintln!("{}", banner(&config, &plan));

@@ -101,3 +101,21 @@ fn failing_property_shrinks_to_a_minimal_plan() {
     println!("minimal failing plan: {minimal}");
     assert!(minimal.faults.len() <= 2, "not minimal: {minimal}");
 }
+
+/// Goal: a user test's network takes the world's profile: under `check` with
+/// profile `chaos`, links have chaos's paths and duplication.
+#[test]
+fn network_for_this_world_follows_the_profile() {
+    let config = lockstep_sim::CheckConfig::new("network_for_this_world_follows_the_profile")
+        .seeds(2)
+        .profile("chaos");
+    lockstep_sim::check(config, || async {
+        let network = Network::for_this_world(ProcConfig::default());
+        let config = network.config();
+        assert_eq!(config.paths_per_link, 3, "chaos has three paths per link");
+        assert!(config.duplicate_probability > 0.0);
+        assert!(!config.clock_skew_max.is_zero());
+        let calm = lockstep_sim::fault::FaultMix::derive(lockstep_sim::fault::Profile::Calm, 0);
+        assert_ne!(config, calm.network);
+    });
+}

@@ -230,6 +230,29 @@ impl Network {
         }
     }
 
+    /// A network with the fault mix of the world running this code: its
+    /// profile (`Config::profile`, or `LOCKSTEP_PROFILE` under `check`;
+    /// default `calm`) and its seed. For user tests written with `check` or
+    /// `#[lockstep_sim::test(profile = "...")]`.
+    pub fn for_this_world(proc_config: ProcConfig) -> Self {
+        let (profile, seed) = crate::shared::with_current(|shared| {
+            (shared.config.profile.clone(), shared.config.seed)
+        })
+        .expect("Network::for_this_world runs inside a simulated world");
+        let profile = profile
+            .and_then(|name| name.parse().ok())
+            .unwrap_or(crate::fault::Profile::Calm);
+        Self::new(
+            crate::fault::FaultMix::derive(profile, seed).network,
+            proc_config,
+        )
+    }
+
+    /// The network's configuration (faults stop after `stop_faults`).
+    pub fn config(&self) -> NetworkConfig {
+        self.lock().config.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("network state poisoned")
     }
