@@ -160,6 +160,48 @@ pub struct RunReport {
     pub trace: Trace,
 }
 
+/// For a deadlock: every actor that is not idle or still holds messages,
+/// and what it waits for (the seq a reorder buffer is stuck behind).
+fn stall_report(network: &Network) -> String {
+    let mut lines = Vec::new();
+    for cell in network.live_actors() {
+        let status = cell.status();
+        let gaps: Vec<String> = cell
+            .ordering()
+            .iter()
+            .filter(|session| session.buffered_count > 0)
+            .map(|session| {
+                format!(
+                    "waits for seq {} of session {:016x} ({} held behind it)",
+                    session.next_expected_seq, session.session_id, session.buffered_count
+                )
+            })
+            .collect();
+        let queued = cell.queue_depth();
+        let idle = matches!(
+            status,
+            lockstep::ActorStatus::Idle | lockstep::ActorStatus::Client
+        );
+        if idle && queued == 0 && gaps.is_empty() {
+            continue;
+        }
+        let mut line = format!("{} is {}", cell.actor_id(), status.name());
+        if queued > 0 {
+            line.push_str(&format!(", {queued} queued"));
+        }
+        for gap in gaps {
+            line.push_str(", ");
+            line.push_str(&gap);
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        "every actor is idle with nothing queued".to_owned()
+    } else {
+        format!("stuck actors: {}", lines.join("; "))
+    }
+}
+
 /// Virtual-time budget of one run: the fault window plus time to settle.
 pub const SETTLE_TIME_MAX: Duration = Duration::from_secs(600);
 
@@ -221,8 +263,21 @@ pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> Run
     let live_report = Arc::new(Mutex::new(OracleReport::default()));
     let mut stats = NetworkStats::default();
     let mut held = HeldAtEnd::new();
+    // Made outside the world so a deadlock report can still inspect it.
+    let network = Network::new(network_config, proc_config);
+    let world_network = network.clone();
+    // Written by a watchdog just before the virtual-time budget runs out,
+    // while the actors still exist (they are dropped with the failed world).
+    let stall: Arc<Mutex<Option<String>>> = Arc::default();
+    let watchdog_stall = stall.clone();
+    let budget = mix.fault_window + SETTLE_TIME_MAX;
     let result = world.run(async {
-        let network = Network::new(network_config, proc_config);
+        let network = world_network;
+        let watched = network.clone();
+        drop(lockstep::rt::spawn("oracle:watchdog", async move {
+            lockstep::time::sleep(budget.saturating_sub(Duration::from_secs(1))).await;
+            *watchdog_stall.lock().expect("stall lock") = Some(stall_report(&watched));
+        }));
         let wedged = Arc::new(Mutex::new(BTreeSet::new()));
         if options.probe_introspection {
             drop(lockstep::rt::spawn(
@@ -273,6 +328,10 @@ pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> Run
     let scenario_verdict = match result {
         Ok(Ok(())) => None,
         Ok(Err(reason)) => Some(reason),
+        Err(failure @ crate::Failure::TimeBudgetExhausted { .. }) => {
+            let stalled = stall.lock().expect("stall lock").take();
+            Some(format!("{failure}; {}", stalled.unwrap_or_default()))
+        }
         Err(failure) => Some(failure.to_string()),
     };
     if settled {
