@@ -1,4 +1,4 @@
-//! `lockstep-sim check-determinism [--scenario NAME]... [--seeds N] [--profile P]`
+//! `lockstep-sim check-determinism [--scenario NAME]... [--seeds N] [--profile P] [--transport T]`
 //!
 //! Runs every seed twice, each time in a fresh process (`replay --trace`), and
 //! compares verdicts, trace hashes and the traces event by event (DET-1).
@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use indicatif::ProgressBar;
 use lockstep_sim::determinism::compare_lines;
 use lockstep_sim::fault::Profile;
+use lockstep_sim::net::NetworkTransport;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,6 +26,9 @@ pub struct Args {
     /// Parallel pairs of processes (default: all cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Network transport: modelled or session.
+    #[arg(long, default_value = "modelled", value_parser = super::parse_transport)]
+    transport: NetworkTransport,
 }
 
 struct Run {
@@ -32,7 +36,13 @@ struct Run {
     trace: String,
 }
 
-fn replay(scenario: &str, seed: u64, profile: Profile, tag: &str) -> Result<Run, String> {
+fn replay(
+    scenario: &str,
+    seed: u64,
+    profile: Profile,
+    transport: NetworkTransport,
+    tag: &str,
+) -> Result<Run, String> {
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
     let trace_path = std::env::temp_dir().join(format!(
         "lockstep-det-{}-{scenario}-{seed}-{tag}.jsonl",
@@ -46,7 +56,8 @@ fn replay(scenario: &str, seed: u64, profile: Profile, tag: &str) -> Result<Run,
             "--seed",
             &seed.to_string(),
         ])
-        .args(["--profile", profile.name(), "--trace"])
+        .args(["--profile", profile.name()])
+        .args(["--transport", &transport.to_string(), "--trace"])
         .arg(&trace_path)
         .output()
         .map_err(|error| format!("cannot start a replay process: {error}"))?;
@@ -100,8 +111,8 @@ pub fn run(args: Args) -> Result<bool, String> {
                     work.get(next.fetch_add(1, Ordering::Relaxed)).copied()
                 {
                     let outcome = (|| -> Result<Option<String>, String> {
-                        let first = replay(scenario, seed, args.profile, "a")?;
-                        let second = replay(scenario, seed, args.profile, "b")?;
+                        let first = replay(scenario, seed, args.profile, args.transport, "a")?;
+                        let second = replay(scenario, seed, args.profile, args.transport, "b")?;
                         let same_hash =
                             line(&first.stdout, "trace-hash") == line(&second.stdout, "trace-hash");
                         let same_verdict =
