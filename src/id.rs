@@ -125,11 +125,46 @@ impl FromStr for ProcId {
     }
 }
 
-#[derive(PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct ActorIdParts {
     proc_id: ProcId,
     name: Arc<str>,
     pid: u64,
+    /// The text form, made on first use (traces print ids on every event).
+    #[serde(skip)]
+    text: std::sync::OnceLock<Arc<str>>,
+}
+
+impl ActorIdParts {
+    fn key(&self) -> (&ProcId, &str, u64) {
+        (&self.proc_id, &self.name, self.pid)
+    }
+}
+
+impl PartialEq for ActorIdParts {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for ActorIdParts {}
+
+impl PartialOrd for ActorIdParts {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ActorIdParts {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl std::hash::Hash for ActorIdParts {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
 }
 
 /// Identifies an actor: its proc, its name and its pid (0 for root actors,
@@ -145,6 +180,7 @@ impl ActorId {
             proc_id,
             name: name.into(),
             pid,
+            text: std::sync::OnceLock::new(),
         })))
     }
 
@@ -177,9 +213,18 @@ impl ActorId {
     }
 }
 
+impl ActorId {
+    /// The text form (`proc.name[pid]`), formatted once and shared.
+    pub fn text(&self) -> &Arc<str> {
+        self.0
+            .text
+            .get_or_init(|| format!("{}.{}[{}]", self.0.proc_id, self.0.name, self.0.pid).into())
+    }
+}
+
 impl fmt::Display for ActorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}[{}]", self.0.proc_id, self.0.name, self.0.pid)
+        f.write_str(self.text())
     }
 }
 

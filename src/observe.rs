@@ -20,7 +20,7 @@
 use crate::actor::ActorStatus;
 use crate::id::{ActorId, PortId};
 use crate::mailbox::{MessageEnvelope, UndeliverableReason};
-use crate::rt::trace::{TraceEvent, record};
+use crate::rt::trace::{TraceEvent, TraceValue, record};
 use crate::sequencing::SeqInfo;
 use crate::supervision::ActorSupervisionEvent;
 
@@ -34,7 +34,7 @@ fn seq_fields(event: TraceEvent, seq_info: SeqInfo) -> TraceEvent {
 pub(crate) fn spawned(actor: &ActorId, parent: Option<&ActorId>, client: bool) {
     record(|| {
         TraceEvent::new("actor_spawn")
-            .with("actor", actor.to_string())
+            .with("actor", actor)
             .with(
                 "parent",
                 parent.map(ToString::to_string).unwrap_or_default(),
@@ -43,21 +43,26 @@ pub(crate) fn spawned(actor: &ActorId, parent: Option<&ActorId>, client: bool) {
     });
 }
 
-pub(crate) fn sent(sender: &ActorId, dest: &PortId, seq_info: SeqInfo, type_name: &str) {
+pub(crate) fn sent(sender: &ActorId, dest: &PortId, seq_info: SeqInfo, type_name: &'static str) {
     record(|| {
         let event = TraceEvent::new("send")
-            .with("sender", sender.to_string())
+            .with("sender", sender)
             .with("dest", dest.to_string());
-        seq_fields(event, seq_info).with("type", type_name)
+        seq_fields(event, seq_info).with("type", TraceValue::Static(type_name))
     });
 }
 
-pub(crate) fn handled(actor: &ActorId, sender: &ActorId, seq_info: SeqInfo, type_name: &str) {
+pub(crate) fn handled(
+    actor: &ActorId,
+    sender: &ActorId,
+    seq_info: SeqInfo,
+    type_name: &'static str,
+) {
     record(|| {
         let event = TraceEvent::new("handled")
-            .with("actor", actor.to_string())
-            .with("sender", sender.to_string());
-        seq_fields(event, seq_info).with("type", type_name)
+            .with("actor", actor)
+            .with("sender", sender);
+        seq_fields(event, seq_info).with("type", TraceValue::Static(type_name))
     });
 }
 
@@ -78,19 +83,14 @@ pub(crate) fn refused(
 ) {
     record(|| {
         let event = TraceEvent::new("undeliverable")
-            .with("sender", sender.to_string())
+            .with("sender", sender)
             .with("dest", dest.to_string());
         seq_fields(event, seq_info).with("reason", reason.to_string())
     });
 }
 
 pub(crate) fn arrived(actor: &ActorId, seq_info: SeqInfo) {
-    record(|| {
-        seq_fields(
-            TraceEvent::new("arrived").with("actor", actor.to_string()),
-            seq_info,
-        )
-    });
+    record(|| seq_fields(TraceEvent::new("arrived").with("actor", actor), seq_info));
 }
 
 pub(crate) fn duplicate_dropped(session_id: u64, seq: u64) {
@@ -104,8 +104,8 @@ pub(crate) fn duplicate_dropped(session_id: u64, seq: u64) {
 pub(crate) fn status(actor: &ActorId, status: &ActorStatus) {
     record(|| {
         TraceEvent::new("status")
-            .with("actor", actor.to_string())
-            .with("status", status.name())
+            .with("actor", actor)
+            .with("status", TraceValue::Static(status.name()))
             .with("terminal", status.is_terminal())
     });
 }

@@ -46,6 +46,16 @@ fn world(seed: u64) -> World {
     World::new(Config::with_seed(seed).steps_max(u64::MAX))
 }
 
+/// A world that does not record the runtime's own events (no oracle reads
+/// them): what a plain `check` body can run at.
+fn quiet_world(seed: u64) -> World {
+    World::new(
+        Config::with_seed(seed)
+            .steps_max(u64::MAX)
+            .runtime_events(false),
+    )
+}
+
 /// `iterations` batches of [`HOPS`] hops between two actors; wall time.
 async fn actors_ping_pong(iterations: u64) -> Duration {
     let proc = Proc::local();
@@ -159,6 +169,20 @@ fn bench_ping_pong(c: &mut Criterion) {
         }),
         None,
     );
+    let quiet = compare(
+        c,
+        "simulator/ping_pong_without_runtime_events",
+        plan,
+        ("actors_in_quiet_world", |n| {
+            quiet_world(1)
+                .run(actors_ping_pong(n))
+                .expect("ping-pong passes")
+        }),
+        ("raw_tasks_on_tokio_current_thread", |n| {
+            bare_loop.block_on(raw_ping_pong(n, spawn_on_tokio))
+        }),
+        None,
+    );
     let executor = compare(
         c,
         "simulator/executor",
@@ -180,6 +204,11 @@ fn bench_ping_pong(c: &mut Criterion) {
         report_rate(name, "simulated msgs", rate(ours), target);
         let name = "simulator/ping_pong/raw_tasks_on_tokio_current_thread";
         report_rate(name, "msgs", rate(bare), None);
+    }
+    if let Some((ours, _)) = quiet {
+        let target = Some(Target::AtLeast(MESSAGES_PER_SECOND_MIN));
+        let name = "simulator/ping_pong_without_runtime_events/actors_in_quiet_world";
+        report_rate(name, "simulated msgs", rate(ours), target);
     }
     if let Some((executor, _)) = executor {
         let name = "simulator/executor/raw_tasks_in_world";

@@ -105,7 +105,7 @@ impl Environment for SimEnvironment {
     }
 
     fn records_events(&self) -> bool {
-        true
+        self.shared.config.runtime_events
     }
 
     fn record(&self, event: lockstep::rt::trace::TraceEvent) {
@@ -117,6 +117,8 @@ impl Environment for SimEnvironment {
                     TraceValue::U64(value) => value.into(),
                     TraceValue::Bool(value) => value.into(),
                     TraceValue::Str(value) => value.into(),
+                    TraceValue::Static(value) => crate::trace::Value::Str(value.into()),
+                    TraceValue::Shared(value) => crate::trace::Value::Str(value.to_string().into()),
                 };
                 (name, value)
             })

@@ -49,6 +49,10 @@ pub struct Config {
     /// Planted runtime bugs to turn on (`lockstep::rt::mutation`), for
     /// testing the oracles. Ignored by release builds.
     pub mutations: Vec<String>,
+    /// Whether the runtime's own events (sends, deliveries, statuses) go
+    /// into the trace (default on). The oracles need them; a plain `check`
+    /// body that no oracle reads can turn them off for speed.
+    pub runtime_events: bool,
 }
 
 impl Default for Config {
@@ -60,6 +64,7 @@ impl Default for Config {
             buggify: BuggifyConfig::default(),
             profile: None,
             mutations: Vec::new(),
+            runtime_events: true,
         }
     }
 }
@@ -100,6 +105,12 @@ impl Config {
     /// Turns on planted bug `name` (see `lockstep::rt::mutation`).
     pub fn mutation(mut self, name: impl Into<String>) -> Self {
         self.mutations.push(name.into());
+        self
+    }
+
+    /// Records the runtime's own events in the trace, or not.
+    pub fn runtime_events(mut self, on: bool) -> Self {
+        self.runtime_events = on;
         self
     }
 

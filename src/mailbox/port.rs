@@ -311,7 +311,7 @@ impl<M: RemoteMessage> PortRef<M> {
             cx.outbox().actor_id(),
             &self.port_id,
             seq_info,
-            envelope.type_name(),
+            std::any::type_name::<M>(),
         );
         cx.outbox().post(envelope);
         Ok(())

@@ -38,21 +38,9 @@ pub fn current() -> Option<Arc<dyn Environment>> {
 }
 
 /// Borrow the current environment without cloning the `Arc` (the hot path).
+///
+/// `f` runs while the slot is borrowed: it must not call [`enter`] (no
+/// environment method does; worlds are entered before they run anything).
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Arc<dyn Environment>>) -> R) -> R {
-    CURRENT.with(|slot| {
-        let borrowed = slot.borrow();
-        match borrowed.as_ref() {
-            Some(environment) => {
-                // Release the borrow before calling out: the environment may spawn,
-                // and a spawned task may enter again on this thread.
-                let environment = environment.clone();
-                drop(borrowed);
-                f(Some(&environment))
-            }
-            None => {
-                drop(borrowed);
-                f(None)
-            }
-        }
-    })
+    CURRENT.with(|slot| f(slot.borrow().as_ref()))
 }

@@ -19,6 +19,10 @@ pub enum TraceValue {
     Bool(bool),
     /// Text (ids print in their `Display` form).
     Str(String),
+    /// Static text (type names): no allocation.
+    Static(&'static str),
+    /// Shared text (cached id forms): no formatting.
+    Shared(std::sync::Arc<str>),
 }
 
 impl fmt::Display for TraceValue {
@@ -27,6 +31,8 @@ impl fmt::Display for TraceValue {
             TraceValue::U64(value) => write!(f, "{value}"),
             TraceValue::Bool(value) => write!(f, "{value}"),
             TraceValue::Str(value) => f.write_str(value),
+            TraceValue::Static(value) => f.write_str(value),
+            TraceValue::Shared(value) => f.write_str(value),
         }
     }
 }
@@ -58,6 +64,18 @@ impl From<String> for TraceValue {
 impl From<&str> for TraceValue {
     fn from(value: &str) -> Self {
         TraceValue::Str(value.to_owned())
+    }
+}
+
+impl From<std::sync::Arc<str>> for TraceValue {
+    fn from(value: std::sync::Arc<str>) -> Self {
+        TraceValue::Shared(value)
+    }
+}
+
+impl From<&crate::id::ActorId> for TraceValue {
+    fn from(value: &crate::id::ActorId) -> Self {
+        TraceValue::Shared(value.text().clone())
     }
 }
 
