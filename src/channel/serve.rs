@@ -20,8 +20,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use super::link::{Link, Listener};
 use super::session::{AckSchedule, DataVerdict, ReceiverSession, SessionError};
 use super::wire::{SessionMessage, decode_envelope};
@@ -90,7 +88,7 @@ struct ServerState {
 pub struct Server {
     state: Arc<ServerState>,
     addr: ChannelAddr,
-    shutdown: watch::Sender<bool>,
+    shutdown: Shutdown,
     accept_task: JoinHandle<()>,
 }
 
@@ -110,7 +108,8 @@ pub fn serve(proc: &Proc, listener: Box<dyn Listener>, config: ChannelConfig) ->
         failures: Mutex::new(VecDeque::new()),
         counters: Counters::default(),
     });
-    let (shutdown, stopped) = watch::channel(false);
+    let shutdown = Shutdown::default();
+    let stopped = shutdown.clone();
     let accept_task = runtime::spawn(
         &format!("serve:{addr}"),
         accept_links(state.clone(), listener, stopped),
@@ -153,7 +152,7 @@ impl Server {
 
     /// Stop accepting and close every link.
     pub fn shutdown(&self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.stop();
         self.accept_task.abort();
     }
 }
@@ -164,11 +163,39 @@ impl Drop for Server {
     }
 }
 
-async fn accept_links(
-    state: Arc<ServerState>,
-    mut listener: Box<dyn Listener>,
-    stopped: watch::Receiver<bool>,
-) {
+/// A one-way "stop" flag with FIFO wake-ups. (Not a `tokio::sync::watch`:
+/// its waiters wake in an order drawn from tokio's thread-local RNG, which
+/// would make simulated runs of one seed differ — see LC-5.)
+#[derive(Clone, Default)]
+struct Shutdown(Arc<ShutdownState>);
+
+#[derive(Default)]
+struct ShutdownState {
+    stopped: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Shutdown {
+    fn stop(&self) {
+        self.0.stopped.store(true, Ordering::Release);
+        self.0.notify.notify_waiters();
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a stop in between is not missed.
+            notified.as_mut().enable();
+            if self.0.stopped.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+async fn accept_links(state: Arc<ServerState>, mut listener: Box<dyn Listener>, stopped: Shutdown) {
     let addr = listener.local_addr().clone();
     loop {
         match listener.accept().await {
@@ -243,7 +270,7 @@ struct LinkTask {
     schedule: Option<AckSchedule>,
 }
 
-async fn run_link(state: Arc<ServerState>, link: Link, mut stopped: watch::Receiver<bool>) {
+async fn run_link(state: Arc<ServerState>, link: Link, stopped: Shutdown) {
     let peer = link.peer.clone();
     let mut task = LinkTask {
         state: state.clone(),
@@ -251,7 +278,7 @@ async fn run_link(state: Arc<ServerState>, link: Link, mut stopped: watch::Recei
         session: None,
         schedule: None,
     };
-    let result = task.serve(&mut stopped).await;
+    let result = task.serve(&stopped).await;
     // CH-5: acks are flushed on close, even after an error (best effort).
     let _ = task.flush_ack().await;
     task.link.tx.close().await;
@@ -287,12 +314,12 @@ impl LinkTask {
         }
     }
 
-    async fn serve(&mut self, stopped: &mut watch::Receiver<bool>) -> Result<(), ChannelError> {
+    async fn serve(&mut self, stopped: &Shutdown) -> Result<(), ChannelError> {
         loop {
             let deadline = self.schedule.as_ref().and_then(AckSchedule::deadline);
             let frame = tokio::select! {
                 biased;
-                _ = stopped.changed() => return Ok(()),
+                _ = stopped.wait() => return Ok(()),
                 frame = self.link.rx.recv() => frame?,
                 () = sleep_until_or_forever(deadline) => {
                     self.ack_if_due().await?;

@@ -269,16 +269,18 @@ impl<M> PortRef<M> {
 pub(crate) fn envelope_for<M: RemoteMessage>(
     cx: &impl SendContext,
     dest: &PortId,
-    seq_info: SeqInfo,
+    stamp: impl FnOnce() -> SeqInfo,
     message: M,
 ) -> Result<MessageEnvelope, SendError<M>> {
     let outbox = cx.outbox();
     let limit = outbox.proc().config().message_bytes_max;
     match codec::encode(&message, limit) {
+        // Stamped only once encoding succeeded: a refused message must not
+        // use up a seq, or every later one would wait behind the gap (SEQ-0).
         Ok(bytes) => Ok(MessageEnvelope::new(
             outbox.actor_id().clone(),
             dest.clone(),
-            Headers::new(seq_info),
+            Headers::new(stamp()),
             std::any::type_name::<M>(),
             Payload::Serialized(bytes),
         )),
@@ -302,11 +304,12 @@ impl<M: RemoteMessage> PortRef<M> {
     /// receiving domain, and routed by `cx`'s proc. Failures after this point
     /// come back to the sender as undeliverable.
     pub fn send(&self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
-        let seq_info = match ReceivingDomain::sequenced(&self.port_id) {
+        let stamp = || match ReceivingDomain::sequenced(&self.port_id) {
             Some(domain) => cx.outbox().next_seq(&domain),
             None => SeqInfo::Direct,
         };
-        let envelope = envelope_for(cx, &self.port_id, seq_info, message)?;
+        let envelope = envelope_for(cx, &self.port_id, stamp, message)?;
+        let seq_info = envelope.headers().seq_info();
         crate::observe::sent(
             cx.outbox().actor_id(),
             &self.port_id,
@@ -494,8 +497,10 @@ impl<M: Message> OnceState<M> {
         let sender = self.sender.lock().take();
         if let Some(mailbox) = self.mailbox.upgrade() {
             let mailbox = Mailbox { state: mailbox };
-            mailbox.unregister(self.port_id.index());
+            // Spent first: a duplicate racing in between is then dropped,
+            // never returned as "unbound" (PORT-3).
             mailbox.mark_once_port_spent(self.port_id.index());
+            mailbox.unregister(self.port_id.index());
         }
         let reason = || UndeliverableReason::PortClosed {
             port_id: self.port_id.clone(),
@@ -598,7 +603,7 @@ impl<M: RemoteMessage> OncePortRef<M> {
 
     /// Send the one message by reference.
     pub fn send(self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
-        let envelope = envelope_for(cx, &self.port_id, SeqInfo::Direct, message)?;
+        let envelope = envelope_for(cx, &self.port_id, || SeqInfo::Direct, message)?;
         cx.outbox().post(envelope);
         Ok(())
     }

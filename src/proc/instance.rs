@@ -314,14 +314,14 @@ pub(crate) async fn run<A: Actor>(
 
 async fn serve<A: Actor>(actor: &mut A, instance: &Instance<A>, queues: &mut Queues<A>) -> Exit {
     let status = &instance.cell().state.status;
-    status.set(ActorStatus::Initializing);
+    status.set_unless_terminal(ActorStatus::Initializing);
     // LC-2: init before anything else.
     match AssertUnwindSafe(actor.init(instance)).catch_unwind().await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => return Exit::failed(ActorErrorKind::Init(error.to_string())),
         Err(payload) => return Exit::panicked(payload, None),
     }
-    status.set(ActorStatus::Idle);
+    status.set_unless_terminal(ActorStatus::Idle);
     let mut cx = Context {
         instance: instance.clone(),
         headers: Headers::default(),
@@ -411,8 +411,21 @@ async fn drain<A: Actor>(
     queues: &mut Queues<A>,
     reason: String,
 ) -> Exit {
-    cx.instance.cell().state.status.set(ActorStatus::Stopping);
+    cx.instance
+        .cell()
+        .state
+        .status
+        .set_unless_terminal(ActorStatus::Stopping);
+    // LC-4: exactly what was accepted before the signal; later arrivals go
+    // back to their senders (in `finish`), so a self-feeding actor still stops.
+    let mut accepted = cx.instance.ports().inbox().queue_depth();
     loop {
+        if accepted == 0 {
+            return Exit::Stopped {
+                reason,
+                drained: true,
+            };
+        }
         match queues.signals.try_recv() {
             Ok(Signal::Stop(reason)) => {
                 return Exit::Stopped {
@@ -425,6 +438,7 @@ async fn drain<A: Actor>(
         }
         match queues.work.try_recv() {
             Ok(work) => {
+                accepted -= 1;
                 if let Err(exit) = process(actor, cx, work, &ActorStatus::Stopping).await {
                     return exit;
                 }
@@ -456,7 +470,7 @@ async fn process<A: Actor>(
             body,
         } => {
             let handler = HandlerInfo::of(body.type_name());
-            status.set(ActorStatus::Processing(
+            status.set_unless_terminal(ActorStatus::Processing(
                 rt::time::system_now(),
                 Some(handler.clone()),
             ));
@@ -491,7 +505,7 @@ async fn process<A: Actor>(
         Work::Undeliverable(returned) => {
             let returned = *returned;
             let handler = HandlerInfo::of(std::any::type_name::<Undeliverable<MessageEnvelope>>());
-            status.set(ActorStatus::Processing(
+            status.set_unless_terminal(ActorStatus::Processing(
                 rt::time::system_now(),
                 Some(handler.clone()),
             ));
@@ -507,12 +521,19 @@ async fn process<A: Actor>(
                 Err(payload) => return Err(Exit::panicked(payload, None)),
             }
         }
-        Work::Call(call) => call(actor, &cx.instance).await,
+        Work::Call(call) => {
+            if let Err(payload) = AssertUnwindSafe(call(actor, &cx.instance))
+                .catch_unwind()
+                .await
+            {
+                return Err(Exit::panicked(payload, None));
+            }
+        }
     }
     // Under load the next message sets `Processing` again at once: skip the
     // round trip through the resting status while work is already queued.
     if cx.instance.ports().inbox().queue_depth() == 0 || resting != &ActorStatus::Idle {
-        status.set(resting.clone());
+        status.set_unless_terminal(resting.clone());
     }
     Ok(())
 }
@@ -550,7 +571,11 @@ async fn finish<A: Actor>(
 ) {
     let cell = instance.cell();
     let actor_id = cell.actor_id().clone();
-    cell.state.status.set_unless_terminal(ActorStatus::Stopping);
+    // Terminated by force meanwhile (a wedged actor's parent gave up, or its
+    // proc crashed): that path already published the end and reported it.
+    if !cell.state.status.set_unless_terminal(ActorStatus::Stopping) {
+        return;
+    }
 
     let child_signal = match &exit {
         Exit::Stopped { drained: true, .. } => Signal::DrainAndStop("parent is draining".into()),
@@ -604,7 +629,11 @@ async fn finish<A: Actor>(
         inbox.return_to_sender(work, abandoned());
     }
     cell.state.mailbox.close();
-    let display_name = actor.as_deref().and_then(Actor::display_name);
+    let display_name = actor.as_deref().and_then(|actor| {
+        std::panic::catch_unwind(AssertUnwindSafe(|| actor.display_name()))
+            .ok()
+            .flatten()
+    });
     let headers = match &mut exit {
         Exit::Failed { headers, .. } => headers.take(),
         Exit::Stopped { .. } => None,
@@ -625,7 +654,7 @@ async fn finish<A: Actor>(
     // The name is free before anyone can see the end, so an awaiting caller
     // may spawn a successor under the same name at once.
     instance.proc().forget(&actor_id);
-    cell.state.status.set(terminal);
+    cell.state.status.set_unless_terminal(terminal);
 }
 
 /// Deliver `event` to the parent's supervision queue, or the proc's

@@ -491,6 +491,17 @@ impl Proc {
                 report.stopped.push(root.actor_id().clone());
             } else {
                 root.terminate_by_force(format!("proc destroyed: did not stop within {timeout:?}"));
+                // SV-1, SV-4: a root ended by force still reports, and frees its name.
+                let event = ActorSupervisionEvent {
+                    actor_id: root.actor_id().clone(),
+                    display_name: None,
+                    status: root.status(),
+                    occurred_at: rt::time::system_now(),
+                    message_headers: None,
+                };
+                crate::observe::supervision_event(&event, None);
+                self.report_root(event);
+                self.forget(root.actor_id());
                 report.aborted.push(root.actor_id().clone());
             }
         }
