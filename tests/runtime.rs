@@ -246,23 +246,31 @@ impl Handler<u64> for Gate {
     }
 }
 
+/// A closed gate actor, the key that opens it, and what it let through.
+fn spawn_gate(
+    proc: &Proc,
+    client: &Instance<()>,
+) -> (
+    lockstep::ActorHandle<Gate>,
+    tokio::sync::oneshot::Sender<()>,
+    lockstep::PortReceiver<u64>,
+) {
+    let (port, seen) = client.open_port();
+    let (release, open) = tokio::sync::oneshot::channel();
+    let gate = Gate {
+        open: Some(open),
+        seen: port.bind(),
+    };
+    (proc.spawn("gate", gate).unwrap(), release, seen)
+}
+
 /// Goal: LC-4, drain-and-stop handles everything accepted before it.
 #[test]
 fn lc_4_drain_and_stop_handles_everything_queued_before_it() {
     on_both(|| async {
         let proc = Proc::local();
         let (client, _client) = proc.instance("client").unwrap();
-        let (port, mut seen) = client.open_port();
-        let (release, open) = tokio::sync::oneshot::channel();
-        let gate = proc
-            .spawn(
-                "gate",
-                Gate {
-                    open: Some(open),
-                    seen: port.bind(),
-                },
-            )
-            .unwrap();
+        let (gate, release, mut seen) = spawn_gate(&proc, &client);
         for value in 0..5u64 {
             gate.send(&client, value).unwrap();
         }
@@ -281,17 +289,7 @@ fn lc_4_stop_abandons_queued_work_and_returns_it() {
         let proc = Proc::local();
         let (client, _client) = proc.instance("client").unwrap();
         let mut returned = client.take_undeliverable_receiver().unwrap();
-        let (port, mut seen) = client.open_port();
-        let (release, open) = tokio::sync::oneshot::channel();
-        let gate = proc
-            .spawn(
-                "gate",
-                Gate {
-                    open: Some(open),
-                    seen: port.bind(),
-                },
-            )
-            .unwrap();
+        let (gate, release, mut seen) = spawn_gate(&proc, &client);
         let mut status = gate.status();
         for value in 0..4u64 {
             gate.send(&client, value).unwrap();

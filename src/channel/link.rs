@@ -153,3 +153,52 @@ impl Transport for Transports {
         }
     }
 }
+
+/// A listener whose accepted links arrive on a queue: what in-memory
+/// transports (`local:`, the simulator's `sim:`) hand out. `on_close` runs
+/// when it is dropped, so the transport can free the address.
+pub struct QueueListener {
+    addr: ChannelAddr,
+    accepted: tokio::sync::mpsc::UnboundedReceiver<Link>,
+    on_close: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl QueueListener {
+    /// A listener on `addr` taking links from `accepted`.
+    pub fn new(
+        addr: ChannelAddr,
+        accepted: tokio::sync::mpsc::UnboundedReceiver<Link>,
+        on_close: impl FnOnce() + Send + 'static,
+    ) -> Self {
+        Self {
+            addr,
+            accepted,
+            on_close: Some(Box::new(on_close)),
+        }
+    }
+}
+
+impl Listener for QueueListener {
+    fn local_addr(&self) -> &ChannelAddr {
+        &self.addr
+    }
+
+    fn accept(&mut self) -> BoxFuture<'_, Result<Link, ChannelError>> {
+        Box::pin(async move {
+            self.accepted
+                .recv()
+                .await
+                .ok_or_else(|| ChannelError::Closed {
+                    address: self.addr.to_string(),
+                })
+        })
+    }
+}
+
+impl Drop for QueueListener {
+    fn drop(&mut self) {
+        if let Some(on_close) = self.on_close.take() {
+            on_close();
+        }
+    }
+}

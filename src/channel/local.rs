@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use super::frame::stream_link;
-use super::link::{Link, Listener, Transport};
+use super::link::{Link, Listener, QueueListener, Transport};
 use super::{ChannelAddr, ChannelError, FRAME_BYTES_MAX_DEFAULT};
 use std::sync::Arc;
 
@@ -107,13 +107,22 @@ impl LocalNetwork {
         registry.next_listener += 1;
         let (accept, accepted) = mpsc::unbounded_channel();
         registry.listeners.insert(name.clone(), (id, accept));
-        Ok(Box::new(LocalListener {
-            addr: addr.clone(),
-            id,
-            name,
+        let registry = self.registry.clone();
+        Ok(Box::new(QueueListener::new(
+            addr.clone(),
             accepted,
-            registry: self.registry.clone(),
-        }))
+            move || {
+                // Free the name, unless a newer listener took it meanwhile.
+                let mut registry = registry.lock();
+                if registry
+                    .listeners
+                    .get(&name)
+                    .is_some_and(|(current, _)| *current == id)
+                {
+                    registry.listeners.remove(&name);
+                }
+            },
+        )))
     }
 }
 
@@ -129,43 +138,5 @@ impl Transport for LocalNetwork {
     ) -> BoxFuture<'static, Result<Box<dyn Listener>, ChannelError>> {
         let result = self.listen_now(addr);
         Box::pin(async move { result })
-    }
-}
-
-struct LocalListener {
-    addr: ChannelAddr,
-    id: u64,
-    name: String,
-    accepted: mpsc::UnboundedReceiver<Link>,
-    registry: Arc<Mutex<Registry>>,
-}
-
-impl Listener for LocalListener {
-    fn local_addr(&self) -> &ChannelAddr {
-        &self.addr
-    }
-
-    fn accept(&mut self) -> BoxFuture<'_, Result<Link, ChannelError>> {
-        Box::pin(async move {
-            self.accepted
-                .recv()
-                .await
-                .ok_or_else(|| ChannelError::Closed {
-                    address: self.addr.to_string(),
-                })
-        })
-    }
-}
-
-impl Drop for LocalListener {
-    fn drop(&mut self) {
-        let mut registry = self.registry.lock();
-        if registry
-            .listeners
-            .get(&self.name)
-            .is_some_and(|(id, _)| *id == self.id)
-        {
-            registry.listeners.remove(&self.name);
-        }
     }
 }

@@ -71,7 +71,7 @@ use std::fmt;
 
 pub use addr::{AddrError, ChannelAddr};
 pub use frame::{FRAME_HEADER_BYTES, FrameDecoder, FrameError, encode_frame, stream_link};
-pub use link::{FrameRx, FrameTx, Link, Listener, Transport, Transports};
+pub use link::{FrameRx, FrameTx, Link, Listener, QueueListener, Transport, Transports};
 pub use local::LocalNetwork;
 pub use router::{ChannelStats, Router};
 pub use serve::{LinkFailure, ServeStats, Server, serve};

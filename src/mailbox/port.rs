@@ -70,9 +70,20 @@ fn decode_payload<M: RemoteMessage>(
     }
 }
 
-/// The size limit of the mailbox a port belongs to; `None` once it is gone.
-fn message_limit(mailbox: &Weak<MailboxState>) -> Option<u64> {
-    mailbox.upgrade().map(|mailbox| mailbox.message_bytes_max)
+/// Decode an envelope for `port_id` within its mailbox's size limit; a port
+/// whose mailbox is gone is closed.
+fn decode_for<M: RemoteMessage>(
+    mailbox: &Weak<MailboxState>,
+    port_id: &PortId,
+    envelope: &MessageEnvelope,
+) -> Result<M, UndeliverableReason> {
+    let limit = mailbox
+        .upgrade()
+        .map(|mailbox| mailbox.message_bytes_max)
+        .ok_or_else(|| UndeliverableReason::PortClosed {
+            port_id: port_id.clone(),
+        })?;
+    decode_payload(envelope, limit)
 }
 
 pub(crate) struct PortState<M> {
@@ -197,13 +208,7 @@ impl<M: RemoteMessage> SerializedPort for PortState<M> {
         &self,
         envelope: MessageEnvelope,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        let Some(limit) = message_limit(&self.mailbox) else {
-            let reason = UndeliverableReason::PortClosed {
-                port_id: self.port_id.clone(),
-            };
-            return Err((envelope, reason));
-        };
-        let message = match decode_payload::<M>(&envelope, limit) {
+        let message = match decode_for::<M>(&self.mailbox, &self.port_id, &envelope) {
             Ok(message) => message,
             Err(reason) => return Err((envelope, reason)),
         };
@@ -517,13 +522,7 @@ impl<M: RemoteMessage> SerializedPort for OnceState<M> {
         &self,
         envelope: MessageEnvelope,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        let Some(limit) = message_limit(&self.mailbox) else {
-            let reason = UndeliverableReason::PortClosed {
-                port_id: self.port_id.clone(),
-            };
-            return Err((envelope, reason));
-        };
-        match decode_payload::<M>(&envelope, limit) {
+        match decode_for::<M>(&self.mailbox, &self.port_id, &envelope) {
             Ok(message) => self
                 .deliver(message)
                 .map_err(|(_message, reason)| (envelope, reason)),

@@ -44,7 +44,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use futures::future::{BoxFuture, Either, select};
 use lockstep::channel::wire::{SessionMessage, decode_envelope};
-use lockstep::channel::{ChannelAddr, ChannelError, FrameRx, FrameTx, Link, Listener, Transport};
+use lockstep::channel::{
+    ChannelAddr, ChannelError, FrameRx, FrameTx, Link, Listener, QueueListener, Transport,
+};
 use lockstep::rt::random::{self, RandomStream};
 use lockstep::rt::time::{self, Instant};
 use lockstep::rt::trace::{TraceEvent, record};
@@ -247,7 +249,7 @@ impl SimTransport {
     }
 
     /// Register a listener for `addr` now (a restarted proc serves at once).
-    pub(super) fn listen_now(&self, addr: &ChannelAddr) -> Result<SimListener, ChannelError> {
+    pub(super) fn listen_now(&self, addr: &ChannelAddr) -> Result<QueueListener, ChannelError> {
         let name = Self::name(addr)?.to_owned();
         let state = self.state.upgrade().ok_or_else(|| Self::gone(addr))?;
         let mut locked = lock_state(&state);
@@ -268,13 +270,26 @@ impl SimTransport {
         let replaced = fabric.listeners.insert(name.clone(), (id, accept));
         drop(locked);
         drop(replaced);
-        Ok(SimListener {
-            addr: addr.clone(),
-            id,
-            name,
-            accepted,
-            state: self.state.clone(),
-        })
+        let state = self.state.clone();
+        Ok(QueueListener::new(addr.clone(), accepted, move || {
+            let Some(state) = state.upgrade() else {
+                return;
+            };
+            // Free the name, unless a newer listener took it meanwhile; drop
+            // the removed sender with the lock released.
+            let mut locked = lock_state(&state);
+            let listeners = &mut locked.fabric.listeners;
+            let removed = if listeners
+                .get(&name)
+                .is_some_and(|(current, _)| *current == id)
+            {
+                listeners.remove(&name)
+            } else {
+                None
+            };
+            drop(locked);
+            drop(removed);
+        }))
     }
 
     /// LINK-3: wait until neither direction between the ends is cut, then
@@ -399,52 +414,6 @@ impl Transport for SimTransport {
             .listen_now(addr)
             .map(|listener| Box::new(listener) as Box<dyn Listener>);
         Box::pin(async move { result })
-    }
-}
-
-/// Accepts the links dialed to one `sim:` address.
-pub(super) struct SimListener {
-    addr: ChannelAddr,
-    id: u64,
-    name: String,
-    accepted: mpsc::UnboundedReceiver<Link>,
-    state: Weak<Mutex<State>>,
-}
-
-impl Listener for SimListener {
-    fn local_addr(&self) -> &ChannelAddr {
-        &self.addr
-    }
-
-    fn accept(&mut self) -> BoxFuture<'_, Result<Link, ChannelError>> {
-        Box::pin(async move {
-            self.accepted
-                .recv()
-                .await
-                .ok_or_else(|| ChannelError::Closed {
-                    address: self.addr.to_string(),
-                })
-        })
-    }
-}
-
-impl Drop for SimListener {
-    fn drop(&mut self) {
-        let Some(state) = self.state.upgrade() else {
-            return;
-        };
-        let mut locked = lock_state(&state);
-        let listeners = &mut locked.fabric.listeners;
-        let removed = if listeners
-            .get(&self.name)
-            .is_some_and(|(id, _)| *id == self.id)
-        {
-            listeners.remove(&self.name)
-        } else {
-            None
-        };
-        drop(locked);
-        drop(removed);
     }
 }
 
