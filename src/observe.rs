@@ -47,7 +47,7 @@ pub(crate) fn sent(sender: &ActorId, dest: &PortId, seq_info: SeqInfo, type_name
     record(|| {
         let event = TraceEvent::new("send")
             .with("sender", sender)
-            .with("dest", dest.to_string());
+            .with("dest", dest);
         seq_fields(event, seq_info).with("type", TraceValue::Static(type_name))
     });
 }
@@ -70,7 +70,7 @@ pub(crate) fn undeliverable(envelope: &MessageEnvelope, reason: &UndeliverableRe
     record(|| {
         let event = TraceEvent::new("undeliverable")
             .with("sender", envelope.sender().to_string())
-            .with("dest", envelope.dest().to_string());
+            .with("dest", envelope.dest());
         seq_fields(event, envelope.headers().seq_info()).with("reason", reason.to_string())
     });
 }
@@ -84,7 +84,7 @@ pub(crate) fn refused(
     record(|| {
         let event = TraceEvent::new("undeliverable")
             .with("sender", sender)
-            .with("dest", dest.to_string());
+            .with("dest", dest);
         seq_fields(event, seq_info).with("reason", reason.to_string())
     });
 }

@@ -60,7 +60,7 @@ pub fn compare(first: &Trace, second: &Trace) -> Option<Divergence> {
         return Some(divergence);
     }
     (first.hash() != second.hash()).then(|| Divergence {
-        index: first.events().len(),
+        index: first.len(),
         first: Some(format!("schedule digest {:016x}", first.schedule_hash())),
         second: Some(format!("schedule digest {:016x}", second.schedule_hash())),
     })

@@ -24,7 +24,7 @@ use lockstep::rt::{AbortTask, Environment, Instant, RandomStream, TaskFuture, Ti
 use crate::clock::TimerKey;
 use crate::executor::{Executor, TaskId};
 use crate::shared::Shared;
-use crate::trace::kind;
+use crate::trace::{Recorded, kind};
 
 /// The environment a world installs with `lockstep::rt::enter` while it runs.
 pub struct SimEnvironment {
@@ -109,21 +109,18 @@ impl Environment for SimEnvironment {
     }
 
     fn record(&self, event: lockstep::rt::trace::TraceEvent) {
-        let fields = event
-            .fields
-            .into_iter()
-            .map(|(name, value)| {
-                let value = match value {
-                    TraceValue::U64(value) => value.into(),
-                    TraceValue::Bool(value) => value.into(),
-                    TraceValue::Str(value) => value.into(),
-                    TraceValue::Static(value) => crate::trace::Value::Str(value.into()),
-                    TraceValue::Shared(value) => crate::trace::Value::Str(value.to_string().into()),
-                };
-                (name, value)
-            })
-            .collect();
-        self.shared.lock().record(event.kind, fields);
+        let fields = event.fields.iter().map(|(name, value)| {
+            let value = match value {
+                TraceValue::U64(value) => Recorded::U64(*value),
+                TraceValue::Bool(value) => Recorded::Bool(*value),
+                TraceValue::Str(value) => Recorded::Text(value),
+                TraceValue::Static(value) => Recorded::Static(value),
+                TraceValue::Shared(value) => Recorded::Shared(value),
+                TraceValue::Port { actor, index } => Recorded::Port(actor, *index),
+            };
+            (*name, value)
+        });
+        self.shared.lock().record_fields(event.kind, fields);
     }
 
     fn buggify(&self, site: &'static Location<'static>) -> bool {

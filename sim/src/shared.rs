@@ -21,7 +21,7 @@ use crate::buggify::Buggify;
 use crate::clock::Clock;
 use crate::executor::{TaskId, TaskTable};
 use crate::random::Streams;
-use crate::trace::{Event, Trace, Value};
+use crate::trace::{Recorded, Trace, Value};
 use crate::world::Config;
 
 /// Everything in a world that tasks, wakers and timers can reach.
@@ -75,8 +75,24 @@ impl Shared {
 impl Core {
     /// Appends an event stamped with the current time, step and running task.
     pub(crate) fn record(&mut self, kind: &'static str, fields: Vec<(&'static str, Value)>) {
-        let task = self.current.and_then(|id| self.tasks.name(id)).cloned();
-        self.record_for(task, kind, fields);
+        self.record_fields(
+            kind,
+            fields
+                .iter()
+                .map(|(name, value)| (*name, Recorded::from(value))),
+        );
+    }
+
+    /// Appends an event whose fields borrow their values (the runtime's
+    /// events take this path: no copies of interned text).
+    pub(crate) fn record_fields<'a>(
+        &mut self,
+        kind: &'static str,
+        fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)>,
+    ) {
+        let task = self.current.and_then(|id| self.tasks.name(id));
+        let time = self.clock.now().since_epoch();
+        self.trace.push(time, self.steps, kind, task, fields);
     }
 
     /// Appends an event attributed to `task`.
@@ -86,14 +102,16 @@ impl Core {
         kind: &'static str,
         fields: Vec<(&'static str, Value)>,
     ) {
-        let event = Event {
-            time: self.clock.now().since_epoch(),
-            step: self.steps,
+        let time = self.clock.now().since_epoch();
+        self.trace.push(
+            time,
+            self.steps,
             kind,
-            task,
-            fields,
-        };
-        self.trace.push(event);
+            task.as_ref(),
+            fields
+                .iter()
+                .map(|(name, value)| (*name, Recorded::from(value))),
+        );
     }
 }
 

@@ -138,41 +138,6 @@ impl Event {
             .map(|(_, value)| value)
     }
 
-    fn hash_into(&self, hasher: &mut Fnv1a) {
-        hasher.write_u128(self.time.as_nanos());
-        hasher.write_u64(self.step);
-        hasher.write_str(self.kind);
-        match &self.task {
-            Some(task) => {
-                hasher.write_u8(1);
-                hasher.write_str(task);
-            }
-            None => hasher.write_u8(0),
-        }
-        hasher.write_u64(self.fields.len() as u64);
-        for (name, value) in &self.fields {
-            hasher.write_str(name);
-            match value {
-                Value::U64(value) => {
-                    hasher.write_u8(0);
-                    hasher.write_u64(*value);
-                }
-                Value::I64(value) => {
-                    hasher.write_u8(1);
-                    hasher.write_u64(*value as u64);
-                }
-                Value::Bool(value) => {
-                    hasher.write_u8(2);
-                    hasher.write_u8(u8::from(*value));
-                }
-                Value::Str(value) => {
-                    hasher.write_u8(3);
-                    hasher.write_str(value);
-                }
-            }
-        }
-    }
-
     /// This event as one JSON object (no trailing newline).
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(96);
@@ -244,26 +209,247 @@ fn json_string(out: &mut String, value: &str) {
     out.push('"');
 }
 
+/// A field value as it is recorded: borrowed, so recording copies only what
+/// it cannot intern (TRACE-4).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Recorded<'a> {
+    U64(u64),
+    I64(i64),
+    Bool(bool),
+    /// Text copied into the trace.
+    Text(&'a str),
+    /// Static text, interned by address.
+    Static(&'static str),
+    /// Shared text (cached id forms), interned by address.
+    Shared(&'a Arc<str>),
+    /// A port: its actor's shared text and its index, shown `actor:index`.
+    Port(&'a Arc<str>, u64),
+}
+
+impl<'a> From<&'a Value> for Recorded<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::U64(value) => Recorded::U64(*value),
+            Value::I64(value) => Recorded::I64(*value),
+            Value::Bool(value) => Recorded::Bool(*value),
+            Value::Str(Cow::Borrowed(text)) => Recorded::Static(text),
+            Value::Str(Cow::Owned(text)) => Recorded::Text(text),
+        }
+    }
+}
+
+/// A field value read back from the trace's bytes, borrowing them.
+#[derive(Clone, Copy, Debug)]
+enum Stored<'a> {
+    U64(u64),
+    I64(i64),
+    Bool(bool),
+    Static(&'static str),
+    Text(&'a str),
+    Port(&'a str, u64),
+}
+
+impl Stored<'_> {
+    fn to_value(self) -> Value {
+        match self {
+            Stored::U64(value) => Value::U64(value),
+            Stored::I64(value) => Value::I64(value),
+            Stored::Bool(value) => Value::Bool(value),
+            Stored::Static(text) => Value::Str(Cow::Borrowed(text)),
+            Stored::Text(text) => Value::Str(Cow::Owned(text.to_owned())),
+            Stored::Port(actor, index) => Value::Str(Cow::Owned(format!("{actor}:{index}"))),
+        }
+    }
+
+    /// Feeds the value in the canonical encoding of the owned [`Value`] it
+    /// stands for (every text as a string), so the hash does not depend on
+    /// how a value was stored.
+    fn hash_into(self, hasher: &mut Fnv1a, scratch: &mut String) {
+        match self {
+            Stored::U64(value) => {
+                hasher.write_u8(0);
+                hasher.write_u64(value);
+            }
+            Stored::I64(value) => {
+                hasher.write_u8(1);
+                hasher.write_u64(value as u64);
+            }
+            Stored::Bool(value) => {
+                hasher.write_u8(2);
+                hasher.write_u8(u8::from(value));
+            }
+            Stored::Static(text) | Stored::Text(text) => {
+                hasher.write_u8(3);
+                hasher.write_str(text);
+            }
+            Stored::Port(actor, index) => {
+                scratch.clear();
+                let _ = write!(scratch, "{actor}:{index}");
+                hasher.write_u8(3);
+                hasher.write_str(scratch);
+            }
+        }
+    }
+}
+
+/// Byte tags of stored field values.
+mod tag {
+    pub const U64: u8 = 0;
+    pub const I64: u8 = 1;
+    pub const FALSE: u8 = 2;
+    pub const TRUE: u8 = 3;
+    pub const TEXT: u8 = 4;
+    pub const STATIC: u8 = 5;
+    pub const SHARED: u8 = 6;
+    pub const PORT: u8 = 7;
+}
+
+/// Interns values by address: each distinct address gets the next index, so
+/// the indices (and the bytes that carry them) follow first use, never the
+/// addresses themselves (TRACE-1 holds under address randomisation).
+#[derive(Clone, Debug)]
+struct Interner<T> {
+    values: Vec<T>,
+    /// Open addressing, linear probing: `(address, length, index + 1)`;
+    /// index 0 marks an empty slot. At most half full.
+    slots: Vec<(usize, usize, u32)>,
+}
+
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Self {
+            values: Vec::new(),
+            slots: vec![(0, 0, 0); 64],
+        }
+    }
+}
+
+impl<T> Interner<T> {
+    /// The index of the value at `(address, length)`, interning `make()` on
+    /// first sight.
+    #[inline]
+    fn index(&mut self, address: usize, length: usize, make: impl FnOnce() -> T) -> u32 {
+        let mask = self.slots.len() - 1;
+        let mut slot = Self::home(address, length, mask);
+        loop {
+            let (slot_address, slot_length, index) = self.slots[slot];
+            if index == 0 {
+                break;
+            }
+            if slot_address == address && slot_length == length {
+                return index - 1;
+            }
+            slot = (slot + 1) & mask;
+        }
+        let index = self.values.len() as u32;
+        self.values.push(make());
+        self.slots[slot] = (address, length, index + 1);
+        if self.values.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        index
+    }
+
+    fn home(address: usize, length: usize, mask: usize) -> usize {
+        let mixed =
+            (address as u64 ^ (length as u64).rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> 40) as usize & mask
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![(0, 0, 0); self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        let mask = self.slots.len() - 1;
+        for entry in old.into_iter().filter(|entry| entry.2 != 0) {
+            let mut slot = Self::home(entry.0, entry.1, mask);
+            while self.slots[slot].2 != 0 {
+                slot = (slot + 1) & mask;
+            }
+            self.slots[slot] = entry;
+        }
+    }
+
+    fn get(&self, index: u64) -> &T {
+        &self.values[index as usize]
+    }
+}
+
 /// The events of one world plus a digest of its schedule.
+///
+/// TRACE-4: events are stored compactly — one byte buffer of varints, with
+/// kinds, field names, static text and shared ids interned per trace — so a
+/// long run keeps tens of bytes per event, not hundreds; they are decoded
+/// into [`Event`]s only when read.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
-    events: Vec<Event>,
+    bytes: Vec<u8>,
+    len: usize,
+    statics: Interner<&'static str>,
+    shared: Interner<Arc<str>>,
     schedule: Fnv1a,
 }
 
 impl Trace {
-    /// Every event, in order.
-    pub fn events(&self) -> &[Event] {
-        &self.events
+    /// Every event, in order, decoded from the compact store.
+    pub fn events(&self) -> impl ExactSizeIterator<Item = Event> + '_ {
+        let mut position = 0;
+        let mut fields = Vec::new();
+        (0..self.len).map(move |_| {
+            let header = self.decode(&mut position, &mut fields);
+            Event {
+                time: Duration::from_nanos(header.time_ns),
+                step: header.step,
+                kind: header.kind,
+                task: header.task.cloned(),
+                fields: fields
+                    .drain(..)
+                    .map(|(name, value): (&'static str, Stored<'_>)| (name, value.to_value()))
+                    .collect(),
+            }
+        })
+    }
+
+    /// How many events were recorded.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no event was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes the stored events take (the compact store, not the interned
+    /// names).
+    pub fn stored_bytes(&self) -> usize {
+        self.bytes.len()
     }
 
     /// The stable 64-bit hash of the whole run so far (TRACE-2).
     pub fn hash(&self) -> u64 {
         let mut hasher = Fnv1a::new();
         hasher.write_str("lockstep-sim/trace/v1");
-        hasher.write_u64(self.events.len() as u64);
-        for event in &self.events {
-            event.hash_into(&mut hasher);
+        hasher.write_u64(self.len as u64);
+        let mut position = 0;
+        let mut fields = Vec::new();
+        let mut scratch = String::new();
+        for _ in 0..self.len {
+            let header = self.decode(&mut position, &mut fields);
+            hasher.write_u128(u128::from(header.time_ns));
+            hasher.write_u64(header.step);
+            hasher.write_str(header.kind);
+            match header.task {
+                Some(task) => {
+                    hasher.write_u8(1);
+                    hasher.write_str(task);
+                }
+                None => hasher.write_u8(0),
+            }
+            hasher.write_u64(fields.len() as u64);
+            for (name, value) in fields.drain(..) {
+                hasher.write_str(name);
+                value.hash_into(&mut hasher, &mut scratch);
+            }
         }
         hasher.write_u64(self.schedule.finish());
         hasher.finish()
@@ -277,7 +463,7 @@ impl Trace {
     /// The events as JSON lines, one object per line.
     pub fn to_json_lines(&self) -> String {
         let mut out = String::new();
-        for event in &self.events {
+        for event in self.events() {
             out.push_str(&event.to_json());
             out.push('\n');
         }
@@ -286,14 +472,137 @@ impl Trace {
 
     /// Writes the events as JSON lines to `writer`.
     pub fn write_json_lines(&self, mut writer: impl io::Write) -> io::Result<()> {
-        for event in &self.events {
+        for event in self.events() {
             writeln!(writer, "{}", event.to_json())?;
         }
         Ok(())
     }
 
-    pub(crate) fn push(&mut self, event: Event) {
-        self.events.push(event);
+    /// Appends one event.
+    pub(crate) fn push<'a>(
+        &mut self,
+        time: Duration,
+        step: u64,
+        kind: &'static str,
+        task: Option<&Arc<str>>,
+        fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)>,
+    ) {
+        // Virtual time stays far below 2^64 ns (584 years).
+        let time_ns = u64::try_from(time.as_nanos()).unwrap_or(u64::MAX);
+        write_varint(&mut self.bytes, time_ns);
+        write_varint(&mut self.bytes, step);
+        let kind = self.intern_static(kind);
+        write_varint(&mut self.bytes, kind);
+        let task = task.map_or(0, |task| self.intern_shared(task) + 1);
+        write_varint(&mut self.bytes, task);
+        write_varint(&mut self.bytes, fields.len() as u64);
+        for (name, value) in fields {
+            let name = self.intern_static(name);
+            write_varint(&mut self.bytes, name);
+            match value {
+                Recorded::U64(value) => {
+                    self.bytes.push(tag::U64);
+                    write_varint(&mut self.bytes, value);
+                }
+                Recorded::I64(value) => {
+                    self.bytes.push(tag::I64);
+                    write_varint(&mut self.bytes, value as u64);
+                }
+                Recorded::Bool(value) => {
+                    self.bytes.push(if value { tag::TRUE } else { tag::FALSE });
+                }
+                Recorded::Text(text) => {
+                    self.bytes.push(tag::TEXT);
+                    write_varint(&mut self.bytes, text.len() as u64);
+                    self.bytes.extend_from_slice(text.as_bytes());
+                }
+                Recorded::Static(text) => {
+                    let index = self.intern_static(text);
+                    self.bytes.push(tag::STATIC);
+                    write_varint(&mut self.bytes, index);
+                }
+                Recorded::Shared(text) => {
+                    let index = self.intern_shared(text);
+                    self.bytes.push(tag::SHARED);
+                    write_varint(&mut self.bytes, index);
+                }
+                Recorded::Port(actor, index) => {
+                    let actor = self.intern_shared(actor);
+                    self.bytes.push(tag::PORT);
+                    write_varint(&mut self.bytes, actor);
+                    write_varint(&mut self.bytes, index);
+                }
+            }
+        }
+        self.len += 1;
+    }
+
+    fn intern_static(&mut self, text: &'static str) -> u64 {
+        u64::from(
+            self.statics
+                .index(text.as_ptr() as usize, text.len(), || text),
+        )
+    }
+
+    fn intern_shared(&mut self, text: &Arc<str>) -> u64 {
+        u64::from(
+            self.shared
+                .index(Arc::as_ptr(text).cast::<u8>() as usize, text.len(), || {
+                    text.clone()
+                }),
+        )
+    }
+
+    /// Decodes the event at `position` (advancing it); its fields go to
+    /// `fields`. The bytes were written by [`Trace::push`], so a malformed
+    /// store is a bug here, not bad input.
+    fn decode<'a>(
+        &'a self,
+        position: &mut usize,
+        fields: &mut Vec<(&'static str, Stored<'a>)>,
+    ) -> Header<'a> {
+        let bytes = &self.bytes;
+        let time_ns = read_varint(bytes, position);
+        let step = read_varint(bytes, position);
+        let kind = *self.statics.get(read_varint(bytes, position));
+        let task = match read_varint(bytes, position) {
+            0 => None,
+            index => Some(self.shared.get(index - 1)),
+        };
+        let count = read_varint(bytes, position);
+        fields.clear();
+        for _ in 0..count {
+            let name = *self.statics.get(read_varint(bytes, position));
+            let value_tag = bytes[*position];
+            *position += 1;
+            let value = match value_tag {
+                tag::U64 => Stored::U64(read_varint(bytes, position)),
+                tag::I64 => Stored::I64(read_varint(bytes, position) as i64),
+                tag::FALSE => Stored::Bool(false),
+                tag::TRUE => Stored::Bool(true),
+                tag::TEXT => {
+                    let length = read_varint(bytes, position) as usize;
+                    let text = &bytes[*position..*position + length];
+                    *position += length;
+                    // Written from a `&str` by `push`.
+                    Stored::Text(std::str::from_utf8(text).unwrap_or("<invalid utf-8>"))
+                }
+                tag::STATIC => Stored::Static(self.statics.get(read_varint(bytes, position))),
+                tag::SHARED => Stored::Text(self.shared.get(read_varint(bytes, position))),
+                tag::PORT => {
+                    let actor = self.shared.get(read_varint(bytes, position));
+                    Stored::Port(actor, read_varint(bytes, position))
+                }
+                other => unreachable!("trace store holds an unknown value tag {other}"),
+            };
+            fields.push((name, value));
+        }
+        Header {
+            time_ns,
+            step,
+            kind,
+            task,
+        }
     }
 
     /// Folds one poll of task slot `index` (generation `generation`) into the
@@ -301,6 +610,38 @@ impl Trace {
     pub(crate) fn note_poll(&mut self, index: u32, generation: u32) {
         self.schedule
             .write_u64(u64::from(index) | (u64::from(generation) << 32));
+    }
+}
+
+/// The fixed part of a stored event.
+struct Header<'a> {
+    time_ns: u64,
+    step: u64,
+    kind: &'static str,
+    task: Option<&'a Arc<str>>,
+}
+
+/// LEB128: seven bits per byte, high bit set on all but the last.
+#[inline]
+fn write_varint(bytes: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        bytes.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    bytes.push(value as u8);
+}
+
+fn read_varint(bytes: &[u8], position: &mut usize) -> u64 {
+    let mut value = 0u64;
+    let mut shift = 0;
+    loop {
+        let byte = bytes[*position];
+        *position += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return value;
+        }
+        shift += 7;
     }
 }
 
@@ -316,4 +657,108 @@ impl Trace {
 pub fn record(kind: &'static str, fields: impl IntoIterator<Item = (&'static str, Value)>) -> bool {
     let fields: Vec<_> = fields.into_iter().collect();
     crate::shared::with_current(|shared| shared.lock().record(kind, fields)).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(trace: &mut Trace, task: Option<&Arc<str>>, fields: &[(&'static str, Recorded<'_>)]) {
+        trace.push(
+            Duration::from_nanos(1_234_567),
+            42,
+            "kind",
+            task,
+            fields.iter().copied(),
+        );
+    }
+
+    /// TRACE-4: what is pushed in compact form reads back as the same event.
+    #[test]
+    fn compact_store_round_trips_every_value_kind() {
+        let actor: Arc<str> = "local[0].ping[0]".into();
+        let task: Arc<str> = "runner".into();
+        let mut trace = Trace::default();
+        push(
+            &mut trace,
+            Some(&task),
+            &[
+                ("small", Recorded::U64(5)),
+                ("large", Recorded::U64(u64::MAX)),
+                ("negative", Recorded::I64(-7)),
+                ("yes", Recorded::Bool(true)),
+                ("no", Recorded::Bool(false)),
+                ("text", Recorded::Text("héllo\n")),
+                ("static", Recorded::Static("Static")),
+                ("shared", Recorded::Shared(&actor)),
+                ("port", Recorded::Port(&actor, 1 << 63)),
+            ],
+        );
+        push(&mut trace, None, &[]);
+        let events: Vec<Event> = trace.events().collect();
+        assert_eq!(events.len(), 2);
+        assert_eq!(trace.len(), 2);
+        let first = &events[0];
+        assert_eq!(first.time, Duration::from_nanos(1_234_567));
+        assert_eq!(first.step, 42);
+        assert_eq!(first.kind, "kind");
+        assert_eq!(first.task.as_deref(), Some("runner"));
+        let text = |value: &str| Some(Value::Str(value.to_owned().into()));
+        assert_eq!(first.field("small").cloned(), Some(Value::U64(5)));
+        assert_eq!(first.field("large").cloned(), Some(Value::U64(u64::MAX)));
+        assert_eq!(first.field("negative").cloned(), Some(Value::I64(-7)));
+        assert_eq!(first.field("yes").cloned(), Some(Value::Bool(true)));
+        assert_eq!(first.field("no").cloned(), Some(Value::Bool(false)));
+        assert_eq!(first.field("text").cloned(), text("héllo\n"));
+        assert_eq!(first.field("static").cloned(), text("Static"));
+        assert_eq!(first.field("shared").cloned(), text("local[0].ping[0]"));
+        assert_eq!(
+            first.field("port").cloned(),
+            text("local[0].ping[0]:9223372036854775808")
+        );
+        assert_eq!(events[1].task, None);
+        assert!(events[1].fields.is_empty());
+    }
+
+    /// TRACE-2: the hash sees text, not how it was stored — a port recorded
+    /// as parts hashes like the same text copied in.
+    #[test]
+    fn hash_does_not_depend_on_how_text_was_stored() {
+        let actor: Arc<str> = "a[0]".into();
+        let mut parts = Trace::default();
+        push(&mut parts, None, &[("dest", Recorded::Port(&actor, 3))]);
+        let mut copied = Trace::default();
+        push(&mut copied, None, &[("dest", Recorded::Text("a[0]:3"))]);
+        assert_eq!(parts.hash(), copied.hash());
+        let mut other = Trace::default();
+        push(&mut other, None, &[("dest", Recorded::Text("a[0]:4"))]);
+        assert_ne!(parts.hash(), other.hash());
+    }
+
+    /// TRACE-1: interned indices follow first use, not addresses, so equal
+    /// content from different allocations is stored as equal bytes; the
+    /// interner keeps working past its growth points.
+    #[test]
+    fn equal_content_from_different_allocations_stores_equal_bytes() {
+        let build = || {
+            let ids: Vec<Arc<str>> = (0..300)
+                .map(|index| format!("actor{index}").into())
+                .collect();
+            let mut trace = Trace::default();
+            for round in 0..3 {
+                for id in ids.iter().rev() {
+                    push(&mut trace, Some(id), &[("round", Recorded::U64(round))]);
+                }
+            }
+            trace
+        };
+        let (first, second) = (build(), build());
+        assert_eq!(first.bytes, second.bytes);
+        assert_eq!(first.hash(), second.hash());
+        let tasks: Vec<_> = first.events().map(|event| event.task).collect();
+        assert_eq!(tasks[0].as_deref(), Some("actor299"));
+        assert_eq!(tasks[300].as_deref(), Some("actor299"));
+        assert_eq!(tasks[899].as_deref(), Some("actor0"));
+        assert_eq!(first.shared.values.len(), 300);
+    }
 }

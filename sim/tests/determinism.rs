@@ -12,7 +12,6 @@ fn racy_hash(seed: u64) -> (u64, Vec<String>) {
     let order = world
         .trace()
         .events()
-        .iter()
         .filter(|event| event.kind == "write")
         .map(|event| event.to_string())
         .collect();

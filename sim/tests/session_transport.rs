@@ -123,7 +123,6 @@ fn link_5_run_1_same_seed_same_trace_over_sessions() {
                 report
                     .trace
                     .events()
-                    .iter()
                     .filter(|event| event.kind == kind)
                     .count()
             };

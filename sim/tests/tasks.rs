@@ -27,7 +27,6 @@ fn spawn_and_join() {
     let trace = world.trace();
     let kinds: Vec<_> = trace
         .events()
-        .iter()
         .filter(|event| event.task.as_deref() == Some("adder") || event.kind == "task_spawn")
         .map(|event| event.kind)
         .collect();

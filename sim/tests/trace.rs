@@ -25,7 +25,6 @@ fn record_from_inside_a_world() {
     let trace = world.trace();
     let event = trace
         .events()
-        .iter()
         .find(|event| event.kind == "deliver")
         .unwrap();
     assert_eq!(event.task.as_deref(), Some("recorder"));

@@ -23,6 +23,14 @@ pub enum TraceValue {
     Static(&'static str),
     /// Shared text (cached id forms): no formatting.
     Shared(std::sync::Arc<str>),
+    /// A port, shown `actor:index`: its actor's cached text and its index,
+    /// so recording a destination formats nothing.
+    Port {
+        /// The owning actor's text form.
+        actor: std::sync::Arc<str>,
+        /// The port's index within the actor.
+        index: u64,
+    },
 }
 
 impl fmt::Display for TraceValue {
@@ -33,6 +41,7 @@ impl fmt::Display for TraceValue {
             TraceValue::Str(value) => f.write_str(value),
             TraceValue::Static(value) => f.write_str(value),
             TraceValue::Shared(value) => f.write_str(value),
+            TraceValue::Port { actor, index } => write!(f, "{actor}:{index}"),
         }
     }
 }
@@ -79,6 +88,19 @@ impl From<&crate::id::ActorId> for TraceValue {
     }
 }
 
+impl From<&crate::id::PortId> for TraceValue {
+    fn from(value: &crate::id::PortId) -> Self {
+        TraceValue::Port {
+            actor: value.actor_id().text().clone(),
+            index: value.index(),
+        }
+    }
+}
+
+/// Fields a typical event carries; reserved up front so building one
+/// allocates once.
+const TYPICAL_FIELDS: usize = 6;
+
 /// One thing the runtime did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceEvent {
@@ -93,7 +115,7 @@ impl TraceEvent {
     pub fn new(kind: &'static str) -> Self {
         Self {
             kind,
-            fields: Vec::new(),
+            fields: Vec::with_capacity(TYPICAL_FIELDS),
         }
     }
 

@@ -62,6 +62,7 @@ pub fn check(
     // Buffer off: per actor, arrivals not yet handled, in arrival order.
     let mut arrivals: BTreeMap<String, std::collections::VecDeque<(u64, u64)>> = BTreeMap::new();
     for event in trace.events() {
+        let event = &event;
         match event.kind {
             "actor_spawn" => {
                 let actor = text(event, "actor");

@@ -39,7 +39,8 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
     let mut incarnations: Vec<(String, Incarnation)> = Vec::new();
     let mut current: BTreeMap<String, usize> = BTreeMap::new();
     let mut crashed: BTreeSet<String> = BTreeSet::new();
-    for (index, event) in trace.events().iter().enumerate() {
+    for (index, event) in trace.events().enumerate() {
+        let event = &event;
         match event.kind {
             "actor_spawn" => {
                 let actor = text(event, "actor").to_owned();

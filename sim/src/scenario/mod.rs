@@ -346,7 +346,6 @@ pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> Run
     };
     let messages = trace
         .events()
-        .iter()
         .filter(|event| event.kind == "handled")
         .count() as u64;
     RunReport {

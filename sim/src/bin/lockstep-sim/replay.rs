@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<bool, String> {
             .map_err(|error| format!("cannot write trace to {}: {error}", path.display()))?;
         eprintln!(
             "trace: {} events written to {}",
-            report.trace.events().len(),
+            report.trace.len(),
             path.display()
         );
     }
