@@ -20,35 +20,38 @@
 use crate::actor::ActorStatus;
 use crate::id::{ActorId, PortId};
 use crate::mailbox::{MessageEnvelope, UndeliverableReason};
-use crate::rt::trace::{TraceEvent, TraceValue, record};
+use crate::rt::trace::{TraceValue, record};
 use crate::sequencing::SeqInfo;
 use crate::supervision::ActorSupervisionEvent;
 
-fn seq_fields(event: TraceEvent, seq_info: SeqInfo) -> TraceEvent {
+/// `(session, seq)` as traced: `(0, 0)` for `Direct`.
+fn session_and_seq(seq_info: SeqInfo) -> (TraceValue<'static>, TraceValue<'static>) {
     match seq_info {
-        SeqInfo::Direct => event.with("session", 0u64).with("seq", 0u64),
-        SeqInfo::Session { session_id, seq } => event.with("session", session_id).with("seq", seq),
+        SeqInfo::Direct => (0u64.into(), 0u64.into()),
+        SeqInfo::Session { session_id, seq } => (session_id.into(), seq.into()),
     }
 }
 
 pub(crate) fn spawned(actor: &ActorId, parent: Option<&ActorId>, client: bool) {
-    record(|| {
-        TraceEvent::new("actor_spawn")
-            .with("actor", actor)
-            .with(
-                "parent",
-                parent.map(ToString::to_string).unwrap_or_default(),
-            )
-            .with("client", client)
+    record("actor_spawn", || {
+        [
+            ("actor", actor.into()),
+            ("parent", parent.map_or(TraceValue::Static(""), Into::into)),
+            ("client", client.into()),
+        ]
     });
 }
 
 pub(crate) fn sent(sender: &ActorId, dest: &PortId, seq_info: SeqInfo, type_name: &'static str) {
-    record(|| {
-        let event = TraceEvent::new("send")
-            .with("sender", sender)
-            .with("dest", dest);
-        seq_fields(event, seq_info).with("type", TraceValue::Static(type_name))
+    record("send", || {
+        let (session, seq) = session_and_seq(seq_info);
+        [
+            ("sender", sender.into()),
+            ("dest", dest.into()),
+            ("session", session),
+            ("seq", seq),
+            ("type", TraceValue::Static(type_name)),
+        ]
     });
 }
 
@@ -58,21 +61,25 @@ pub(crate) fn handled(
     seq_info: SeqInfo,
     type_name: &'static str,
 ) {
-    record(|| {
-        let event = TraceEvent::new("handled")
-            .with("actor", actor)
-            .with("sender", sender);
-        seq_fields(event, seq_info).with("type", TraceValue::Static(type_name))
+    record("handled", || {
+        let (session, seq) = session_and_seq(seq_info);
+        [
+            ("actor", actor.into()),
+            ("sender", sender.into()),
+            ("session", session),
+            ("seq", seq),
+            ("type", TraceValue::Static(type_name)),
+        ]
     });
 }
 
 pub(crate) fn undeliverable(envelope: &MessageEnvelope, reason: &UndeliverableReason) {
-    record(|| {
-        let event = TraceEvent::new("undeliverable")
-            .with("sender", envelope.sender().to_string())
-            .with("dest", envelope.dest());
-        seq_fields(event, envelope.headers().seq_info()).with("reason", reason.to_string())
-    });
+    refused(
+        envelope.sender(),
+        envelope.dest(),
+        envelope.headers().seq_info(),
+        reason,
+    );
 }
 
 pub(crate) fn refused(
@@ -81,44 +88,51 @@ pub(crate) fn refused(
     seq_info: SeqInfo,
     reason: &UndeliverableReason,
 ) {
-    record(|| {
-        let event = TraceEvent::new("undeliverable")
-            .with("sender", sender)
-            .with("dest", dest);
-        seq_fields(event, seq_info).with("reason", reason.to_string())
+    record("undeliverable", || {
+        let (session, seq) = session_and_seq(seq_info);
+        [
+            ("sender", sender.into()),
+            ("dest", dest.into()),
+            ("session", session),
+            ("seq", seq),
+            ("reason", reason.to_string().into()),
+        ]
     });
 }
 
 pub(crate) fn arrived(actor: &ActorId, seq_info: SeqInfo) {
-    record(|| seq_fields(TraceEvent::new("arrived").with("actor", actor), seq_info));
+    record("arrived", || {
+        let (session, seq) = session_and_seq(seq_info);
+        [("actor", actor.into()), ("session", session), ("seq", seq)]
+    });
 }
 
 pub(crate) fn duplicate_dropped(session_id: u64, seq: u64) {
-    record(|| {
-        TraceEvent::new("duplicate_dropped")
-            .with("session", session_id)
-            .with("seq", seq)
+    record("duplicate_dropped", || {
+        [("session", session_id.into()), ("seq", seq.into())]
     });
 }
 
 pub(crate) fn status(actor: &ActorId, status: &ActorStatus) {
-    record(|| {
-        TraceEvent::new("status")
-            .with("actor", actor)
-            .with("status", TraceValue::Static(status.name()))
-            .with("terminal", status.is_terminal())
+    record("status", || {
+        [
+            ("actor", actor.into()),
+            ("status", TraceValue::Static(status.name())),
+            ("terminal", status.is_terminal().into()),
+        ]
     });
 }
 
 pub(crate) fn supervision_event(event: &ActorSupervisionEvent, parent: Option<&ActorId>) {
-    record(|| {
-        TraceEvent::new("supervision_event")
-            .with("actor", event.actor_id.to_string())
-            .with(
+    record("supervision_event", || {
+        [
+            ("actor", (&event.actor_id).into()),
+            (
                 "to",
-                parent.map_or_else(|| "coordinator".to_owned(), ToString::to_string),
-            )
-            .with("failed", event.is_failure())
-            .with("root_cause", event.root_cause().actor_id.to_string())
+                parent.map_or(TraceValue::Static("coordinator"), Into::into),
+            ),
+            ("failed", event.is_failure().into()),
+            ("root_cause", (&event.root_cause().actor_id).into()),
+        ]
     });
 }

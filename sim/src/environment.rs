@@ -108,7 +108,7 @@ impl Environment for SimEnvironment {
         self.shared.config.runtime_events
     }
 
-    fn record(&self, event: lockstep::rt::trace::TraceEvent) {
+    fn record(&self, event: lockstep::rt::trace::TraceEvent<'_>) {
         let fields = event.fields.iter().map(|(name, value)| {
             let value = match value {
                 TraceValue::U64(value) => Recorded::U64(*value),

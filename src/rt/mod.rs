@@ -84,7 +84,7 @@ pub trait Environment: Send + Sync + 'static {
     }
 
     /// Take one runtime event (see [`trace`]). Default: ignore it.
-    fn record(&self, _event: trace::TraceEvent) {}
+    fn record(&self, _event: trace::TraceEvent<'_>) {}
 
     /// Whether planted bug `name` is on in this world (see [`mutation`]).
     /// Default: never.

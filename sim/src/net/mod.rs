@@ -45,7 +45,7 @@ use lockstep::channel::{
 use lockstep::mailbox::return_undeliverable;
 use lockstep::rt::random::{self, RandomStream};
 use lockstep::rt::time::{self, Instant};
-use lockstep::rt::trace::{TraceEvent, record};
+use lockstep::rt::trace::record;
 use lockstep::{
     MailboxSender, MessageEnvelope, PortHandle, Proc, ProcConfig, ProcId, Undeliverable,
     UndeliverableReason,
@@ -294,7 +294,7 @@ impl Network {
         self.lock()
             .procs
             .insert(name.to_owned(), Some(proc.clone()));
-        record(|| TraceEvent::new("net_proc_up").with("proc", name));
+        record("net_proc_up", || [("proc", name.into())]);
         proc
     }
 
@@ -366,11 +366,12 @@ impl Network {
         crate::shared::with_current(|shared| {
             shared.lock().clock_skews.insert(name.to_owned(), nanos);
         });
-        record(|| {
-            TraceEvent::new("net_clock_skew")
-                .with("proc", name)
-                .with("skew_ns", nanos.unsigned_abs())
-                .with("ahead", ahead)
+        record("net_clock_skew", || {
+            [
+                ("proc", name.into()),
+                ("skew_ns", nanos.unsigned_abs().into()),
+                ("ahead", ahead.into()),
+            ]
         });
     }
 
@@ -407,7 +408,7 @@ impl Network {
         state.config.duplicate_probability = 0.0;
         state.config.frame_loss_probability = 0.0;
         drop(state);
-        record(|| TraceEvent::new("net_faults_stopped"));
+        record("net_faults_stopped", || []);
     }
 
     /// Cut the direction `from → to`: traffic on it is held (NET-3).
@@ -418,10 +419,8 @@ impl Network {
         }
         state.cut.insert((from.to_owned(), to.to_owned()));
         drop(state);
-        record(|| {
-            TraceEvent::new("net_partition")
-                .with("from", from)
-                .with("to", to)
+        record("net_partition", || {
+            [("from", from.into()), ("to", to.into())]
         });
     }
 
@@ -441,11 +440,7 @@ impl Network {
             state.fabric.on_heal();
             state.held.remove(&key).unwrap_or_default()
         };
-        record(|| {
-            TraceEvent::new("net_heal")
-                .with("from", from)
-                .with("to", to)
-        });
+        record("net_heal", || [("from", from.into()), ("to", to.into())]);
         for held in released {
             self.arrive(from, to, held.since, held.envelope, held.returns);
         }
@@ -483,7 +478,7 @@ impl Network {
     /// comes back undeliverable until it restarts (NET-4).
     pub fn crash(&self, name: &str) {
         let proc = self.lock().procs.get_mut(name).and_then(Option::take);
-        record(|| TraceEvent::new("net_crash").with("proc", name));
+        record("net_crash", || [("proc", name.into())]);
         if self.transport() == NetworkTransport::Session {
             self.retire(name);
         }
@@ -494,7 +489,7 @@ impl Network {
 
     /// Restart a crashed proc: a fresh proc with the same id.
     pub fn restart(&self, name: &str) -> Proc {
-        record(|| TraceEvent::new("net_restart").with("proc", name));
+        record("net_restart", || [("proc", name.into())]);
         self.proc(name)
     }
 
@@ -627,15 +622,16 @@ impl Network {
 
 /// Trace `envelope`'s arrival in its destination proc (`net_deliver`).
 fn trace_delivery(envelope: &MessageEnvelope) {
-    record(|| {
-        let (session, seq) = match envelope.headers().seq_info() {
-            lockstep::SeqInfo::Session { session_id, seq } => (session_id, seq),
-            lockstep::SeqInfo::Direct => (0, 0),
-        };
-        TraceEvent::new("net_deliver")
-            .with("dest", envelope.dest().to_string())
-            .with("session", session)
-            .with("seq", seq)
+    let (session, seq) = match envelope.headers().seq_info() {
+        lockstep::SeqInfo::Session { session_id, seq } => (session_id, seq),
+        lockstep::SeqInfo::Direct => (0, 0),
+    };
+    record("net_deliver", || {
+        [
+            ("dest", envelope.dest().into()),
+            ("session", session.into()),
+            ("seq", seq.into()),
+        ]
     });
 }
 

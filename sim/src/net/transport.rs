@@ -49,7 +49,7 @@ use lockstep::channel::{
 };
 use lockstep::rt::random::{self, RandomStream};
 use lockstep::rt::time::{self, Instant};
-use lockstep::rt::trace::{TraceEvent, record};
+use lockstep::rt::trace::record;
 use tokio::sync::{Notify, mpsc};
 
 use super::State;
@@ -174,12 +174,13 @@ impl SimLink {
         }
         let (from, to) = (self.dirs[0].from.clone(), self.dirs[0].to.clone());
         let id = self.id;
-        record(|| {
-            TraceEvent::new("net_link_broken")
-                .with("link", id)
-                .with("from", from)
-                .with("to", to)
-                .with("why", why.as_str())
+        record("net_link_broken", || {
+            [
+                ("link", id.into()),
+                ("from", from.into()),
+                ("to", to.into()),
+                ("why", why.as_str().into()),
+            ]
         });
         self.broken = Some(why);
         for dir in &mut self.dirs {
@@ -363,11 +364,12 @@ impl SimTransport {
         let healed = fabric.healed.clone();
         locked.stats.links_opened += 1;
         drop(locked);
-        record(|| {
-            TraceEvent::new("net_link_up")
-                .with("link", id)
-                .with("from", from.as_str())
-                .with("to", to)
+        record("net_link_up", || {
+            [
+                ("link", id.into()),
+                ("from", from.as_str().into()),
+                ("to", to.into()),
+            ]
         });
         let half = |dir: usize, peer: &str, acceptor: bool| {
             let wake = lock(&link).dirs[dir].wake.clone();
@@ -472,11 +474,12 @@ impl SimTx {
                 // LINK-2: this frame and everything after it never arrive.
                 locked.stats.retransmitted += 1;
                 let (from, to) = (dir.from.clone(), dir.to.clone());
-                record(|| {
-                    TraceEvent::new("net_frame_lost")
-                        .with("link", id)
-                        .with("from", from)
-                        .with("to", to)
+                record("net_frame_lost", || {
+                    [
+                        ("link", id.into()),
+                        ("from", from.into()),
+                        ("to", to.into()),
+                    ]
                 });
                 dir.lost_at = Some(arrival);
                 break;
