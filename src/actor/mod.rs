@@ -10,6 +10,7 @@ mod checkpoint;
 mod error;
 mod handle;
 mod ports;
+pub(crate) mod queue;
 mod status;
 
 use std::fmt;

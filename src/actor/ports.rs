@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::future::BoxFuture;
-use tokio::sync::mpsc;
 
+use super::queue::{Doorbell, QueueReceiver, QueueSender, queue};
 use super::{Actor, Handler, HandlerError};
 use crate::id::{ActorId, handler_port_index};
 use crate::mailbox::{
@@ -110,7 +110,7 @@ impl<A: Actor> Work<A> {
 pub(crate) struct ActorInbox<A: Actor> {
     actor_id: ActorId,
     inbound: Inbound<Work<A>>,
-    sender: mpsc::UnboundedSender<Work<A>>,
+    sender: QueueSender<Work<A>>,
     depth: AtomicUsize,
     proc: WeakProc,
 }
@@ -120,8 +120,9 @@ impl<A: Actor> ActorInbox<A> {
         actor_id: ActorId,
         mailbox: &Mailbox,
         proc: WeakProc,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Work<A>>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        doorbell: &Arc<Doorbell>,
+    ) -> (Arc<Self>, QueueReceiver<Work<A>>) {
+        let (sender, receiver) = queue(doorbell);
         let inbox = Arc::new(Self {
             actor_id,
             inbound: Inbound::new(mailbox.reorder_limits()),
@@ -163,7 +164,7 @@ impl<A: Actor> ActorInbox<A> {
         let mut refused = Vec::new();
         let admitted = self.inbound.admit(seq_info, work, |work| {
             self.depth.fetch_add(1, Ordering::Relaxed);
-            if let Err(mpsc::error::SendError(work)) = self.sender.send(work) {
+            if let Err(work) = self.sender.send(work) {
                 self.depth.fetch_sub(1, Ordering::Relaxed);
                 refused.push(work);
             }

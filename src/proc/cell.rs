@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
-use tokio::sync::mpsc;
-
+use crate::actor::queue::QueueSender;
 use crate::actor::{
     Actor, ActorError, ActorErrorKind, ActorHandle, ActorStatus, HandlerInfo, Ports, Signal,
     StatusCell,
@@ -46,8 +45,8 @@ pub(crate) struct CellState {
     pub(crate) actor_type: &'static str,
     pub(crate) created_at: SystemTime,
     pub(crate) status: StatusCell,
-    pub(crate) signals: mpsc::UnboundedSender<Signal>,
-    pub(crate) supervision: mpsc::UnboundedSender<ActorSupervisionEvent>,
+    pub(crate) signals: QueueSender<Signal>,
+    pub(crate) supervision: QueueSender<ActorSupervisionEvent>,
     pub(crate) parent: Option<Weak<CellState>>,
     pub(crate) children: Mutex<BTreeMap<u64, InstanceCell>>,
     pub(crate) mailbox: Mailbox,

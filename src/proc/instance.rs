@@ -17,11 +17,13 @@
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures::FutureExt;
 use tokio::sync::mpsc;
 
 use super::{InstanceCell, Proc, ProcError, Startup, new_outbox};
+use crate::actor::queue::{Doorbell, QueueReceiver};
 use crate::actor::{
     Actor, ActorError, ActorErrorKind, ActorHandle, ActorStatus, Binds, HandlerInfo, Ports, Signal,
     Work,
@@ -238,9 +240,11 @@ impl<A: Actor> SendContext for Context<A> {
 
 /// The queues the run loop reads.
 pub(crate) struct Queues<A: Actor> {
-    pub(crate) work: mpsc::UnboundedReceiver<Work<A>>,
-    pub(crate) signals: mpsc::UnboundedReceiver<Signal>,
-    pub(crate) supervision: mpsc::UnboundedReceiver<ActorSupervisionEvent>,
+    pub(crate) work: QueueReceiver<Work<A>>,
+    pub(crate) signals: QueueReceiver<Signal>,
+    pub(crate) supervision: QueueReceiver<ActorSupervisionEvent>,
+    /// Rung by all three queues.
+    pub(crate) doorbell: Arc<Doorbell>,
 }
 
 /// How the loop ended.
@@ -354,12 +358,6 @@ async fn serve<A: Actor>(actor: &mut A, instance: &Instance<A>, queues: &mut Que
                     return exit;
                 }
             }
-            Next::Closed => {
-                return Exit::Stopped {
-                    reason: "every sender is gone".into(),
-                    drained: false,
-                };
-            }
         }
     }
 }
@@ -369,7 +367,6 @@ enum Next<A: Actor> {
     Signal(Signal),
     Event(ActorSupervisionEvent),
     Work(Work<A>),
-    Closed,
 }
 
 /// Work items taken in a row before the loop yields to other tasks.
@@ -379,28 +376,42 @@ const WORK_STREAK_MAX: u32 = 64;
 /// outrank ordinary work. What is already queued is taken without
 /// registering wakers (the hot path); only an idle actor waits.
 async fn next<A: Actor>(queues: &mut Queues<A>, streak: &mut u32) -> Next<A> {
-    if let Ok(signal) = queues.signals.try_recv() {
-        return Next::Signal(signal);
-    }
-    if let Ok(event) = queues.supervision.try_recv() {
-        return Next::Event(event);
-    }
     if *streak < WORK_STREAK_MAX {
-        if let Ok(work) = queues.work.try_recv() {
-            *streak += 1;
-            return Next::Work(work);
+        if let Some(next) = queues.take_next() {
+            if matches!(next, Next::Work(_)) {
+                *streak += 1;
+            }
+            return next;
         }
     } else {
         // A long streak of ready work: let other tasks run first.
         rt::task::yield_now().await;
     }
     *streak = 0;
-    tokio::select! {
-        biased;
-        Some(signal) = queues.signals.recv() => Next::Signal(signal),
-        Some(event) = queues.supervision.recv() => Next::Event(event),
-        Some(work) = queues.work.recv() => Next::Work(work),
-        else => Next::Closed,
+    std::future::poll_fn(|context| {
+        if let Some(next) = queues.take_next() {
+            return Poll::Ready(next);
+        }
+        queues.doorbell.register(context.waker());
+        // anything sent before the registration was published is seen here.
+        match queues.take_next() {
+            Some(next) => Poll::Ready(next),
+            None => Poll::Pending,
+        }
+    })
+    .await
+}
+
+impl<A: Actor> Queues<A> {
+    /// The highest-ranked queued item, if any.
+    fn take_next(&mut self) -> Option<Next<A>> {
+        if let Some(signal) = self.signals.try_recv() {
+            return Some(Next::Signal(signal));
+        }
+        if let Some(event) = self.supervision.try_recv() {
+            return Some(Next::Event(event));
+        }
+        self.work.try_recv().map(Next::Work)
     }
 }
 
@@ -427,23 +438,23 @@ async fn drain<A: Actor>(
             };
         }
         match queues.signals.try_recv() {
-            Ok(Signal::Stop(reason)) => {
+            Some(Signal::Stop(reason)) => {
                 return Exit::Stopped {
                     reason,
                     drained: false,
                 };
             }
-            Ok(Signal::Abort(reason)) => return Exit::failed(ActorErrorKind::Aborted(reason)),
+            Some(Signal::Abort(reason)) => return Exit::failed(ActorErrorKind::Aborted(reason)),
             _ => {}
         }
         match queues.work.try_recv() {
-            Ok(work) => {
+            Some(work) => {
                 accepted -= 1;
                 if let Err(exit) = process(actor, cx, work, &ActorStatus::Stopping).await {
                     return exit;
                 }
             }
-            Err(_) => {
+            None => {
                 return Exit::Stopped {
                     reason,
                     drained: true,
@@ -620,7 +631,7 @@ async fn finish<A: Actor>(
         actor_id: actor_id.clone(),
         status: terminal.to_string(),
     };
-    while let Ok(work) = queues.work.try_recv() {
+    while let Some(work) = queues.work.try_recv() {
         inbox.taken();
         inbox.return_to_sender(work, abandoned());
     }

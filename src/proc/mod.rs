@@ -29,6 +29,7 @@ pub(crate) use cell::CellState;
 pub use cell::InstanceCell;
 pub use instance::{Context, Instance};
 
+use crate::actor::queue::{Doorbell, QueueSender, queue};
 use crate::actor::{
     Actor, ActorErrorKind, ActorHandle, ActorInbox, ActorStatus, Checkpointable, Ports, Signal,
     StatusCell,
@@ -232,7 +233,7 @@ impl PortSink<Undeliverable<MessageEnvelope>> for ReturnToSender {
 }
 
 /// Delivers signals sent by reference to the actor's signal queue.
-struct SignalSink(mpsc::UnboundedSender<Signal>, ActorId);
+struct SignalSink(QueueSender<Signal>, ActorId);
 
 impl PortSink<Signal> for SignalSink {
     fn deliver(
@@ -241,11 +242,11 @@ impl PortSink<Signal> for SignalSink {
         _headers: Headers,
         _sender: &ActorId,
     ) -> Result<(), (Signal, UndeliverableReason)> {
-        self.0.send(signal).map_err(|error| {
+        self.0.send(signal).map_err(|signal| {
             let reason = UndeliverableReason::ActorTerminated {
                 actor_id: self.1.clone(),
             };
-            (error.0, reason)
+            (signal, reason)
         })
     }
 }
@@ -663,10 +664,12 @@ impl Proc {
             config.reorder_buffer,
             config.message_bytes_max,
         );
-        let (inbox, work) = ActorInbox::<A>::new(actor_id.clone(), &mailbox, self.downgrade());
+        let doorbell = Doorbell::new();
+        let (inbox, work) =
+            ActorInbox::<A>::new(actor_id.clone(), &mailbox, self.downgrade(), &doorbell);
         let ports = Arc::new(Ports::new(inbox.clone(), mailbox.clone()));
-        let (signals_sender, signals) = mpsc::unbounded_channel();
-        let (supervision_sender, supervision) = mpsc::unbounded_channel();
+        let (signals_sender, signals) = queue(&doorbell);
+        let (supervision_sender, supervision) = queue(&doorbell);
         let signal_port = PortHandle::new(
             actor_id.port_id(handler_port_index::<Signal>()),
             Arc::new(AtomicBool::new(false)),
@@ -729,6 +732,7 @@ impl Proc {
                 work,
                 signals,
                 supervision,
+                doorbell,
             },
         ))
     }

@@ -1,0 +1,236 @@
+//! An actor's queues: signals, children's supervision events and ordinary
+//! work, each an unbounded multi-producer queue, all read by one run loop
+//! that sleeps on a single shared [`Doorbell`].
+//!
+//! Owns: [`Doorbell`], [`QueueSender`], [`QueueReceiver`].
+//! Does not own: which queue outranks which (the run loop in
+//! `proc::instance` reads them in priority order).
+//!
+//! Why not one tokio channel per queue: a loop waiting on three channels
+//! registers its waker with each of them every time it goes idle — three
+//! waker clones and drops per message in a ping-pong, a quarter of a
+//! simulated hop. One doorbell keeps the waker it was given and is rung by
+//! reference.
+//!
+//! nothing is lost. An item sent before the receiver closes is taken by
+//! [`QueueReceiver::try_recv`] (the loop drains after closing); a send after
+//! the close hands the item back to the sender.
+//! no lost wake-ups. The loop registers with the doorbell and then
+//! checks every queue again before it sleeps; a sender rings after its item
+//! is queued, and the ring wakes whoever registered.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::task::Waker;
+
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// One waker slot shared by an actor's queues.
+pub(crate) struct Doorbell {
+    /// Whether the loop is (about to be) asleep and wants a ring.
+    waiting: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Doorbell {
+    /// A doorbell nobody waits on yet.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            waiting: AtomicBool::new(false),
+            waker: Mutex::new(None),
+        })
+    }
+
+    /// Ask to be woken by the next ring. The waker is kept (and only
+    /// replaced when it would wake another task), so an actor that sleeps and
+    /// wakes once per message clones nothing.
+    pub(crate) fn register(&self, waker: &Waker) {
+        let mut slot = self.waker.lock();
+        match slot.as_ref() {
+            Some(current) if current.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+        drop(slot);
+        // published after the waker, before the caller's re-check.
+        self.waiting.store(true, Ordering::SeqCst);
+    }
+
+    /// Wake the loop if it asked to be woken.
+    fn ring(&self) {
+        if self.waiting.swap(false, Ordering::SeqCst) {
+            if let Some(waker) = self.waker.lock().as_ref() {
+                waker.wake_by_ref();
+            }
+        }
+    }
+}
+
+struct QueueState<T> {
+    items: VecDeque<T>,
+    closed: bool,
+}
+
+struct Queue<T> {
+    state: Mutex<QueueState<T>>,
+    /// Items queued, readable without the lock: the loop checks its three
+    /// queues several times per message and most checks find them empty.
+    len: AtomicUsize,
+    /// Mirrors `QueueState::closed` for lock-free reads.
+    closed: AtomicBool,
+    doorbell: Arc<Doorbell>,
+}
+
+/// The sending half; cheap to clone.
+pub(crate) struct QueueSender<T> {
+    queue: Arc<Queue<T>>,
+}
+
+impl<T> Clone for QueueSender<T> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+/// The receiving half, owned by the run loop.
+pub(crate) struct QueueReceiver<T> {
+    queue: Arc<Queue<T>>,
+}
+
+/// A queue whose receiver sleeps on `doorbell`.
+pub(crate) fn queue<T>(doorbell: &Arc<Doorbell>) -> (QueueSender<T>, QueueReceiver<T>) {
+    let queue = Arc::new(Queue {
+        state: Mutex::new(QueueState {
+            items: VecDeque::new(),
+            closed: false,
+        }),
+        len: AtomicUsize::new(0),
+        closed: AtomicBool::new(false),
+        doorbell: doorbell.clone(),
+    });
+    (
+        QueueSender {
+            queue: queue.clone(),
+        },
+        QueueReceiver { queue },
+    )
+}
+
+impl<T> QueueSender<T> {
+    /// Queue `item` and ring; hands it back if the receiver closed.
+    pub(crate) fn send(&self, item: T) -> Result<(), T> {
+        let mut state = self.queue.state.lock();
+        if state.closed {
+            return Err(item);
+        }
+        state.items.push_back(item);
+        // counted before the ring, so a loop that registered and then
+        // finds `len == 0` is one this ring will wake.
+        self.queue.len.fetch_add(1, Ordering::SeqCst);
+        drop(state);
+        self.queue.doorbell.ring();
+        Ok(())
+    }
+
+    /// Whether the receiver closed (or was dropped).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.queue.closed.load(Ordering::Acquire)
+    }
+}
+
+impl<T> QueueReceiver<T> {
+    /// The oldest queued item, if any. Still returns what was queued before
+    /// [`close`](Self::close), so the loop can drain.
+    pub(crate) fn try_recv(&mut self) -> Option<T> {
+        if self.queue.len.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let item = self.queue.state.lock().items.pop_front();
+        if item.is_some() {
+            self.queue.len.fetch_sub(1, Ordering::SeqCst);
+        }
+        item
+    }
+
+    /// Refuse further sends; what is queued stays for `try_recv`.
+    pub(crate) fn close(&mut self) {
+        self.queue.state.lock().closed = true;
+        self.queue.closed.store(true, Ordering::Release);
+    }
+}
+
+impl<T> Drop for QueueReceiver<T> {
+    fn drop(&mut self) {
+        let leftover = {
+            let mut state = self.queue.state.lock();
+            state.closed = true;
+            self.queue.closed.store(true, Ordering::Release);
+            self.queue.len.store(0, Ordering::SeqCst);
+            std::mem::take(&mut state.items)
+        };
+        // Dropped outside the lock: an item's drop may send to this queue.
+        drop(leftover);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (std::sync::Arc<CountingWaker>, Waker) {
+        let counter = std::sync::Arc::new(CountingWaker(AtomicUsize::new(0)));
+        (counter.clone(), Waker::from(counter))
+    }
+
+    /// items come out in order; after `close` the queued ones are still
+    /// taken and new sends are handed back.
+    #[test]
+    fn q_1_close_keeps_queued_items_and_hands_back_later_sends() {
+        let doorbell = Doorbell::new();
+        let (sender, mut receiver) = queue::<u32>(&doorbell);
+        sender.send(1).unwrap();
+        sender.send(2).unwrap();
+        receiver.close();
+        assert!(sender.is_closed());
+        assert_eq!(sender.send(3), Err(3));
+        assert_eq!(receiver.try_recv(), Some(1));
+        assert_eq!(receiver.try_recv(), Some(2));
+        assert_eq!(receiver.try_recv(), None);
+        drop(receiver);
+        assert_eq!(sender.send(4), Err(4));
+    }
+
+    /// a registered loop is woken once per ring it asked for, by any of
+    /// the queues sharing the doorbell; an unregistered one is not.
+    #[test]
+    fn q_2_one_doorbell_wakes_the_registered_waker_once_per_registration() {
+        let doorbell = Doorbell::new();
+        let (signals, _signal_receiver) = queue::<u8>(&doorbell);
+        let (work, _work_receiver) = queue::<u64>(&doorbell);
+        let (counter, waker) = counting();
+        work.send(1).unwrap();
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+        doorbell.register(&waker);
+        signals.send(1).unwrap();
+        work.send(2).unwrap();
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        doorbell.register(&waker);
+        work.send(3).unwrap();
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+}
