@@ -88,7 +88,7 @@ impl Core {
     pub(crate) fn record_fields<'a>(
         &mut self,
         kind: &'static str,
-        fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)>,
+        fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)> + Clone,
     ) {
         let task = self.current.and_then(|id| self.tasks.name(id));
         let time = self.clock.now().since_epoch();

@@ -386,16 +386,46 @@ pub struct Trace {
     len: usize,
     statics: Interner<&'static str>,
     shared: Interner<Arc<str>>,
+    ports: Interner<(Arc<str>, u64)>,
+    /// Where the writer is: the last time and step, and per kind the field
+    /// names it last wrote (the reader rebuilds the same state).
+    writer: Cursor,
     schedule: Fnv1a,
+}
+
+/// Encoding state shared by the writer and every reader: events store time
+/// and step as deltas from the previous event, and an event whose field
+/// names equal its kind's previous ones (the usual case) omits them.
+#[derive(Clone, Debug, Default)]
+struct Cursor {
+    position: usize,
+    time_ns: u64,
+    step: u64,
+    /// Indexed by the kind's static index.
+    schemas: Vec<Vec<&'static str>>,
+}
+
+impl Cursor {
+    fn schema(&mut self, kind: u64) -> &mut Vec<&'static str> {
+        let kind = kind as usize;
+        if self.schemas.len() <= kind {
+            self.schemas.resize_with(kind + 1, Vec::new);
+        }
+        &mut self.schemas[kind]
+    }
+}
+
+fn same_text(left: &str, right: &str) -> bool {
+    std::ptr::eq(left, right)
 }
 
 impl Trace {
     /// Every event, in order, decoded from the compact store.
     pub fn events(&self) -> impl ExactSizeIterator<Item = Event> + '_ {
-        let mut position = 0;
+        let mut cursor = Cursor::default();
         let mut fields = Vec::new();
         (0..self.len).map(move |_| {
-            let header = self.decode(&mut position, &mut fields);
+            let header = self.decode(&mut cursor, &mut fields);
             Event {
                 time: Duration::from_nanos(header.time_ns),
                 step: header.step,
@@ -430,11 +460,11 @@ impl Trace {
         let mut hasher = Fnv1a::new();
         hasher.write_str("lockstep-sim/trace/v1");
         hasher.write_u64(self.len as u64);
-        let mut position = 0;
+        let mut cursor = Cursor::default();
         let mut fields = Vec::new();
         let mut scratch = String::new();
         for _ in 0..self.len {
-            let header = self.decode(&mut position, &mut fields);
+            let header = self.decode(&mut cursor, &mut fields);
             hasher.write_u128(u128::from(header.time_ns));
             hasher.write_u64(header.step);
             hasher.write_str(header.kind);
@@ -485,20 +515,38 @@ impl Trace {
         step: u64,
         kind: &'static str,
         task: Option<&Arc<str>>,
-        fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)>,
+        fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)> + Clone,
     ) {
         // Virtual time stays far below 2^64 ns (584 years).
         let time_ns = u64::try_from(time.as_nanos()).unwrap_or(u64::MAX);
-        write_varint(&mut self.bytes, time_ns);
-        write_varint(&mut self.bytes, step);
+        let time_delta = time_ns.wrapping_sub(self.writer.time_ns);
+        let step_delta = step.wrapping_sub(self.writer.step);
+        (self.writer.time_ns, self.writer.step) = (time_ns, step);
+        write_varint(&mut self.bytes, zigzag(time_delta as i64));
+        write_varint(&mut self.bytes, zigzag(step_delta as i64));
         let kind = self.intern_static(kind);
         write_varint(&mut self.bytes, kind);
         let task = task.map_or(0, |task| self.intern_shared(task) + 1);
         write_varint(&mut self.bytes, task);
-        write_varint(&mut self.bytes, fields.len() as u64);
+        let count = fields.len() as u64;
+        let schema = self.writer.schema(kind);
+        let same_names = schema.len() == fields.len()
+            && schema
+                .iter()
+                .zip(fields.clone())
+                .all(|(known, (name, _))| same_text(known, name));
+        if same_names {
+            write_varint(&mut self.bytes, count << 1 | 1);
+        } else {
+            write_varint(&mut self.bytes, count << 1);
+            schema.clear();
+            schema.extend(fields.clone().map(|(name, _)| name));
+        }
         for (name, value) in fields {
-            let name = self.intern_static(name);
-            write_varint(&mut self.bytes, name);
+            if !same_names {
+                let name = self.intern_static(name);
+                write_varint(&mut self.bytes, name);
+            }
             match value {
                 Recorded::U64(value) => {
                     self.bytes.push(tag::U64);
@@ -506,7 +554,7 @@ impl Trace {
                 }
                 Recorded::I64(value) => {
                     self.bytes.push(tag::I64);
-                    write_varint(&mut self.bytes, value as u64);
+                    write_varint(&mut self.bytes, zigzag(value));
                 }
                 Recorded::Bool(value) => {
                     self.bytes.push(if value { tag::TRUE } else { tag::FALSE });
@@ -527,10 +575,13 @@ impl Trace {
                     write_varint(&mut self.bytes, index);
                 }
                 Recorded::Port(actor, index) => {
-                    let actor = self.intern_shared(actor);
+                    let port = self.ports.index(
+                        Arc::as_ptr(actor).cast::<u8>() as usize,
+                        index as usize,
+                        || (actor.clone(), index),
+                    );
                     self.bytes.push(tag::PORT);
-                    write_varint(&mut self.bytes, actor);
-                    write_varint(&mut self.bytes, index);
+                    write_varint(&mut self.bytes, u64::from(port));
                 }
             }
         }
@@ -558,26 +609,37 @@ impl Trace {
     /// store is a bug here, not bad input.
     fn decode<'a>(
         &'a self,
-        position: &mut usize,
+        cursor: &mut Cursor,
         fields: &mut Vec<(&'static str, Stored<'a>)>,
     ) -> Header<'a> {
         let bytes = &self.bytes;
-        let time_ns = read_varint(bytes, position);
-        let step = read_varint(bytes, position);
-        let kind = *self.statics.get(read_varint(bytes, position));
+        let position = &mut cursor.position;
+        let time_delta = unzigzag(read_varint(bytes, position));
+        let step_delta = unzigzag(read_varint(bytes, position));
+        cursor.time_ns = cursor.time_ns.wrapping_add(time_delta as u64);
+        cursor.step = cursor.step.wrapping_add(step_delta as u64);
+        let kind_index = read_varint(bytes, position);
+        let kind = *self.statics.get(kind_index);
         let task = match read_varint(bytes, position) {
             0 => None,
             index => Some(self.shared.get(index - 1)),
         };
-        let count = read_varint(bytes, position);
+        let count_and_flag = read_varint(bytes, position);
+        let same_names = count_and_flag & 1 == 1;
+        let count = (count_and_flag >> 1) as usize;
         fields.clear();
-        for _ in 0..count {
-            let name = *self.statics.get(read_varint(bytes, position));
+        for field in 0..count {
+            let position = &mut cursor.position;
+            let name = if same_names {
+                cursor.schemas[kind_index as usize][field]
+            } else {
+                *self.statics.get(read_varint(bytes, position))
+            };
             let value_tag = bytes[*position];
             *position += 1;
             let value = match value_tag {
                 tag::U64 => Stored::U64(read_varint(bytes, position)),
-                tag::I64 => Stored::I64(read_varint(bytes, position) as i64),
+                tag::I64 => Stored::I64(unzigzag(read_varint(bytes, position))),
                 tag::FALSE => Stored::Bool(false),
                 tag::TRUE => Stored::Bool(true),
                 tag::TEXT => {
@@ -590,16 +652,21 @@ impl Trace {
                 tag::STATIC => Stored::Static(self.statics.get(read_varint(bytes, position))),
                 tag::SHARED => Stored::Text(self.shared.get(read_varint(bytes, position))),
                 tag::PORT => {
-                    let actor = self.shared.get(read_varint(bytes, position));
-                    Stored::Port(actor, read_varint(bytes, position))
+                    let (actor, index) = self.ports.get(read_varint(bytes, position));
+                    Stored::Port(actor, *index)
                 }
                 other => unreachable!("trace store holds an unknown value tag {other}"),
             };
             fields.push((name, value));
         }
+        if !same_names {
+            let schema = cursor.schema(kind_index);
+            schema.clear();
+            schema.extend(fields.iter().map(|(name, _)| *name));
+        }
         Header {
-            time_ns,
-            step,
+            time_ns: cursor.time_ns,
+            step: cursor.step,
             kind,
             task,
         }
@@ -629,6 +696,15 @@ fn write_varint(bytes: &mut Vec<u8>, mut value: u64) {
         value >>= 7;
     }
     bytes.push(value as u8);
+}
+
+/// Small magnitudes of either sign become small varints.
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+fn unzigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
 fn read_varint(bytes: &[u8], position: &mut usize) -> u64 {
@@ -760,5 +836,40 @@ mod tests {
         assert_eq!(tasks[300].as_deref(), Some("actor299"));
         assert_eq!(tasks[899].as_deref(), Some("actor0"));
         assert_eq!(first.shared.values.len(), 300);
+    }
+
+    /// TRACE-4: names omitted because they repeat the kind's last ones, and
+    /// times and steps stored as deltas (even backwards ones), read back
+    /// exactly — whatever order the variations come in.
+    #[test]
+    fn schemas_and_deltas_read_back_exactly() {
+        let mut trace = Trace::default();
+        let shapes: [&[(&'static str, Recorded<'_>)]; 4] = [
+            &[("a", Recorded::U64(1)), ("b", Recorded::U64(2))],
+            &[("a", Recorded::U64(3)), ("b", Recorded::U64(4))],
+            &[("b", Recorded::U64(5)), ("a", Recorded::U64(6))],
+            &[("a", Recorded::U64(7))],
+        ];
+        let times = [5_000_u64, 5_000, 1, u64::MAX / 2, 0, 17, 17, 3];
+        for (index, time) in times.iter().enumerate() {
+            let shape = shapes[index % shapes.len()];
+            let kind = if index % 3 == 0 { "one" } else { "other" };
+            trace.push(
+                Duration::from_nanos(*time),
+                (index as u64 * 7919) % 13,
+                kind,
+                None,
+                shape.iter().copied(),
+            );
+        }
+        for (index, event) in trace.events().enumerate() {
+            assert_eq!(event.time, Duration::from_nanos(times[index]));
+            assert_eq!(event.step, (index as u64 * 7919) % 13);
+            assert_eq!(event.kind, if index % 3 == 0 { "one" } else { "other" });
+            let shape = shapes[index % shapes.len()];
+            let names: Vec<_> = event.fields.iter().map(|(name, _)| *name).collect();
+            let expected: Vec<_> = shape.iter().map(|(name, _)| *name).collect();
+            assert_eq!(names, expected, "event {index}");
+        }
     }
 }
