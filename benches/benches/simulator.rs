@@ -23,9 +23,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lockstep::{ActorHandle, Proc};
-use lockstep_benches::workloads::{Peer, Player, STOP, raw_player};
+use lockstep::{ActorHandle, Proc, ProcConfig};
+use lockstep_benches::workloads::{Peer, Player, RemotePeer, RemotePlayer, STOP, raw_player};
 use lockstep_benches::{Target, fastest, report_rate, selected};
+use lockstep_sim::net::{Latency, Network, NetworkConfig};
 use lockstep_sim::{Config, World};
 use support::{Plan, compare};
 use tokio::sync::mpsc;
@@ -85,6 +86,40 @@ async fn stop_all(actors: impl IntoIterator<Item = ActorHandle<Player>>) {
         actor.drain_and_stop("done").expect("stop");
         actor.await;
     }
+}
+
+/// `iterations` batches of [`HOPS`] hops between two actors on two procs
+/// joined by the simulated network with zero latency; wall time.
+async fn procs_ping_pong(iterations: u64) -> Duration {
+    let network = Network::new(
+        NetworkConfig {
+            latency: Latency::Fixed(Duration::ZERO),
+            ..NetworkConfig::default()
+        },
+        ProcConfig::default(),
+    );
+    let (left, right) = (network.proc("left"), network.proc("right"));
+    let (client, _client_handle) = left.instance("client").expect("a client");
+    let (done, mut finished) = mpsc::unbounded_channel();
+    let ping = left
+        .spawn("ping", RemotePlayer::new(done.clone()))
+        .expect("spawn");
+    let pong = right.spawn("pong", RemotePlayer::new(done)).expect("spawn");
+    ping.send(&client, RemotePeer(pong.bind()))
+        .expect("ping is alive");
+    pong.send(&client, RemotePeer(ping.bind()))
+        .expect("pong is alive");
+    let start = Instant::now();
+    for _ in 0..iterations {
+        ping.send(&client, HOPS).expect("ping is alive");
+        finished.recv().await.expect("a player signals");
+    }
+    let elapsed = start.elapsed();
+    for actor in [ping, pong] {
+        actor.drain_and_stop("done").expect("stop");
+        actor.await;
+    }
+    elapsed
 }
 
 /// The same hops between two raw-channel tasks, spawned through `spawn`
@@ -183,6 +218,18 @@ fn bench_ping_pong(c: &mut Criterion) {
         }),
         None,
     );
+    let procs = compare(
+        c,
+        "simulator/ping_pong_two_procs",
+        plan,
+        ("actors_on_two_procs_in_world", |n| {
+            world(1).run(procs_ping_pong(n)).expect("ping-pong passes")
+        }),
+        ("raw_tasks_on_tokio_current_thread", |n| {
+            bare_loop.block_on(raw_ping_pong(n, spawn_on_tokio))
+        }),
+        None,
+    );
     let executor = compare(
         c,
         "simulator/executor",
@@ -208,6 +255,11 @@ fn bench_ping_pong(c: &mut Criterion) {
     if let Some((ours, _)) = quiet {
         let target = Some(Target::AtLeast(MESSAGES_PER_SECOND_MIN));
         let name = "simulator/ping_pong_without_runtime_events/actors_in_quiet_world";
+        report_rate(name, "simulated msgs", rate(ours), target);
+    }
+    if let Some((ours, _)) = procs {
+        let target = Some(Target::AtLeast(MESSAGES_PER_SECOND_MIN));
+        let name = "simulator/ping_pong_two_procs/actors_on_two_procs_in_world";
         report_rate(name, "simulated msgs", rate(ours), target);
     }
     if let Some((executor, _)) = executor {

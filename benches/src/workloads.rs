@@ -3,10 +3,13 @@
 //!
 //! - [`Counter`] / [`raw_counter`]: count `u64`s, signal after every `batch`.
 //! - [`Player`] / [`raw_player`]: pass a countdown to a peer; signal at 0.
+//! - [`RemotePlayer`]: [`Player`] with an [`ActorRef`] peer, so every hop is
+//!   serialized and leaves through the proc's forwarder (across procs).
 
 use std::hint::black_box;
 
-use lockstep::{Actor, Context, Handler, HandlerError, PortHandle};
+use lockstep::{Actor, ActorRef, Context, Handler, HandlerError, PortHandle};
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 /// Counts `u64`s and signals `done` after every `batch` of them.
@@ -96,6 +99,51 @@ impl Handler<u64> for Player {
         Ok(())
     }
 }
+
+/// [`Player`] across procs: the countdown goes to an [`ActorRef`], so each
+/// hop is encoded, routed by the sending proc's forwarder and decoded.
+#[derive(Debug)]
+pub struct RemotePlayer {
+    peer: Option<ActorRef<RemotePlayer>>,
+    done: mpsc::UnboundedSender<()>,
+}
+
+impl RemotePlayer {
+    /// A player with no peer yet (send it a [`RemotePeer`]).
+    pub fn new(done: mpsc::UnboundedSender<()>) -> Self {
+        Self { peer: None, done }
+    }
+}
+
+impl Actor for RemotePlayer {}
+
+/// Introduces a [`RemotePlayer`]'s peer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RemotePeer(pub ActorRef<RemotePlayer>);
+
+impl Handler<RemotePeer> for RemotePlayer {
+    async fn handle(
+        &mut self,
+        _cx: &Context<Self>,
+        RemotePeer(peer): RemotePeer,
+    ) -> Result<(), HandlerError> {
+        self.peer = Some(peer);
+        Ok(())
+    }
+}
+
+impl Handler<u64> for RemotePlayer {
+    async fn handle(&mut self, cx: &Context<Self>, remaining: u64) -> Result<(), HandlerError> {
+        match (remaining, &self.peer) {
+            (0, _) => self.done.send(())?,
+            (_, Some(peer)) => peer.send(cx, remaining - 1)?,
+            (_, None) => lockstep::bail!("no peer yet"),
+        }
+        Ok(())
+    }
+}
+
+lockstep::export!(RemotePlayer: u64, RemotePeer);
 
 /// Sent to a [`raw_player`] to stop it (it passes the stop on first).
 pub const STOP: u64 = u64::MAX;

@@ -76,14 +76,17 @@ impl Environment for SimEnvironment {
         let skew = proc_of_task(name)
             .and_then(|proc| core.clock_skews.get(proc).copied())
             .unwrap_or(inherited);
-        let id = core.tasks.insert(Arc::from(name), Some(task), &self.shared);
+        let name = core.tasks.intern_name(name);
+        let id = core.tasks.insert(name.clone(), Some(task), &self.shared);
         core.tasks.set_skew_ns(id, skew);
-        core.record(
+        let id_text = id.to_string();
+        core.record_fields(
             kind::TASK_SPAWN,
-            vec![
-                ("name", name.to_owned().into()),
-                ("id", id.to_string().into()),
-            ],
+            [
+                ("name", Recorded::Shared(&name)),
+                ("id", Recorded::Text(&id_text)),
+            ]
+            .into_iter(),
         );
         drop(core);
         Box::new(SimAbort {

@@ -118,6 +118,10 @@ struct Entry {
 pub(crate) struct TaskTable {
     entries: Vec<Entry>,
     free: Vec<u32>,
+    /// One shared copy of each task name ever used: tasks spawned per
+    /// message (network couriers) share their name instead of allocating it,
+    /// and the trace interns it once.
+    names: std::collections::BTreeSet<Arc<str>>,
     /// Ready tasks in wake order (EXEC-2).
     pub(crate) ready: Vec<TaskId>,
 }
@@ -139,6 +143,16 @@ pub(crate) enum Abort {
 }
 
 impl TaskTable {
+    /// The shared copy of `name`.
+    pub(crate) fn intern_name(&mut self, name: &str) -> Arc<str> {
+        if let Some(name) = self.names.get(name) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.names.insert(name.clone());
+        name
+    }
+
     /// Adds a task and makes it ready; `future: None` adds the main future.
     pub(crate) fn insert(
         &mut self,

@@ -197,7 +197,9 @@ struct State {
     proc_config: ProcConfig,
     cut: BTreeSet<(String, String)>,
     held: BTreeMap<(String, String), VecDeque<Held>>,
-    path_free_at: BTreeMap<(String, String, u32), Instant>,
+    /// Per path `(from, to, path)`: when it is next free and what travels
+    /// on it, in order (NET-1).
+    paths: BTreeMap<(String, String, u32), PathState>,
     stats: NetworkStats,
     faults_stopped: bool,
     /// Procs whose clock skew was drawn (a restart keeps its skew).
@@ -222,7 +224,7 @@ impl Network {
                 proc_config,
                 cut: BTreeSet::new(),
                 held: BTreeMap::new(),
-                path_free_at: BTreeMap::new(),
+                paths: BTreeMap::new(),
                 stats: NetworkStats::default(),
                 faults_stopped: false,
                 skewed: BTreeSet::new(),
@@ -516,19 +518,26 @@ impl Network {
     ) {
         let to = envelope.dest().actor_id().proc_id().name().to_owned();
         let now = time::now();
-        let (deliveries, known) = {
+        let mut arrive_now = 0;
+        let mut couriers = Vec::new();
+        {
             let mut state = self.lock();
             state.stats.sent += 1;
-            let known = state.procs.contains_key(&to);
+            if !state.procs.contains_key(&to) {
+                state.stats.returned += 1;
+                drop(state);
+                let proc_id = envelope.dest().actor_id().proc_id().clone();
+                return_undeliverable(returns, envelope, UndeliverableReason::NoRoute { proc_id });
+                return;
+            }
             let config = state.config.clone();
-            let copies = if known && random::unit_f64(NETWORK) < config.duplicate_probability {
+            let copies = if random::unit_f64(NETWORK) < config.duplicate_probability {
                 state.stats.duplicated += 1;
                 2
             } else {
                 1
             };
-            let mut deliveries = Vec::new();
-            for _ in 0..if known { copies } else { 0 } {
+            for _ in 0..copies {
                 let path = random::below(NETWORK, u64::from(config.paths_per_link.max(1))) as u32;
                 let mut delay = config.latency.sample(NETWORK);
                 let mut losses = 0;
@@ -538,29 +547,65 @@ impl Network {
                 }
                 state.stats.retransmitted += losses;
                 let key = (from.to_owned(), to.clone(), path);
-                let earliest = state.path_free_at.get(&key).copied().unwrap_or(now);
-                let at = (now + delay).max(earliest);
-                state.path_free_at.insert(key, at);
-                deliveries.push(at);
+                let path_state = state.paths.entry(key.clone()).or_default();
+                let at = (now + delay).max(path_state.free_at.unwrap_or(now));
+                path_state.free_at = Some(at);
+                // NET-1: due now, behind nothing on its path: it arrives
+                // within the send, no courier involved.
+                if at == now && path_state.travelling.is_empty() {
+                    arrive_now += 1;
+                    continue;
+                }
+                path_state.travelling.push_back(Travelling {
+                    at,
+                    held: Held {
+                        since: now,
+                        envelope: envelope.clone(),
+                        returns: returns.clone(),
+                    },
+                });
+                if !path_state.courier {
+                    path_state.courier = true;
+                    couriers.push(key);
+                }
             }
-            (deliveries, known)
-        };
-        if !known {
-            self.lock().stats.returned += 1;
-            let proc_id = envelope.dest().actor_id().proc_id().clone();
-            return_undeliverable(returns, envelope, UndeliverableReason::NoRoute { proc_id });
-            return;
         }
-        for at in deliveries {
-            let envelope = envelope.clone();
+        for _ in 0..arrive_now {
+            self.arrive(from, &to, now, envelope.clone(), returns.clone());
+        }
+        for key in couriers {
             let network = self.clone();
-            let returns = returns.clone();
-            let (from, to) = (from.to_owned(), to.clone());
-            let name = format!("net:{from}->{to}");
-            drop(lockstep::rt::spawn(&name, async move {
-                time::sleep_until(at).await;
-                network.arrive(&from, &to, now, envelope, returns);
-            }));
+            let name = format!("net:{}->{}", key.0, key.1);
+            drop(lockstep::rt::spawn(&name, network.carry(key)));
+        }
+    }
+
+    /// A path's courier: delivers what travels on the path, in order (NET-1),
+    /// each at its arrival time; ends when the path is empty.
+    async fn carry(self, key: (String, String, u32)) {
+        loop {
+            let at = {
+                let mut state = self.lock();
+                let Some(path) = state.paths.get_mut(&key) else {
+                    return;
+                };
+                match path.travelling.front() {
+                    Some(next) => next.at,
+                    None => {
+                        path.courier = false;
+                        return;
+                    }
+                }
+            };
+            time::sleep_until(at).await;
+            let next = self
+                .lock()
+                .paths
+                .get_mut(&key)
+                .and_then(|path| path.travelling.pop_front());
+            if let Some(Travelling { held, .. }) = next {
+                self.arrive(&key.0, &key.1, held.since, held.envelope, held.returns);
+            }
         }
     }
 
@@ -633,6 +678,24 @@ fn trace_delivery(envelope: &MessageEnvelope) {
             ("seq", seq.into()),
         ]
     });
+}
+
+/// One path of a link (see `State::paths`).
+#[derive(Default)]
+struct PathState {
+    /// When the path is next free: no message arrives before the one sent
+    /// ahead of it (NET-1).
+    free_at: Option<Instant>,
+    /// Messages on the path, in arrival order.
+    travelling: VecDeque<Travelling>,
+    /// Whether a courier task is delivering `travelling`.
+    courier: bool,
+}
+
+/// A message on a path and when it arrives.
+struct Travelling {
+    at: Instant,
+    held: Held,
 }
 
 /// A proc's forwarder onto the network.
