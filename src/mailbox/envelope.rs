@@ -1,6 +1,7 @@
 //! The message envelope: what travels between mailboxes when a message is
 //! sent by reference (serialized), and what comes back when it can't be delivered.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -57,7 +58,9 @@ pub struct MessageEnvelope {
     sender: ActorId,
     dest: PortId,
     headers: Headers,
-    type_name: String,
+    /// Static when the envelope was made here (no allocation per message);
+    /// owned when it was decoded.
+    type_name: Cow<'static, str>,
     payload: Payload,
 }
 
@@ -67,14 +70,14 @@ impl MessageEnvelope {
         sender: ActorId,
         dest: PortId,
         headers: Headers,
-        type_name: &str,
+        type_name: impl Into<Cow<'static, str>>,
         payload: Payload,
     ) -> Self {
         Self {
             sender,
             dest,
             headers,
-            type_name: type_name.to_owned(),
+            type_name: type_name.into(),
             payload,
         }
     }

@@ -197,9 +197,10 @@ struct State {
     proc_config: ProcConfig,
     cut: BTreeSet<(String, String)>,
     held: BTreeMap<(String, String), VecDeque<Held>>,
-    /// Per path `(from, to, path)`: when it is next free and what travels
-    /// on it, in order (NET-1).
-    paths: BTreeMap<(String, String, u32), PathState>,
+    /// Per link `from → to`, per path: when it is next free and what
+    /// travels on it, in order (NET-1). Nested so a send looks its path up
+    /// without allocating a key.
+    paths: BTreeMap<String, BTreeMap<String, Vec<PathState>>>,
     stats: NetworkStats,
     faults_stopped: bool,
     /// Procs whose clock skew was drawn (a restart keeps its skew).
@@ -520,24 +521,26 @@ impl Network {
         let now = time::now();
         let mut arrive_now = 0;
         let mut couriers = Vec::new();
+        let mut envelope = Some(envelope);
         {
             let mut state = self.lock();
             state.stats.sent += 1;
             if !state.procs.contains_key(&to) {
                 state.stats.returned += 1;
                 drop(state);
+                let envelope = envelope.take().expect("not yet sent");
                 let proc_id = envelope.dest().actor_id().proc_id().clone();
                 return_undeliverable(returns, envelope, UndeliverableReason::NoRoute { proc_id });
                 return;
             }
             let config = state.config.clone();
-            let copies = if random::unit_f64(NETWORK) < config.duplicate_probability {
+            let copies: u32 = if random::unit_f64(NETWORK) < config.duplicate_probability {
                 state.stats.duplicated += 1;
                 2
             } else {
                 1
             };
-            for _ in 0..copies {
+            for copy in 0..copies {
                 let path = random::below(NETWORK, u64::from(config.paths_per_link.max(1))) as u32;
                 let mut delay = config.latency.sample(NETWORK);
                 let mut losses = 0;
@@ -546,8 +549,7 @@ impl Network {
                     losses += 1;
                 }
                 state.stats.retransmitted += losses;
-                let key = (from.to_owned(), to.clone(), path);
-                let path_state = state.paths.entry(key.clone()).or_default();
+                let path_state = path_mut(&mut state.paths, from, &to, path);
                 let at = (now + delay).max(path_state.free_at.unwrap_or(now));
                 path_state.free_at = Some(at);
                 // NET-1: due now, behind nothing on its path: it arrives
@@ -556,22 +558,25 @@ impl Network {
                     arrive_now += 1;
                     continue;
                 }
+                // Copies still to place, plus the ones arriving at once.
+                let copies_left = copies - copy - 1 + arrive_now;
                 path_state.travelling.push_back(Travelling {
                     at,
                     held: Held {
                         since: now,
-                        envelope: envelope.clone(),
+                        envelope: copy_of(&mut envelope, copies_left),
                         returns: returns.clone(),
                     },
                 });
                 if !path_state.courier {
                     path_state.courier = true;
-                    couriers.push(key);
+                    couriers.push((from.to_owned(), to.clone(), path));
                 }
             }
         }
-        for _ in 0..arrive_now {
-            self.arrive(from, &to, now, envelope.clone(), returns.clone());
+        for left in (0..arrive_now).rev() {
+            let envelope = copy_of(&mut envelope, left);
+            self.arrive(from, &to, now, envelope, returns.clone());
         }
         for key in couriers {
             let network = self.clone();
@@ -586,9 +591,7 @@ impl Network {
         loop {
             let at = {
                 let mut state = self.lock();
-                let Some(path) = state.paths.get_mut(&key) else {
-                    return;
-                };
+                let path = path_mut(&mut state.paths, &key.0, &key.1, key.2);
                 match path.travelling.front() {
                     Some(next) => next.at,
                     None => {
@@ -598,11 +601,9 @@ impl Network {
                 }
             };
             time::sleep_until(at).await;
-            let next = self
-                .lock()
-                .paths
-                .get_mut(&key)
-                .and_then(|path| path.travelling.pop_front());
+            let next = path_mut(&mut self.lock().paths, &key.0, &key.1, key.2)
+                .travelling
+                .pop_front();
             if let Some(Travelling { held, .. }) = next {
                 self.arrive(&key.0, &key.1, held.since, held.envelope, held.returns);
             }
@@ -617,34 +618,39 @@ impl Network {
         envelope: MessageEnvelope,
         returns: PortHandle<Undeliverable<MessageEnvelope>>,
     ) {
-        let key = (from.to_owned(), to.to_owned());
-        let (destination, timeout) = {
+        let now = time::now();
+        let destination = {
             let mut state = self.lock();
-            if state.cut.contains(&key) {
-                state.stats.held += 1;
-                state.held.entry(key).or_default().push_back(Held {
-                    since,
-                    envelope,
-                    returns,
-                });
+            if !state.cut.is_empty() {
+                let key = (from.to_owned(), to.to_owned());
+                if state.cut.contains(&key) {
+                    state.stats.held += 1;
+                    state.held.entry(key).or_default().push_back(Held {
+                        since,
+                        envelope,
+                        returns,
+                    });
+                    return;
+                }
+            }
+            let timeout = state.config.delivery_timeout;
+            if now.duration_since(since) > timeout {
+                state.stats.returned += 1;
+                drop(state);
+                let reason = UndeliverableReason::DeliveryTimeout {
+                    timeout_ms: timeout.as_millis() as u64,
+                };
+                return_undeliverable(&returns, envelope, reason);
                 return;
             }
-            (
-                state.procs.get(to).cloned().flatten(),
-                state.config.delivery_timeout,
-            )
+            let destination = state.procs.get(to).cloned().flatten();
+            if destination.is_some() {
+                state.stats.delivered += 1;
+            }
+            destination
         };
-        if time::now().duration_since(since) > timeout {
-            self.lock().stats.returned += 1;
-            let reason = UndeliverableReason::DeliveryTimeout {
-                timeout_ms: timeout.as_millis() as u64,
-            };
-            return_undeliverable(&returns, envelope, reason);
-            return;
-        }
         match destination {
             Some(proc) => {
-                self.lock().stats.delivered += 1;
                 trace_delivery(&envelope);
                 proc.post(envelope);
             }
@@ -678,6 +684,37 @@ fn trace_delivery(envelope: &MessageEnvelope) {
             ("seq", seq.into()),
         ]
     });
+}
+
+/// Path `path` of link `from → to`, created on first use.
+fn path_mut<'a>(
+    paths: &'a mut BTreeMap<String, BTreeMap<String, Vec<PathState>>>,
+    from: &str,
+    to: &str,
+    path: u32,
+) -> &'a mut PathState {
+    if !paths.contains_key(from) {
+        paths.insert(from.to_owned(), BTreeMap::new());
+    }
+    let links = paths.get_mut(from).expect("inserted above");
+    if !links.contains_key(to) {
+        links.insert(to.to_owned(), Vec::new());
+    }
+    let link = links.get_mut(to).expect("inserted above");
+    let index = path as usize;
+    if link.len() <= index {
+        link.resize_with(index + 1, PathState::default);
+    }
+    &mut link[index]
+}
+
+/// The envelope for one more copy: a clone while `copies_left` more will be
+/// needed after this one, the envelope itself for the last.
+fn copy_of(envelope: &mut Option<MessageEnvelope>, copies_left: u32) -> MessageEnvelope {
+    match copies_left {
+        0 => envelope.take().expect("one envelope per copy"),
+        _ => envelope.clone().expect("one envelope per copy"),
+    }
 }
 
 /// One path of a link (see `State::paths`).
