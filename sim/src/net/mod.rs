@@ -534,17 +534,26 @@ impl Network {
                 return;
             }
             let config = state.config.clone();
-            let copies: u32 = if random::unit_f64(NETWORK) < config.duplicate_probability {
+            // NET-5: a fault kind that is off draws nothing.
+            let duplicate = config.duplicate_probability > 0.0
+                && random::unit_f64(NETWORK) < config.duplicate_probability;
+            let copies: u32 = if duplicate {
                 state.stats.duplicated += 1;
                 2
             } else {
                 1
             };
             for copy in 0..copies {
-                let path = random::below(NETWORK, u64::from(config.paths_per_link.max(1))) as u32;
+                let path = match config.paths_per_link {
+                    0 | 1 => 0,
+                    paths => random::below(NETWORK, u64::from(paths)) as u32,
+                };
                 let mut delay = config.latency.sample(NETWORK);
                 let mut losses = 0;
-                while losses < 8 && random::unit_f64(NETWORK) < config.frame_loss_probability {
+                while losses < 8
+                    && config.frame_loss_probability > 0.0
+                    && random::unit_f64(NETWORK) < config.frame_loss_probability
+                {
                     delay += config.retransmit_delay;
                     losses += 1;
                 }
