@@ -52,7 +52,7 @@ fn check_name(name: &str) -> Result<(), IdError> {
 }
 
 /// Identifies a proc: a name, plus the address it serves on when remote.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ProcId {
     name: Arc<str>,
     address: Option<Arc<str>>,
@@ -125,7 +125,7 @@ impl FromStr for ProcId {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct ActorIdParts {
     proc_id: ProcId,
     name: Arc<str>,
@@ -169,7 +169,7 @@ impl std::hash::Hash for ActorIdParts {
 
 /// Identifies an actor: its proc, its name and its pid (0 for root actors,
 /// fresh per-proc numbers for children). Cheap to clone.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ActorId(Arc<ActorIdParts>);
 
 impl ActorId {
@@ -323,6 +323,59 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// Deserialization through the validating constructors (ID-2 holds for
+/// every id decoded from untrusted bytes, with no second parse), borrowing
+/// names from the input where the format allows. The layouts mirror the
+/// derived `Serialize` impls field for field, so the encoding is unchanged.
+mod wire {
+    use std::borrow::Cow;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+
+    use super::{ActorId, ProcId};
+
+    #[derive(Deserialize)]
+    #[serde(rename = "ProcId")]
+    struct ProcIdWire<'a> {
+        #[serde(borrow)]
+        name: Cow<'a, str>,
+        #[serde(borrow)]
+        address: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename = "ActorIdParts")]
+    struct ActorIdPartsWire<'a> {
+        proc_id: ProcId,
+        #[serde(borrow)]
+        name: Cow<'a, str>,
+        pid: u64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename = "ActorId")]
+    struct ActorIdWire<'a>(#[serde(borrow)] ActorIdPartsWire<'a>);
+
+    impl<'de> Deserialize<'de> for ProcId {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let wire = ProcIdWire::deserialize(deserializer)?;
+            match &wire.address {
+                Some(address) => ProcId::remote(&wire.name, address),
+                None => ProcId::local(&wire.name),
+            }
+            .map_err(D::Error::custom)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for ActorId {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let ActorIdWire(parts) = ActorIdWire::deserialize(deserializer)?;
+            ActorId::new(parts.proc_id, &parts.name, parts.pid).map_err(D::Error::custom)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -358,7 +411,10 @@ mod tests {
             let actor_id = proc_id.actor_id(&actor, pid).unwrap();
             prop_assert_eq!(actor_id.to_string().parse::<ActorId>().unwrap(), actor_id.clone());
             let port_id = actor_id.port_id(index);
-            prop_assert_eq!(port_id.to_string().parse::<PortId>().unwrap(), port_id);
+            prop_assert_eq!(port_id.to_string().parse::<PortId>().unwrap(), port_id.clone());
+            // The same ids survive the wire (validating decode, same bytes).
+            let bytes = crate::codec::encode(&port_id, 1 << 16).unwrap();
+            prop_assert_eq!(crate::codec::decode::<PortId>(&bytes, 1 << 16).unwrap(), port_id);
         }
 
         /// ID-2: parsing arbitrary text never panics; it returns an id or an error.
@@ -367,6 +423,31 @@ mod tests {
             let _ = text.parse::<PortId>();
             let _ = text.parse::<ActorId>();
             let _ = text.parse::<ProcId>();
+        }
+    }
+
+    /// ID-2 holds for ids decoded from bytes: a name or address the
+    /// constructors would refuse is a decode error, not an id.
+    #[test]
+    fn id_2_decoding_refuses_ids_the_constructors_refuse() {
+        let actor_id = ProcId::remote("p", "tcp:h:1")
+            .unwrap()
+            .actor_id("worker", 2)
+            .unwrap();
+        let bytes = crate::codec::encode(&actor_id, 1 << 16).unwrap();
+        assert_eq!(
+            crate::codec::decode::<ActorId>(&bytes, 1 << 16).unwrap(),
+            actor_id
+        );
+        for (from, to) in [(b'w', b'.'), (b'p', b' '), (b'h', b'[')] {
+            let mut bad = bytes.clone();
+            let at = bad.iter().position(|&byte| byte == from).unwrap();
+            bad[at] = to;
+            assert!(
+                crate::codec::decode::<ActorId>(&bad, 1 << 16).is_err(),
+                "{:?} accepted",
+                String::from_utf8_lossy(&bad)
+            );
         }
     }
 
