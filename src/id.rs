@@ -323,34 +323,96 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// Recently decoded actor ids, so a decoder that sees the same senders and
+/// destinations over and over (a channel link) hands out clones of one id
+/// instead of allocating its names again for every message.
+///
+/// A pure cache: ids are compared by value, so whether an id came from it
+/// never changes behaviour. Holds at most [`IdCache::CAPACITY`] ids.
+#[derive(Debug, Default)]
+pub struct IdCache {
+    recent: Vec<ActorId>,
+    /// The slot the next miss overwrites once full (round robin).
+    next: usize,
+}
+
+impl IdCache {
+    /// How many ids a cache keeps.
+    pub const CAPACITY: usize = 16;
+
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn find(&self, parts: &wire::ActorIdPartsWire<'_>) -> Option<ActorId> {
+        self.recent.iter().find(|id| parts.matches(id)).cloned()
+    }
+
+    fn remember(&mut self, id: ActorId) {
+        if self.recent.len() < Self::CAPACITY {
+            self.recent.push(id);
+        } else {
+            self.recent[self.next] = id;
+            self.next = (self.next + 1) % Self::CAPACITY;
+        }
+    }
+}
+
 /// Deserialization through the validating constructors (ID-2 holds for
 /// every id decoded from untrusted bytes, with no second parse), borrowing
 /// names from the input where the format allows. The layouts mirror the
 /// derived `Serialize` impls field for field, so the encoding is unchanged.
-mod wire {
+pub(crate) mod wire {
     use std::borrow::Cow;
+    use std::fmt;
 
-    use serde::de::Error as _;
+    use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
     use serde::{Deserialize, Deserializer};
 
-    use super::{ActorId, ProcId};
+    use super::{ActorId, IdCache, IdError, PortId, ProcId};
 
     #[derive(Deserialize)]
     #[serde(rename = "ProcId")]
-    struct ProcIdWire<'a> {
+    pub(super) struct ProcIdWire<'a> {
         #[serde(borrow)]
         name: Cow<'a, str>,
         #[serde(borrow)]
         address: Option<Cow<'a, str>>,
     }
 
+    impl ProcIdWire<'_> {
+        fn to_proc_id(&self) -> Result<ProcId, IdError> {
+            match &self.address {
+                Some(address) => ProcId::remote(&self.name, address),
+                None => ProcId::local(&self.name),
+            }
+        }
+    }
+
     #[derive(Deserialize)]
     #[serde(rename = "ActorIdParts")]
-    struct ActorIdPartsWire<'a> {
-        proc_id: ProcId,
+    pub(super) struct ActorIdPartsWire<'a> {
+        #[serde(borrow)]
+        proc_id: ProcIdWire<'a>,
         #[serde(borrow)]
         name: Cow<'a, str>,
         pid: u64,
+    }
+
+    impl ActorIdPartsWire<'_> {
+        /// Whether `id` is the id these parts describe.
+        pub(super) fn matches(&self, id: &ActorId) -> bool {
+            let proc_id = id.proc_id();
+            id.pid() == self.pid
+                && id.name() == self.name
+                && proc_id.name() == self.proc_id.name
+                && proc_id.address() == self.proc_id.address.as_deref()
+        }
+
+        fn to_actor_id(&self) -> Result<ActorId, IdError> {
+            ActorId::new(self.proc_id.to_proc_id()?, &self.name, self.pid)
+        }
     }
 
     #[derive(Deserialize)]
@@ -359,19 +421,63 @@ mod wire {
 
     impl<'de> Deserialize<'de> for ProcId {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let wire = ProcIdWire::deserialize(deserializer)?;
-            match &wire.address {
-                Some(address) => ProcId::remote(&wire.name, address),
-                None => ProcId::local(&wire.name),
-            }
-            .map_err(D::Error::custom)
+            ProcIdWire::deserialize(deserializer)?
+                .to_proc_id()
+                .map_err(D::Error::custom)
         }
     }
 
     impl<'de> Deserialize<'de> for ActorId {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             let ActorIdWire(parts) = ActorIdWire::deserialize(deserializer)?;
-            ActorId::new(parts.proc_id, &parts.name, parts.pid).map_err(D::Error::custom)
+            parts.to_actor_id().map_err(D::Error::custom)
+        }
+    }
+
+    /// Decodes an [`ActorId`] through an [`IdCache`].
+    pub(crate) struct CachedActorId<'c>(pub(crate) &'c mut IdCache);
+
+    impl<'de> DeserializeSeed<'de> for CachedActorId<'_> {
+        type Value = ActorId;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ActorId, D::Error> {
+            let ActorIdWire(parts) = ActorIdWire::deserialize(deserializer)?;
+            if let Some(id) = self.0.find(&parts) {
+                return Ok(id);
+            }
+            let id = parts.to_actor_id().map_err(D::Error::custom)?;
+            self.0.remember(id.clone());
+            Ok(id)
+        }
+    }
+
+    /// Decodes a [`PortId`] (laid out as its derived `Serialize` writes it)
+    /// through an [`IdCache`].
+    pub(crate) struct CachedPortId<'c>(pub(crate) &'c mut IdCache);
+
+    impl<'de> DeserializeSeed<'de> for CachedPortId<'_> {
+        type Value = PortId;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<PortId, D::Error> {
+            deserializer.deserialize_struct("PortId", &["actor_id", "index"], self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for CachedPortId<'_> {
+        type Value = PortId;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a port id")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut fields: A) -> Result<PortId, A::Error> {
+            let actor_id = fields
+                .next_element_seed(CachedActorId(self.0))?
+                .ok_or_else(|| A::Error::invalid_length(0, &"a port id"))?;
+            let index: u64 = fields
+                .next_element()?
+                .ok_or_else(|| A::Error::invalid_length(1, &"a port id"))?;
+            Ok(actor_id.port_id(index))
         }
     }
 }

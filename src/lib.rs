@@ -69,7 +69,7 @@ pub use actor::{
     Checkpointable, Handler, HandlerError, Referable, RemoteHandles, Signal,
 };
 pub use context::SendContext;
-pub use id::{ActorId, PortId, ProcId};
+pub use id::{ActorId, IdCache, PortId, ProcId};
 pub use mailbox::{
     Headers, MailboxSender, Message, MessageEnvelope, OncePortHandle, OncePortRef, PortHandle,
     PortReceiver, PortRef, RemoteMessage, SendError, Undeliverable, UndeliverableReason,

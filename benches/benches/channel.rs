@@ -13,10 +13,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use lockstep::channel::wire::decode_envelope;
 use lockstep::channel::{ChannelConfig, LocalNetwork, Router, Transport, Transports, serve};
 use lockstep::mailbox::{Headers, MessageEnvelope, Payload};
 use lockstep::{
-    Actor, ActorRef, Context, Handler, HandlerError, Proc, ProcConfig, ProcId, SeqInfo, codec,
+    Actor, ActorRef, Context, Handler, HandlerError, IdCache, Proc, ProcConfig, ProcId, SeqInfo,
+    codec,
 };
 use lockstep_benches::Target;
 use serde::{Deserialize, Serialize};
@@ -184,10 +186,12 @@ fn channel(c: &mut Criterion) {
 
     let envelope = small_envelope();
     let limit = codec::MESSAGE_BYTES_MAX_DEFAULT;
+    // As a link's server decodes: through the link's id cache.
+    let mut ids = IdCache::new();
     c.bench_function("channel/codec/envelope_round_trip", |b| {
         b.iter(|| {
             let bytes = codec::encode(black_box(&envelope), limit).expect("encode");
-            codec::decode::<MessageEnvelope>(&bytes, limit).expect("decode")
+            decode_envelope(&bytes, limit, &mut ids).expect("decode")
         })
     });
     if lockstep_benches::selected("channel/codec/envelope_round_trip") {
@@ -195,7 +199,7 @@ fn channel(c: &mut Criterion) {
         let start = Instant::now();
         for _ in 0..rounds {
             let bytes = codec::encode(black_box(&envelope), limit).expect("encode");
-            black_box(codec::decode::<MessageEnvelope>(&bytes, limit).expect("decode"));
+            black_box(decode_envelope(&bytes, limit, &mut ids).expect("decode"));
         }
         let per = start.elapsed() / rounds;
         let met = if per <= Duration::from_nanos(50) {

@@ -24,6 +24,7 @@ use super::link::{Link, Listener};
 use super::session::{AckSchedule, DataVerdict, ReceiverSession, SessionError};
 use super::wire::{SessionMessage, decode_envelope};
 use super::{ChannelAddr, ChannelConfig, ChannelError};
+use crate::id::IdCache;
 use crate::proc::Proc;
 use crate::rt::random::{self, RandomStream};
 use crate::rt::time::{self, Instant};
@@ -268,6 +269,8 @@ struct LinkTask {
     link: Link,
     session: Option<SharedSession>,
     schedule: Option<AckSchedule>,
+    /// The senders and destinations this link keeps seeing.
+    ids: IdCache,
 }
 
 async fn run_link(state: Arc<ServerState>, link: Link, stopped: Shutdown) {
@@ -277,6 +280,7 @@ async fn run_link(state: Arc<ServerState>, link: Link, stopped: Shutdown) {
         link,
         session: None,
         schedule: None,
+        ids: IdCache::new(),
     };
     let result = task.serve(&stopped).await;
     // CH-5: acks are flushed on close, even after an error (best effort).
@@ -388,7 +392,7 @@ impl LinkTask {
         if seq == session.last() + 1 {
             // CH-9: decode before committing the seq, so an undecodable
             // envelope is never acknowledged (its sender's timeout returns it).
-            let envelope = decode_envelope(payload, state.config.message_bytes_max)
+            let envelope = decode_envelope(payload, state.config.message_bytes_max, &mut self.ids)
                 .map_err(ChannelError::Envelope)?;
             let verdict = session.on_data(seq)?;
             debug_assert_eq!(verdict, DataVerdict::Deliver);

@@ -18,6 +18,8 @@
 //! - `4` Close
 
 use crate::codec::{self, CodecError};
+use crate::id::IdCache;
+use crate::mailbox::CachedEnvelope;
 use crate::mailbox::MessageEnvelope;
 
 /// One message of the session protocol (see the module doc for the layout).
@@ -216,11 +218,13 @@ pub fn encode_data(seq: u64, payload: &[u8]) -> Vec<u8> {
 /// Decode an envelope from untrusted bytes (CH-9): bounded by
 /// `message_bytes_max` and never panicking; ids are validated as they are
 /// decoded (ID-2), so a malformed sender or destination is an error here.
+/// Ids seen recently come from `ids` instead of being allocated again.
 pub fn decode_envelope(
     bytes: &[u8],
     message_bytes_max: u64,
+    ids: &mut IdCache,
 ) -> Result<MessageEnvelope, CodecError> {
-    codec::decode(bytes, message_bytes_max)
+    codec::decode_seed(bytes, message_bytes_max, CachedEnvelope(ids))
 }
 
 #[cfg(test)]
@@ -281,17 +285,23 @@ mod tests {
     fn ch_9_envelopes_round_trip_and_bad_ids_are_refused() {
         let envelope = envelope();
         let bytes = codec::encode(&envelope, 1 << 20).unwrap();
-        assert_eq!(decode_envelope(&bytes, 1 << 20), Ok(envelope));
+        let mut ids = IdCache::new();
+        assert_eq!(
+            decode_envelope(&bytes, 1 << 20, &mut ids),
+            Ok(envelope.clone())
+        );
+        // Again, with the ids now cached: the same envelope.
+        assert_eq!(decode_envelope(&bytes, 1 << 20, &mut ids), Ok(envelope));
         // Corrupt the proc name "p" (after its 8-byte length) into "!".
         let mut bad = bytes.clone();
         let at = bad.iter().position(|&b| b == b'p').unwrap();
         bad[at] = b'!';
         assert!(matches!(
-            decode_envelope(&bad, 1 << 20),
+            decode_envelope(&bad, 1 << 20, &mut ids),
             Err(CodecError::Malformed { .. })
         ));
         assert_eq!(
-            decode_envelope(&bytes, 16),
+            decode_envelope(&bytes, 16, &mut ids),
             Err(CodecError::TooLarge { limit_bytes: 16 })
         );
     }
@@ -303,7 +313,9 @@ mod tests {
             let _ = SessionMessage::decode(&bytes);
         }
 
-        /// CH-9: a valid envelope with bytes flipped or cut decodes or errs, never panics.
+        /// CH-9: a valid envelope with bytes flipped or cut decodes or errs,
+        /// never panics; the cached decoder (warm or cold) accepts exactly
+        /// what the derived one accepts, as the same envelope.
         #[test]
         fn ch_9_mutated_envelopes_never_panic(
             flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
@@ -315,7 +327,11 @@ mod tests {
                 bytes[at % len] = value;
             }
             bytes.truncate(cut % (bytes.len() + 1));
-            let _ = decode_envelope(&bytes, 4096);
+            let derived = codec::decode::<MessageEnvelope>(&bytes, 4096).ok();
+            let mut warm = IdCache::new();
+            decode_envelope(&codec::encode(&envelope(), 4096).unwrap(), 4096, &mut warm).unwrap();
+            prop_assert_eq!(decode_envelope(&bytes, 4096, &mut warm).ok(), derived.clone());
+            prop_assert_eq!(decode_envelope(&bytes, 4096, &mut IdCache::new()).ok(), derived);
         }
     }
 }

@@ -6,7 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::{ActorId, PortId};
+use crate::id::wire::{CachedActorId, CachedPortId};
+use crate::id::{ActorId, IdCache, PortId};
 use crate::sequencing::SeqInfo;
 
 /// Typed message headers, set by the runtime when a message is sent.
@@ -115,5 +116,53 @@ impl fmt::Display for MessageEnvelope {
             "{} from {} to {} ({})",
             self.type_name, self.sender, self.dest, self.headers.seq_info
         )
+    }
+}
+
+/// Decodes a [`MessageEnvelope`] (laid out as its derived `Serialize` writes
+/// it) with its sender and destination ids going through an [`IdCache`].
+pub(crate) struct CachedEnvelope<'c>(pub(crate) &'c mut IdCache);
+
+impl<'de> serde::de::DeserializeSeed<'de> for CachedEnvelope<'_> {
+    type Value = MessageEnvelope;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<MessageEnvelope, D::Error> {
+        const FIELDS: &[&str] = &["sender", "dest", "headers", "type_name", "payload"];
+        deserializer.deserialize_struct("MessageEnvelope", FIELDS, self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CachedEnvelope<'_> {
+    type Value = MessageEnvelope;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a message envelope")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut fields: A,
+    ) -> Result<MessageEnvelope, A::Error> {
+        use serde::de::Error as _;
+        let missing = |index| A::Error::invalid_length(index, &"a message envelope");
+        let sender = fields
+            .next_element_seed(CachedActorId(&mut *self.0))?
+            .ok_or_else(|| missing(0))?;
+        let dest = fields
+            .next_element_seed(CachedPortId(self.0))?
+            .ok_or_else(|| missing(1))?;
+        let headers = fields.next_element()?.ok_or_else(|| missing(2))?;
+        let type_name = fields.next_element()?.ok_or_else(|| missing(3))?;
+        let payload = fields.next_element()?.ok_or_else(|| missing(4))?;
+        Ok(MessageEnvelope {
+            sender,
+            dest,
+            headers,
+            type_name,
+            payload,
+        })
     }
 }

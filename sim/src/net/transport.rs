@@ -600,7 +600,8 @@ impl SimRx {
         let Ok(SessionMessage::Data { payload, .. }) = SessionMessage::decode(frame) else {
             return;
         };
-        let Ok(envelope) = decode_envelope(payload, self.message_bytes_max) else {
+        let ids = &mut lockstep::IdCache::new();
+        let Ok(envelope) = decode_envelope(payload, self.message_bytes_max, ids) else {
             return;
         };
         state.stats.delivered += 1;
