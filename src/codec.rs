@@ -52,9 +52,27 @@ fn classify<T: ?Sized>(error: &bincode::ErrorKind, limit_bytes: u64) -> CodecErr
 
 /// Encode `value`, failing if it would exceed `limit_bytes`.
 pub fn encode<T: Serialize + ?Sized>(value: &T, limit_bytes: u64) -> Result<Vec<u8>, CodecError> {
+    encode_with_headroom(value, limit_bytes, 0)
+}
+
+/// Encode `value` after `headroom` zero bytes a caller will fill in (a frame
+/// header), so the encoding is never copied to make room; the limit applies
+/// to the encoding alone.
+pub fn encode_with_headroom<T: Serialize + ?Sized>(
+    value: &T,
+    limit_bytes: u64,
+    headroom: usize,
+) -> Result<Vec<u8>, CodecError> {
+    let classify = |error: bincode::Error| classify::<T>(&error, limit_bytes);
+    let size = options(limit_bytes)
+        .serialized_size(value)
+        .map_err(classify)?;
+    let mut bytes = Vec::with_capacity(headroom + size as usize);
+    bytes.resize(headroom, 0);
     options(limit_bytes)
-        .serialize(value)
-        .map_err(|error| classify::<T>(&error, limit_bytes))
+        .serialize_into(&mut bytes, value)
+        .map_err(classify)?;
+    Ok(bytes)
 }
 
 /// Decode a `T` from exactly `bytes`, bounded by `limit_bytes` (CODEC-1, CODEC-2).

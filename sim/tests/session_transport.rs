@@ -9,8 +9,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use lockstep::channel::ChannelConfig;
 use lockstep::channel::session::{ReceiverSession, SenderSession};
-use lockstep::channel::{ChannelConfig, wire::SessionMessage};
+use lockstep::channel::wire::{SessionMessage, with_data_headroom};
 use lockstep::rt::time::Instant;
 use lockstep::{
     Actor, ActorRef, Context, Handler, HandlerError, OncePortRef, ProcConfig, UndeliverableReason,
@@ -326,7 +327,9 @@ fn ch_8_a_lost_welcome_from_a_restarted_acceptor_must_not_ack_what_it_never_got(
     let config = ChannelConfig::default();
     let mut sender: SenderSession<u64> = SenderSession::new(7, config, at(0));
     for item in 1..=3u64 {
-        sender.push(&item.to_be_bytes(), item, at(0)).unwrap();
+        sender
+            .push(with_data_headroom(&item.to_be_bytes()), item, at(0))
+            .unwrap();
     }
     sender.on_link_up();
     assert!(sender.on_welcome(0xA, false, 0).unwrap().is_empty());

@@ -20,8 +20,8 @@ use tokio::sync::mpsc;
 
 use super::link::{FrameTx, Link, Transport};
 use super::session::{LinkState, ReturnCause, Returned, SenderSession};
-use super::wire::SessionMessage;
-use super::{ChannelAddr, ChannelConfig, ChannelError};
+use super::wire::{DATA_HEADER_BYTES, SessionMessage};
+use super::{AddrError, ChannelAddr, ChannelConfig, ChannelError};
 use crate::codec::{self, CodecError};
 use crate::mailbox::{
     MailboxSender, MessageEnvelope, PortHandle, Undeliverable, UndeliverableReason,
@@ -40,7 +40,9 @@ type ReturnHandle = PortHandle<Undeliverable<MessageEnvelope>>;
 /// An envelope on its way to a channel task.
 struct Outbound {
     envelope: MessageEnvelope,
-    payload: Vec<u8>,
+    /// The encoded envelope after `DATA_HEADER_BYTES` of room for the
+    /// session's `Data` header.
+    frame: Vec<u8>,
     return_handle: ReturnHandle,
 }
 
@@ -90,8 +92,16 @@ struct Channel {
 struct RouterState {
     transport: Arc<dyn Transport>,
     config: ChannelConfig,
-    channels: Mutex<BTreeMap<ChannelAddr, Channel>>,
+    channels: Mutex<Channels>,
     counters: Arc<Counters>,
+}
+
+/// The router's open channels, and each destination address text already
+/// parsed, so a post looks its channel up without parsing or allocating.
+#[derive(Default)]
+struct Channels {
+    open: BTreeMap<ChannelAddr, Channel>,
+    parsed: BTreeMap<String, ChannelAddr>,
 }
 
 /// Routes envelopes to remote procs by their address (see the module doc).
@@ -108,7 +118,7 @@ impl Router {
             state: Arc::new(RouterState {
                 transport: Arc::new(transport),
                 config,
-                channels: Mutex::new(BTreeMap::new()),
+                channels: Mutex::new(Channels::default()),
                 counters: Arc::default(),
             }),
         }
@@ -131,7 +141,7 @@ impl Router {
     /// delivery timeout) for its unacknowledged ones to be acknowledged, and
     /// returns the rest (CH-7). Later posts open new channels.
     pub fn close(&self) {
-        let channels = std::mem::take(&mut *self.state.channels.lock());
+        let channels = std::mem::take(&mut self.state.channels.lock().open);
         drop(channels);
     }
 
@@ -143,11 +153,21 @@ impl Router {
         return_undeliverable(return_handle, envelope, reason);
     }
 
-    fn channel_for(&self, addr: ChannelAddr) -> mpsc::UnboundedSender<Outbound> {
+    /// The queue of the channel to `address` (a proc id's address text),
+    /// opening the channel if there is none or it closed.
+    fn channel_for(&self, address: &str) -> Result<mpsc::UnboundedSender<Outbound>, AddrError> {
         let mut channels = self.state.channels.lock();
-        if let Some(channel) = channels.get(&addr) {
+        let channels = &mut *channels;
+        let addr = match channels.parsed.get(address) {
+            Some(addr) => addr,
+            None => {
+                let addr: ChannelAddr = address.parse()?;
+                channels.parsed.entry(address.to_owned()).or_insert(addr)
+            }
+        };
+        if let Some(channel) = channels.open.get(addr) {
             if !channel.queue.is_closed() {
-                return channel.queue.clone();
+                return Ok(channel.queue.clone());
             }
         }
         let (queue, receiver) = mpsc::unbounded_channel();
@@ -161,29 +181,30 @@ impl Router {
                 self.state.counters.clone(),
             ),
         );
-        channels.insert(
-            addr,
+        channels.open.insert(
+            addr.clone(),
             Channel {
                 queue: queue.clone(),
                 _task: task,
             },
         );
-        queue
+        Ok(queue)
     }
 }
 
 impl MailboxSender for Router {
     fn post(&self, envelope: MessageEnvelope, return_handle: &ReturnHandle) {
-        let proc_id = envelope.dest().actor_id().proc_id().clone();
+        let proc_id = envelope.dest().actor_id().proc_id();
         let Some(address) = proc_id.address() else {
+            let proc_id = proc_id.clone();
             return Self::refuse(
                 return_handle,
                 envelope,
                 UndeliverableReason::NoRoute { proc_id },
             );
         };
-        let addr = match address.parse::<ChannelAddr>() {
-            Ok(addr) => addr,
+        let queue = match self.channel_for(address) {
+            Ok(queue) => queue,
             Err(error) => {
                 let detail = error.to_string();
                 return Self::refuse(
@@ -193,8 +214,10 @@ impl MailboxSender for Router {
                 );
             }
         };
-        let payload = match codec::encode(&envelope, self.state.config.message_bytes_max) {
-            Ok(payload) => payload,
+        // Encoded once, straight after room for the session's `Data` header.
+        let limit = self.state.config.message_bytes_max;
+        let frame = match codec::encode_with_headroom(&envelope, limit, DATA_HEADER_BYTES) {
+            Ok(frame) => frame,
             Err(CodecError::TooLarge { limit_bytes }) => {
                 let type_name = envelope.type_name().to_owned();
                 let reason = UndeliverableReason::TooLarge {
@@ -214,12 +237,12 @@ impl MailboxSender for Router {
         };
         let outbound = Outbound {
             envelope,
-            payload,
+            frame,
             return_handle: return_handle.clone(),
         };
-        if let Err(mpsc::error::SendError(outbound)) = self.channel_for(addr.clone()).send(outbound)
-        {
-            let detail = format!("channel to {addr} closed");
+        if let Err(mpsc::error::SendError(outbound)) = queue.send(outbound) {
+            let address = outbound.envelope.dest().actor_id().proc_id().address();
+            let detail = format!("channel to {} closed", address.unwrap_or_default());
             Self::refuse(
                 &outbound.return_handle,
                 outbound.envelope,
@@ -456,12 +479,12 @@ impl ChannelTask {
     fn accept(&mut self, outbound: Outbound) {
         let Outbound {
             envelope,
-            payload,
+            frame,
             return_handle,
         } = outbound;
         match self
             .core
-            .push(&payload, (envelope, return_handle), time::now())
+            .push(frame, (envelope, return_handle), time::now())
         {
             Ok(_) => {
                 self.counters.accepted.fetch_add(1, Ordering::Relaxed);

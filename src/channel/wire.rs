@@ -206,13 +206,32 @@ impl<'a> SessionMessage<'a> {
     }
 }
 
-/// The frame of `Data { seq, payload }`, built without an intermediate copy.
+/// The frame of `Data { seq, payload }`.
 pub fn encode_data(seq: u64, payload: &[u8]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(DATA_HEADER_BYTES + payload.len());
-    bytes.push(DATA);
-    bytes.extend_from_slice(&seq.to_be_bytes());
-    bytes.extend_from_slice(payload);
-    bytes
+    let mut frame = with_data_headroom(payload);
+    fill_data_header(&mut frame, seq);
+    frame
+}
+
+/// `payload` after [`DATA_HEADER_BYTES`] of room for a `Data` header: the
+/// form [`SenderSession::push`](super::session::SenderSession::push) takes.
+/// (The router encodes envelopes straight into this form.)
+pub fn with_data_headroom(payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(DATA_HEADER_BYTES + payload.len());
+    frame.resize(DATA_HEADER_BYTES, 0);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Turns `frame` (a payload after [`DATA_HEADER_BYTES`] of room) into the
+/// `Data` frame for `seq`.
+pub(crate) fn fill_data_header(frame: &mut [u8], seq: u64) {
+    assert!(
+        frame.len() > DATA_HEADER_BYTES,
+        "a Data frame needs its header room and a non-empty payload"
+    );
+    frame[0] = DATA;
+    frame[1..DATA_HEADER_BYTES].copy_from_slice(&seq.to_be_bytes());
 }
 
 /// Decode an envelope from untrusted bytes (CH-9): bounded by

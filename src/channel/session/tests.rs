@@ -7,6 +7,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
+use crate::channel::wire::with_data_headroom;
 
 fn at(ms: u64) -> Instant {
     Instant::from_epoch(Duration::from_millis(ms))
@@ -37,7 +38,9 @@ fn seqs(batch: &[&[u8]]) -> Vec<u64> {
 fn connected(n: u64) -> SenderSession<u64> {
     let mut sender = SenderSession::new(7, config(), at(0));
     for item in 1..=n {
-        sender.push(&item.to_be_bytes(), item, at(0)).unwrap();
+        sender
+            .push(with_data_headroom(&item.to_be_bytes()), item, at(0))
+            .unwrap();
     }
     assert!(matches!(
         sender.on_link_up(),
@@ -179,7 +182,9 @@ fn ch_11_delivery_timeout_returns_everything_unacked() {
     // acceptor uses to skip them.
     let mut sender = connected(3);
     let _ = sender.next_batch(100, 1 << 20);
-    sender.push(b"late", 4, at(500)).unwrap();
+    sender
+        .push(with_data_headroom(b"late"), 4, at(500))
+        .unwrap();
     let (expired, hello) = sender.expire(at(1_000));
     assert_eq!(
         expired.iter().map(|r| r.item).collect::<Vec<_>>(),
@@ -204,7 +209,9 @@ fn ch_11_delivery_timeout_returns_everything_unacked() {
     // With no link: a written message may have arrived (DeliveryTimeout);
     // one never written certainly did not, and the dial error says why.
     sender.on_link_down("connection refused".into(), at(1_100), 0);
-    sender.push(b"never written", 5, at(1_100)).unwrap();
+    sender
+        .push(with_data_headroom(b"never written"), 5, at(1_100))
+        .unwrap();
     let (expired, hello) = sender.expire(at(2_100));
     assert!(hello.is_none());
     assert_eq!(
@@ -232,9 +239,9 @@ fn ch_7_a_full_queue_and_close_hand_messages_back() {
         },
         at(0),
     );
-    sender.push(b"a", 1, at(0)).unwrap();
-    sender.push(b"b", 2, at(0)).unwrap();
-    let full = sender.push(b"c", 3, at(0)).unwrap_err();
+    sender.push(with_data_headroom(b"a"), 1, at(0)).unwrap();
+    sender.push(with_data_headroom(b"b"), 2, at(0)).unwrap();
+    let full = sender.push(with_data_headroom(b"c"), 3, at(0)).unwrap_err();
     assert_eq!(full.item, 3);
     assert_eq!(
         full.cause,
@@ -438,7 +445,10 @@ impl Model {
             Step::Push => {
                 self.pushed += 1;
                 let item = self.pushed;
-                if let Err(returned) = self.sender.push(&item.to_be_bytes(), item, at(self.now)) {
+                if let Err(returned) =
+                    self.sender
+                        .push(with_data_headroom(&item.to_be_bytes()), item, at(self.now))
+                {
                     self.returned.push(returned);
                 }
             }
