@@ -97,6 +97,10 @@ impl<T> Clone for QueueSender<T> {
 /// The receiving half, owned by the run loop.
 pub(crate) struct QueueReceiver<T> {
     queue: Arc<Queue<T>>,
+    /// Items taken from the shared queue in one batch, handed out without
+    /// the lock: under load the loop takes the lock once per batch, not once
+    /// per message, so senders on other threads rarely contend with it.
+    taken: VecDeque<T>,
 }
 
 /// A queue whose receiver sleeps on `doorbell`.
@@ -114,7 +118,10 @@ pub(crate) fn queue<T>(doorbell: &Arc<Doorbell>) -> (QueueSender<T>, QueueReceiv
         QueueSender {
             queue: queue.clone(),
         },
-        QueueReceiver { queue },
+        QueueReceiver {
+            queue,
+            taken: VecDeque::new(),
+        },
     )
 }
 
@@ -144,14 +151,17 @@ impl<T> QueueReceiver<T> {
     /// The oldest queued item, if any. Still returns what was queued before
     /// [`close`](Self::close), so the loop can drain.
     pub(crate) fn try_recv(&mut self) -> Option<T> {
+        if let Some(item) = self.taken.pop_front() {
+            return Some(item);
+        }
         if self.queue.len.load(Ordering::SeqCst) == 0 {
             return None;
         }
-        let item = self.queue.state.lock().items.pop_front();
-        if item.is_some() {
-            self.queue.len.fetch_sub(1, Ordering::SeqCst);
-        }
-        item
+        // Take the whole batch: the (empty) local buffer and the shared
+        // queue swap places, keeping both allocations.
+        std::mem::swap(&mut self.taken, &mut self.queue.state.lock().items);
+        self.queue.len.fetch_sub(self.taken.len(), Ordering::SeqCst);
+        self.taken.pop_front()
     }
 
     /// Refuse further sends; what is queued stays for `try_recv`.
