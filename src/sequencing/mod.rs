@@ -103,13 +103,38 @@ pub enum AdmissionError {
 ///
 /// With the buffer off (a per-proc switch) it releases in arrival order.
 pub(crate) struct Inbound<T> {
-    buffer: Option<Mutex<ReorderBuffer<T>>>,
+    buffer: Option<Mutex<Reordering<T>>>,
+}
+
+/// The reorder buffer and the list its releases go through, kept between
+/// admissions so an in-order message allocates nothing.
+struct Reordering<T> {
+    buffer: ReorderBuffer<T>,
+    released: Vec<T>,
+}
+
+impl<T> std::ops::Deref for Reordering<T> {
+    type Target = ReorderBuffer<T>;
+    fn deref(&self) -> &ReorderBuffer<T> {
+        &self.buffer
+    }
+}
+
+impl<T> std::ops::DerefMut for Reordering<T> {
+    fn deref_mut(&mut self) -> &mut ReorderBuffer<T> {
+        &mut self.buffer
+    }
 }
 
 impl<T> Inbound<T> {
     pub(crate) fn new(reorder: Option<ReorderLimits>) -> Self {
         Self {
-            buffer: reorder.map(|limits| Mutex::new(ReorderBuffer::new(limits))),
+            buffer: reorder.map(|limits| {
+                Mutex::new(Reordering {
+                    buffer: ReorderBuffer::new(limits),
+                    released: Vec::new(),
+                })
+            }),
         }
     }
 
@@ -135,15 +160,15 @@ impl<T> Inbound<T> {
                 return Ok(());
             }
         };
-        let mut buffer = buffer.lock();
-        let mut released = Vec::new();
-        match buffer.push(session_id, seq, item, &mut released) {
+        let mut ordering = buffer.lock();
+        let Reordering { buffer, released } = &mut *ordering;
+        match buffer.push(session_id, seq, item, released) {
             Ok(PushOutcome::DuplicateDropped) => {
                 crate::observe::duplicate_dropped(session_id, seq);
                 Ok(())
             }
             Ok(_) => {
-                released.into_iter().for_each(&mut release);
+                released.drain(..).for_each(&mut release);
                 Ok(())
             }
             Err(ReorderError::InvalidSeqZero { session_id, item }) => {
