@@ -62,17 +62,41 @@ pub async fn raw_counter(
     }
 }
 
-/// Passes a countdown to its peer until it reaches 0, then signals `done`.
+/// The countdown both players run: pass `remaining - 1` to the peer, or
+/// signal `done` at 0.
 #[derive(Debug)]
-pub struct Player {
-    peer: Option<PortHandle<u64>>,
+struct Countdown<P> {
+    peer: Option<P>,
     done: mpsc::UnboundedSender<()>,
 }
+
+impl<P> Countdown<P> {
+    fn new(done: mpsc::UnboundedSender<()>) -> Self {
+        Self { peer: None, done }
+    }
+
+    fn hop(
+        &self,
+        remaining: u64,
+        pass: impl FnOnce(&P, u64) -> Result<(), HandlerError>,
+    ) -> Result<(), HandlerError> {
+        match (remaining, &self.peer) {
+            (0, _) => self.done.send(())?,
+            (_, Some(peer)) => pass(peer, remaining - 1)?,
+            (_, None) => lockstep::bail!("no peer yet"),
+        }
+        Ok(())
+    }
+}
+
+/// Passes a countdown to its peer until it reaches 0, then signals `done`.
+#[derive(Debug)]
+pub struct Player(Countdown<PortHandle<u64>>);
 
 impl Player {
     /// A player with no peer yet (send it a [`Peer`]).
     pub fn new(done: mpsc::UnboundedSender<()>) -> Self {
-        Self { peer: None, done }
+        Self(Countdown::new(done))
     }
 }
 
@@ -84,34 +108,26 @@ pub struct Peer(pub PortHandle<u64>);
 
 impl Handler<Peer> for Player {
     async fn handle(&mut self, _cx: &Context<Self>, Peer(peer): Peer) -> Result<(), HandlerError> {
-        self.peer = Some(peer);
+        self.0.peer = Some(peer);
         Ok(())
     }
 }
 
 impl Handler<u64> for Player {
     async fn handle(&mut self, cx: &Context<Self>, remaining: u64) -> Result<(), HandlerError> {
-        match (remaining, &self.peer) {
-            (0, _) => self.done.send(())?,
-            (_, Some(peer)) => peer.send(cx, remaining - 1)?,
-            (_, None) => lockstep::bail!("no peer yet"),
-        }
-        Ok(())
+        self.0.hop(remaining, |peer, next| Ok(peer.send(cx, next)?))
     }
 }
 
 /// [`Player`] across procs: the countdown goes to an [`ActorRef`], so each
 /// hop is encoded, routed by the sending proc's forwarder and decoded.
 #[derive(Debug)]
-pub struct RemotePlayer {
-    peer: Option<ActorRef<RemotePlayer>>,
-    done: mpsc::UnboundedSender<()>,
-}
+pub struct RemotePlayer(Countdown<ActorRef<RemotePlayer>>);
 
 impl RemotePlayer {
     /// A player with no peer yet (send it a [`RemotePeer`]).
     pub fn new(done: mpsc::UnboundedSender<()>) -> Self {
-        Self { peer: None, done }
+        Self(Countdown::new(done))
     }
 }
 
@@ -127,19 +143,14 @@ impl Handler<RemotePeer> for RemotePlayer {
         _cx: &Context<Self>,
         RemotePeer(peer): RemotePeer,
     ) -> Result<(), HandlerError> {
-        self.peer = Some(peer);
+        self.0.peer = Some(peer);
         Ok(())
     }
 }
 
 impl Handler<u64> for RemotePlayer {
     async fn handle(&mut self, cx: &Context<Self>, remaining: u64) -> Result<(), HandlerError> {
-        match (remaining, &self.peer) {
-            (0, _) => self.done.send(())?,
-            (_, Some(peer)) => peer.send(cx, remaining - 1)?,
-            (_, None) => lockstep::bail!("no peer yet"),
-        }
-        Ok(())
+        self.0.hop(remaining, |peer, next| Ok(peer.send(cx, next)?))
     }
 }
 
