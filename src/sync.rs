@@ -26,9 +26,9 @@ pub use backend::MutexGuard;
 /// Atomics from the active backend.
 pub mod atomic {
     #[cfg(lockstep_loom)]
-    pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+    pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, fence};
     #[cfg(not(lockstep_loom))]
-    pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+    pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, fence};
 
     pub use std::sync::atomic::Ordering;
 }

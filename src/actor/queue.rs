@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use crate::sync::Mutex;
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
 /// One waker slot shared by an actor's queues.
 pub(crate) struct Doorbell {
@@ -52,12 +52,18 @@ impl Doorbell {
             _ => *slot = Some(waker.clone()),
         }
         drop(slot);
-        // published after the waker, before the caller's re-check.
+        // published after the waker; the fence orders it before the
+        // caller's re-check of the queues (a store followed by a load needs
+        // one: this is the two-flag handshake, and the sender's side is in
+        // `ring`).
         self.waiting.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
     }
 
     /// Wake the loop if it asked to be woken.
     fn ring(&self) {
+        // the item's count is published before `waiting` is read.
+        fence(Ordering::SeqCst);
         if self.waiting.swap(false, Ordering::SeqCst) {
             if let Some(waker) = self.waker.lock().as_ref() {
                 waker.wake_by_ref();
@@ -185,7 +191,7 @@ impl<T> Drop for QueueReceiver<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(lockstep_loom)))]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
@@ -242,5 +248,55 @@ mod tests {
         doorbell.register(&waker);
         work.send(3).unwrap();
         assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+}
+
+#[cfg(all(test, lockstep_loom))]
+mod loom_model {
+    //! Goal: Q-2 under every interleaving loom explores. Method: a sender on
+    //! another thread queues one item while the loop runs its idle path
+    //! (check, register, check again); afterwards the loop either saw the
+    //! item or was woken, and the item is there to take.
+
+    use std::task::Wake;
+
+    use loom::sync::atomic::AtomicBool as LoomBool;
+    use loom::thread;
+
+    use super::*;
+
+    struct Woken(LoomBool);
+
+    impl Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// no lost wake-ups between a sender and the loop going idle.
+    #[test]
+    fn q_2_a_send_is_seen_by_the_recheck_or_wakes_the_loop() {
+        loom::model(|| {
+            let doorbell = Doorbell::new();
+            let (sender, mut receiver) = queue::<u32>(&doorbell);
+            let woken = Arc::new(Woken(LoomBool::new(false)));
+            let waker = Waker::from(woken.clone());
+            let producer = thread::spawn(move || sender.send(7).unwrap());
+            let seen = receiver.try_recv().or_else(|| {
+                doorbell.register(&waker);
+                receiver.try_recv()
+            });
+            producer.join().unwrap();
+            if seen.is_none() {
+                assert!(
+                    woken.0.load(Ordering::SeqCst),
+                    "the item was queued, but the loop neither saw it nor was woken"
+                );
+                assert_eq!(receiver.try_recv(), Some(7));
+            }
+        });
     }
 }
