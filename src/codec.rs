@@ -69,7 +69,9 @@ pub fn encode_with_headroom<T: Serialize + ?Sized>(
         .map_err(classify)?;
     let mut bytes = Vec::with_capacity(headroom + size as usize);
     bytes.resize(headroom, 0);
+    // Already sized within the limit: write without sizing it again.
     options(limit_bytes)
+        .with_no_limit()
         .serialize_into(&mut bytes, value)
         .map_err(classify)?;
     Ok(bytes)

@@ -361,7 +361,8 @@ impl IdCache {
 
 /// Deserialization through the validating constructors (ID-2 holds for
 /// every id decoded from untrusted bytes, with no second parse), borrowing
-/// names from the input where the format allows. The layouts mirror the
+/// names from the input where the format allows (serde copies the optional
+/// address; ids that hit an [`IdCache`] copy nothing). The layouts mirror the
 /// derived `Serialize` impls field for field, so the encoding is unchanged.
 pub(crate) mod wire {
     use std::borrow::Cow;

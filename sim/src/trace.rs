@@ -310,9 +310,9 @@ mod tag {
 #[derive(Clone, Debug)]
 struct Interner<T> {
     values: Vec<T>,
-    /// Open addressing, linear probing: `(address, length, index + 1)`;
-    /// index 0 marks an empty slot. At most half full.
-    slots: Vec<(usize, usize, u32)>,
+    /// Open addressing, linear probing: `(address, length or port index,
+    /// index + 1)`; index 0 marks an empty slot. At most half full.
+    slots: Vec<(usize, u64, u32)>,
 }
 
 impl<T> Default for Interner<T> {
@@ -328,7 +328,7 @@ impl<T> Interner<T> {
     /// The index of the value at `(address, length)`, interning `make()` on
     /// first sight.
     #[inline]
-    fn index(&mut self, address: usize, length: usize, make: impl FnOnce() -> T) -> u32 {
+    fn index(&mut self, address: usize, length: u64, make: impl FnOnce() -> T) -> u32 {
         let mask = self.slots.len() - 1;
         let mut slot = Self::home(address, length, mask);
         loop {
@@ -350,9 +350,8 @@ impl<T> Interner<T> {
         index
     }
 
-    fn home(address: usize, length: usize, mask: usize) -> usize {
-        let mixed =
-            (address as u64 ^ (length as u64).rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    fn home(address: usize, length: u64, mask: usize) -> usize {
+        let mixed = (address as u64 ^ length.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         (mixed >> 40) as usize & mask
     }
 
@@ -575,11 +574,11 @@ impl Trace {
                     write_varint(&mut self.bytes, index);
                 }
                 Recorded::Port(actor, index) => {
-                    let port = self.ports.index(
-                        Arc::as_ptr(actor).cast::<u8>() as usize,
-                        index as usize,
-                        || (actor.clone(), index),
-                    );
+                    let port =
+                        self.ports
+                            .index(Arc::as_ptr(actor).cast::<u8>() as usize, index, || {
+                                (actor.clone(), index)
+                            });
                     self.bytes.push(tag::PORT);
                     write_varint(&mut self.bytes, u64::from(port));
                 }
@@ -591,17 +590,16 @@ impl Trace {
     fn intern_static(&mut self, text: &'static str) -> u64 {
         u64::from(
             self.statics
-                .index(text.as_ptr() as usize, text.len(), || text),
+                .index(text.as_ptr() as usize, text.len() as u64, || text),
         )
     }
 
     fn intern_shared(&mut self, text: &Arc<str>) -> u64 {
-        u64::from(
-            self.shared
-                .index(Arc::as_ptr(text).cast::<u8>() as usize, text.len(), || {
-                    text.clone()
-                }),
-        )
+        u64::from(self.shared.index(
+            Arc::as_ptr(text).cast::<u8>() as usize,
+            text.len() as u64,
+            || text.clone(),
+        ))
     }
 
     /// Decodes the event at `position` (advancing it); its fields go to

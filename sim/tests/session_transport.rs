@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use lockstep::channel::ChannelConfig;
 use lockstep::channel::session::{ReceiverSession, SenderSession};
-use lockstep::channel::wire::{SessionMessage, with_data_headroom};
+use lockstep::channel::wire::{DataFrame, SessionMessage};
 use lockstep::rt::time::Instant;
 use lockstep::{
     Actor, ActorRef, Context, Handler, HandlerError, OncePortRef, ProcConfig, UndeliverableReason,
@@ -328,7 +328,7 @@ fn ch_8_a_lost_welcome_from_a_restarted_acceptor_must_not_ack_what_it_never_got(
     let mut sender: SenderSession<u64> = SenderSession::new(7, config, at(0));
     for item in 1..=3u64 {
         sender
-            .push(with_data_headroom(&item.to_be_bytes()), item, at(0))
+            .push(DataFrame::new(&item.to_be_bytes()), item, at(0))
             .unwrap();
     }
     sender.on_link_up();

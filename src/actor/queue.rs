@@ -60,6 +60,20 @@ impl Doorbell {
         fence(Ordering::SeqCst);
     }
 
+    /// The loop found work after registering: it is not going to sleep, so
+    /// senders need not ring (a ring now would only poll it spuriously).
+    pub(crate) fn cancel(&self) {
+        self.waiting.store(false, Ordering::SeqCst);
+    }
+
+    /// Let go of the waker (the loop is gone): a finished task is not kept
+    /// alive by the senders that still hold this doorbell.
+    pub(crate) fn clear(&self) {
+        self.waiting.store(false, Ordering::SeqCst);
+        let waker = self.waker.lock().take();
+        drop(waker);
+    }
+
     /// Wake the loop if it asked to be woken.
     fn ring(&self) {
         // the item's count is published before `waiting` is read.
@@ -248,6 +262,26 @@ mod tests {
         doorbell.register(&waker);
         work.send(3).unwrap();
         assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // Registered, then found work: no ring is owed.
+        doorbell.register(&waker);
+        doorbell.cancel();
+        work.send(4).unwrap();
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    /// A doorbell whose loop is gone lets go of the waker and rings no one.
+    #[test]
+    fn a_cleared_doorbell_releases_its_waker() {
+        let doorbell = Doorbell::new();
+        let (work, _receiver) = queue::<u64>(&doorbell);
+        let (counter, waker) = counting();
+        doorbell.register(&waker);
+        drop(waker);
+        assert_eq!(std::sync::Arc::strong_count(&counter), 2);
+        doorbell.clear();
+        assert_eq!(std::sync::Arc::strong_count(&counter), 1);
+        work.send(1).unwrap();
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 }
 

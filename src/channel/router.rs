@@ -20,9 +20,9 @@ use tokio::sync::mpsc;
 
 use super::link::{FrameTx, Link, Transport};
 use super::session::{LinkState, ReturnCause, Returned, SenderSession};
-use super::wire::{DATA_HEADER_BYTES, SessionMessage};
+use super::wire::{DataFrame, SessionMessage};
 use super::{AddrError, ChannelAddr, ChannelConfig, ChannelError};
-use crate::codec::{self, CodecError};
+use crate::codec::CodecError;
 use crate::mailbox::{
     MailboxSender, MessageEnvelope, PortHandle, Undeliverable, UndeliverableReason,
     return_undeliverable,
@@ -40,9 +40,8 @@ type ReturnHandle = PortHandle<Undeliverable<MessageEnvelope>>;
 /// An envelope on its way to a channel task.
 struct Outbound {
     envelope: MessageEnvelope,
-    /// The encoded envelope after `DATA_HEADER_BYTES` of room for the
-    /// session's `Data` header.
-    frame: Vec<u8>,
+    /// The encoded envelope, with room for the session's `Data` header.
+    frame: DataFrame,
     return_handle: ReturnHandle,
 }
 
@@ -98,6 +97,7 @@ struct RouterState {
 
 /// The router's open channels, and each destination address text already
 /// parsed, so a post looks its channel up without parsing or allocating.
+/// Both grow with the distinct addresses posted to, until `close`.
 #[derive(Default)]
 struct Channels {
     open: BTreeMap<ChannelAddr, Channel>,
@@ -141,7 +141,7 @@ impl Router {
     /// delivery timeout) for its unacknowledged ones to be acknowledged, and
     /// returns the rest (CH-7). Later posts open new channels.
     pub fn close(&self) {
-        let channels = std::mem::take(&mut self.state.channels.lock().open);
+        let channels = std::mem::take(&mut *self.state.channels.lock());
         drop(channels);
     }
 
@@ -203,20 +203,9 @@ impl MailboxSender for Router {
                 UndeliverableReason::NoRoute { proc_id },
             );
         };
-        let queue = match self.channel_for(address) {
-            Ok(queue) => queue,
-            Err(error) => {
-                let detail = error.to_string();
-                return Self::refuse(
-                    return_handle,
-                    envelope,
-                    UndeliverableReason::Transport { detail },
-                );
-            }
-        };
         // Encoded once, straight after room for the session's `Data` header.
         let limit = self.state.config.message_bytes_max;
-        let frame = match codec::encode_with_headroom(&envelope, limit, DATA_HEADER_BYTES) {
+        let frame = match DataFrame::encode(&envelope, limit) {
             Ok(frame) => frame,
             Err(CodecError::TooLarge { limit_bytes }) => {
                 let type_name = envelope.type_name().to_owned();
@@ -232,6 +221,17 @@ impl MailboxSender for Router {
                     return_handle,
                     envelope,
                     UndeliverableReason::Malformed { detail },
+                );
+            }
+        };
+        let queue = match self.channel_for(address) {
+            Ok(queue) => queue,
+            Err(error) => {
+                let detail = error.to_string();
+                return Self::refuse(
+                    return_handle,
+                    envelope,
+                    UndeliverableReason::Transport { detail },
                 );
             }
         };

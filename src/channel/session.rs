@@ -39,7 +39,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::ChannelConfig;
-use super::wire::{SessionMessage, fill_data_header};
+use super::wire::{DataFrame, SessionMessage};
 use crate::rt::time::Instant;
 
 #[cfg(test)]
@@ -227,12 +227,9 @@ impl<T> SenderSession<T> {
         Duration::from_millis(self.config.delivery_timeout_ms)
     }
 
-    /// Accept a message: `frame` is its encoded envelope after
-    /// [`DATA_HEADER_BYTES`](super::wire::DATA_HEADER_BYTES) of room that
-    /// becomes the `Data` header (see [`wire::with_data_headroom`](super::wire::with_data_headroom)),
-    /// so the envelope is never copied. It gets the next seq, or comes
-    /// straight back if the queue is full.
-    pub fn push(&mut self, mut frame: Vec<u8>, item: T, now: Instant) -> Result<u64, Returned<T>> {
+    /// Accept a message whose encoded envelope is `frame`'s payload: it gets
+    /// the next seq, or comes straight back if the queue is full.
+    pub fn push(&mut self, frame: DataFrame, item: T, now: Instant) -> Result<u64, Returned<T>> {
         if self.unacked.len() >= self.config.queued_messages_max {
             self.counters.returned += 1;
             return Err(Returned {
@@ -247,10 +244,7 @@ impl<T> SenderSession<T> {
         self.next_seq += 1;
         self.unacked.push_back(Outgoing {
             seq,
-            frame: {
-                fill_data_header(&mut frame, seq);
-                frame
-            },
+            frame: frame.into_frame(seq),
             item,
             deadline: now + self.delivery_timeout(),
         });

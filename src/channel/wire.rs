@@ -208,30 +208,45 @@ impl<'a> SessionMessage<'a> {
 
 /// The frame of `Data { seq, payload }`.
 pub fn encode_data(seq: u64, payload: &[u8]) -> Vec<u8> {
-    let mut frame = with_data_headroom(payload);
-    fill_data_header(&mut frame, seq);
-    frame
+    DataFrame::new(payload).into_frame(seq)
 }
 
-/// `payload` after [`DATA_HEADER_BYTES`] of room for a `Data` header: the
-/// form [`SenderSession::push`](super::session::SenderSession::push) takes.
-/// (The router encodes envelopes straight into this form.)
-pub fn with_data_headroom(payload: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(DATA_HEADER_BYTES + payload.len());
-    frame.resize(DATA_HEADER_BYTES, 0);
-    frame.extend_from_slice(payload);
-    frame
-}
+/// A `Data` payload with room for its header in front: what
+/// [`SenderSession::push`](super::session::SenderSession::push) takes, so
+/// the payload is never copied again to frame it. Only its constructors
+/// make one, so the room is always there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataFrame(Vec<u8>);
 
-/// Turns `frame` (a payload after [`DATA_HEADER_BYTES`] of room) into the
-/// `Data` frame for `seq`.
-pub(crate) fn fill_data_header(frame: &mut [u8], seq: u64) {
-    assert!(
-        frame.len() > DATA_HEADER_BYTES,
-        "a Data frame needs its header room and a non-empty payload"
-    );
-    frame[0] = DATA;
-    frame[1..DATA_HEADER_BYTES].copy_from_slice(&seq.to_be_bytes());
+impl DataFrame {
+    /// A copy of `payload`, after room for the header.
+    pub fn new(payload: &[u8]) -> Self {
+        let mut frame = Vec::with_capacity(DATA_HEADER_BYTES + payload.len());
+        frame.resize(DATA_HEADER_BYTES, 0);
+        frame.extend_from_slice(payload);
+        Self(frame)
+    }
+
+    /// `value` encoded straight after room for the header; the limit
+    /// applies to the encoding.
+    pub fn encode<T: serde::Serialize + ?Sized>(
+        value: &T,
+        limit_bytes: u64,
+    ) -> Result<Self, CodecError> {
+        codec::encode_with_headroom(value, limit_bytes, DATA_HEADER_BYTES).map(Self)
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.0[DATA_HEADER_BYTES..]
+    }
+
+    /// The frame of `Data { seq, payload }`.
+    pub fn into_frame(mut self, seq: u64) -> Vec<u8> {
+        self.0[0] = DATA;
+        self.0[1..DATA_HEADER_BYTES].copy_from_slice(&seq.to_be_bytes());
+        self.0
+    }
 }
 
 /// Decode an envelope from untrusted bytes (CH-9): bounded by
@@ -298,6 +313,29 @@ mod tests {
         ] {
             assert_eq!(SessionMessage::decode(&message.encode()), Ok(message));
         }
+    }
+
+    /// A `Data` frame built from room-first payloads decodes back; an empty
+    /// payload still encodes (no panic) and is refused on decode.
+    #[test]
+    fn ch_9_data_frames_keep_their_payload_and_empty_ones_are_refused() {
+        let frame = DataFrame::new(b"hello");
+        assert_eq!(frame.payload(), b"hello");
+        assert_eq!(
+            SessionMessage::decode(&frame.into_frame(42)),
+            Ok(SessionMessage::Data {
+                seq: 42,
+                payload: b"hello"
+            })
+        );
+        let encoded = DataFrame::encode(&7u64, 64).unwrap();
+        assert_eq!(encoded.payload(), codec::encode(&7u64, 64).unwrap());
+        let empty = encode_data(3, &[]);
+        assert_eq!(empty.len(), DATA_HEADER_BYTES);
+        assert!(matches!(
+            SessionMessage::decode(&empty),
+            Err(WireError::BadLength { .. })
+        ));
     }
 
     #[test]

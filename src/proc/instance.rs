@@ -395,11 +395,20 @@ async fn next<A: Actor>(queues: &mut Queues<A>, streak: &mut u32) -> Next<A> {
         queues.doorbell.register(context.waker());
         // anything sent before the registration was published is seen here.
         match queues.take_next() {
-            Some(next) => Poll::Ready(next),
+            Some(next) => {
+                queues.doorbell.cancel();
+                Poll::Ready(next)
+            }
             None => Poll::Pending,
         }
     })
     .await
+}
+
+impl<A: Actor> Drop for Queues<A> {
+    fn drop(&mut self) {
+        self.doorbell.clear();
+    }
 }
 
 impl<A: Actor> Queues<A> {
@@ -626,6 +635,10 @@ async fn finish<A: Actor>(
     let terminal = exit.status();
     // LC-4 / UD-1: whatever is still queued goes back to its senders.
     queues.work.close();
+    // LC-1: once the status is terminal, signals are refused (not queued for
+    // a loop that is gone), and children's events go to nobody.
+    queues.signals.close();
+    queues.supervision.close();
     let inbox = instance.ports().inbox();
     let abandoned = || UndeliverableReason::AbandonedOnStop {
         actor_id: actor_id.clone(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::channel::wire::with_data_headroom;
+use crate::channel::wire::DataFrame;
 
 fn at(ms: u64) -> Instant {
     Instant::from_epoch(Duration::from_millis(ms))
@@ -39,7 +39,7 @@ fn connected(n: u64) -> SenderSession<u64> {
     let mut sender = SenderSession::new(7, config(), at(0));
     for item in 1..=n {
         sender
-            .push(with_data_headroom(&item.to_be_bytes()), item, at(0))
+            .push(DataFrame::new(&item.to_be_bytes()), item, at(0))
             .unwrap();
     }
     assert!(matches!(
@@ -182,9 +182,7 @@ fn ch_11_delivery_timeout_returns_everything_unacked() {
     // acceptor uses to skip them.
     let mut sender = connected(3);
     let _ = sender.next_batch(100, 1 << 20);
-    sender
-        .push(with_data_headroom(b"late"), 4, at(500))
-        .unwrap();
+    sender.push(DataFrame::new(b"late"), 4, at(500)).unwrap();
     let (expired, hello) = sender.expire(at(1_000));
     assert_eq!(
         expired.iter().map(|r| r.item).collect::<Vec<_>>(),
@@ -210,7 +208,7 @@ fn ch_11_delivery_timeout_returns_everything_unacked() {
     // one never written certainly did not, and the dial error says why.
     sender.on_link_down("connection refused".into(), at(1_100), 0);
     sender
-        .push(with_data_headroom(b"never written"), 5, at(1_100))
+        .push(DataFrame::new(b"never written"), 5, at(1_100))
         .unwrap();
     let (expired, hello) = sender.expire(at(2_100));
     assert!(hello.is_none());
@@ -239,9 +237,9 @@ fn ch_7_a_full_queue_and_close_hand_messages_back() {
         },
         at(0),
     );
-    sender.push(with_data_headroom(b"a"), 1, at(0)).unwrap();
-    sender.push(with_data_headroom(b"b"), 2, at(0)).unwrap();
-    let full = sender.push(with_data_headroom(b"c"), 3, at(0)).unwrap_err();
+    sender.push(DataFrame::new(b"a"), 1, at(0)).unwrap();
+    sender.push(DataFrame::new(b"b"), 2, at(0)).unwrap();
+    let full = sender.push(DataFrame::new(b"c"), 3, at(0)).unwrap_err();
     assert_eq!(full.item, 3);
     assert_eq!(
         full.cause,
@@ -447,7 +445,7 @@ impl Model {
                 let item = self.pushed;
                 if let Err(returned) =
                     self.sender
-                        .push(with_data_headroom(&item.to_be_bytes()), item, at(self.now))
+                        .push(DataFrame::new(&item.to_be_bytes()), item, at(self.now))
                 {
                     self.returned.push(returned);
                 }
