@@ -4,7 +4,7 @@
 //! routing envelopes to local mailboxes or the outbound forwarder, returning
 //! undeliverable messages to their senders, and the supervision coordinator
 //! of root actors.
-//! Does not own: the run loop ([`instance`]), transports (`channel`).
+//! Does not own: the run loop (`instance`), transports (`channel`).
 //!
 //! PROC-1: no process-global state: two procs in one process may differ in
 //! every setting (reorder buffer on/off, limits).

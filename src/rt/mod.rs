@@ -10,7 +10,7 @@
 //! Rules (DESIGN.md §2.1):
 //! - RT-1: nothing else in `src/` calls `tokio::spawn`, `tokio::time`,
 //!   `Instant::now`, `SystemTime::now` or an OS-seeded RNG (`clippy.toml`
-//!   enforces it; only [`tokio_env`] is exempt).
+//!   enforces it; only `tokio_env` is exempt).
 //! - RT-2: the environment is found from the current thread, the way
 //!   `tokio::spawn` finds its runtime, so call sites carry no clock parameter and
 //!   two worlds can live in one process on different threads.

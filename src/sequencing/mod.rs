@@ -1,7 +1,7 @@
 //! Per-sender sequencing and the destination reorder buffer (DESIGN §3 Sequencing).
 //!
 //! Owns: the [`SeqInfo`] header, the receiving-domain rule, the sender's
-//! [`Sequencer`] and the destination's [`ReorderBuffer`], and [`Inbound`], the
+//! [`Sequencer`] and the destination's [`ReorderBuffer`], and `Inbound`, the
 //! one place where arriving messages are admitted in order.
 //! Does not own: delivery itself (mailbox ports) or transport retransmission.
 //!
