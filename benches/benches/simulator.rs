@@ -6,6 +6,11 @@
 //!   simulated messages per wall second. Baseline: the same hops between two
 //!   raw-channel tasks on a tokio current-thread runtime (a bare
 //!   single-threaded event loop: no simulator, no actor runtime).
+//! - `ping_pong_two_procs`: the same countdown between [`RemotePlayer`]s on
+//!   two procs joined by the simulated network with zero latency (every hop
+//!   encoded, routed and decoded), against the same bare loop. Same target.
+//! - `ping_pong_without_runtime_events`: `ping_pong` in a world that records
+//!   no runtime events (no oracle reads them).
 //! - `executor`: those raw-channel tasks inside a `World` against the same
 //!   bare loop, which isolates the simulator's executor from the actor
 //!   runtime.
