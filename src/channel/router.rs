@@ -192,48 +192,44 @@ impl Router {
     }
 }
 
+impl Router {
+    /// The frame and channel queue for `envelope`, or why it cannot go.
+    fn route(
+        &self,
+        envelope: &MessageEnvelope,
+    ) -> Result<(DataFrame, mpsc::UnboundedSender<Outbound>), UndeliverableReason> {
+        let proc_id = envelope.dest().actor_id().proc_id();
+        let address = proc_id
+            .address()
+            .ok_or_else(|| UndeliverableReason::NoRoute {
+                proc_id: proc_id.clone(),
+            })?;
+        // Encoded once, straight after room for the session's `Data` header;
+        // before the channel, so a refused message opens no connection.
+        let limit = self.state.config.message_bytes_max;
+        let frame = DataFrame::encode(envelope, limit).map_err(|error| match error {
+            CodecError::TooLarge { limit_bytes } => UndeliverableReason::TooLarge {
+                type_name: envelope.type_name().to_owned(),
+                limit_bytes,
+            },
+            error => UndeliverableReason::Malformed {
+                detail: error.to_string(),
+            },
+        })?;
+        let queue = self
+            .channel_for(address)
+            .map_err(|error| UndeliverableReason::Transport {
+                detail: error.to_string(),
+            })?;
+        Ok((frame, queue))
+    }
+}
+
 impl MailboxSender for Router {
     fn post(&self, envelope: MessageEnvelope, return_handle: &ReturnHandle) {
-        let proc_id = envelope.dest().actor_id().proc_id();
-        let Some(address) = proc_id.address() else {
-            let proc_id = proc_id.clone();
-            return Self::refuse(
-                return_handle,
-                envelope,
-                UndeliverableReason::NoRoute { proc_id },
-            );
-        };
-        // Encoded once, straight after room for the session's `Data` header.
-        let limit = self.state.config.message_bytes_max;
-        let frame = match DataFrame::encode(&envelope, limit) {
-            Ok(frame) => frame,
-            Err(CodecError::TooLarge { limit_bytes }) => {
-                let type_name = envelope.type_name().to_owned();
-                let reason = UndeliverableReason::TooLarge {
-                    type_name,
-                    limit_bytes,
-                };
-                return Self::refuse(return_handle, envelope, reason);
-            }
-            Err(error) => {
-                let detail = error.to_string();
-                return Self::refuse(
-                    return_handle,
-                    envelope,
-                    UndeliverableReason::Malformed { detail },
-                );
-            }
-        };
-        let queue = match self.channel_for(address) {
-            Ok(queue) => queue,
-            Err(error) => {
-                let detail = error.to_string();
-                return Self::refuse(
-                    return_handle,
-                    envelope,
-                    UndeliverableReason::Transport { detail },
-                );
-            }
+        let (frame, queue) = match self.route(&envelope) {
+            Ok(route) => route,
+            Err(reason) => return Self::refuse(return_handle, envelope, reason),
         };
         let outbound = Outbound {
             envelope,
