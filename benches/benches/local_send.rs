@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use lockstep::Proc;
 use lockstep_benches::Target;
-use lockstep_benches::workloads::{Counter, Peer, Player, STOP, raw_counter, raw_player};
+use lockstep_benches::workloads::{
+    STOP, count_batches, players_ping_pong, raw_counter, raw_player,
+};
 use support::{Plan, compare};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
@@ -51,24 +53,7 @@ fn multi_thread() -> Runtime {
 }
 
 async fn one_way_lockstep(iterations: u64) -> Duration {
-    let proc = Proc::local();
-    let (client, _client_handle) = proc.instance("client").expect("a client");
-    let (done, mut finished) = mpsc::unbounded_channel();
-    let counter = proc
-        .spawn("counter", Counter::new(MESSAGES, done))
-        .expect("spawn");
-    let port = counter.port::<u64>();
-    let start = Instant::now();
-    for _ in 0..iterations {
-        for message in 0..MESSAGES {
-            port.send(&client, message).expect("the counter is alive");
-        }
-        finished.recv().await.expect("the counter signals");
-    }
-    let elapsed = start.elapsed();
-    counter.drain_and_stop("benchmark done").expect("stop");
-    counter.await;
-    elapsed
+    count_batches(&Proc::local(), MESSAGES, false, iterations).await
 }
 
 async fn one_way_raw(iterations: u64) -> Duration {
@@ -89,29 +74,7 @@ async fn one_way_raw(iterations: u64) -> Duration {
 }
 
 async fn ping_pong_lockstep(iterations: u64) -> Duration {
-    let proc = Proc::local();
-    let (client, _client_handle) = proc.instance("client").expect("a client");
-    let (done, mut finished) = mpsc::unbounded_channel();
-    let ping = proc
-        .spawn("ping", Player::new(done.clone()))
-        .expect("spawn");
-    let pong = proc.spawn("pong", Player::new(done)).expect("spawn");
-    ping.send(&client, Peer(pong.port()))
-        .expect("ping is alive");
-    pong.send(&client, Peer(ping.port()))
-        .expect("pong is alive");
-    let serve = ping.port::<u64>();
-    let start = Instant::now();
-    for _ in 0..iterations {
-        serve.send(&client, 2 * ROUND_TRIPS).expect("ping is alive");
-        finished.recv().await.expect("a player signals");
-    }
-    let elapsed = start.elapsed();
-    for player in [ping, pong] {
-        player.drain_and_stop("benchmark done").expect("stop");
-        player.await;
-    }
-    elapsed
+    players_ping_pong(&Proc::local(), 2 * ROUND_TRIPS, iterations).await
 }
 
 async fn ping_pong_raw(iterations: u64) -> Duration {

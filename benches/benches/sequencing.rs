@@ -25,13 +25,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lockstep::sequencing::{ReorderBuffer, ReorderLimits};
 use lockstep::{Proc, ProcConfig, ProcId};
 use lockstep_benches::Target;
-use lockstep_benches::workloads::Counter;
+use lockstep_benches::workloads::count_batches;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use support::{Plan, compare};
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc;
 
 /// Messages per iteration (one session).
 const MESSAGES: u64 = 10_000;
@@ -45,25 +44,7 @@ async fn in_order(reorder_buffer: bool, iterations: u64) -> Duration {
     let proc_id = ProcId::local("bench").expect("a valid name");
     // Nothing leaves this proc; the forwarder is never used.
     let proc = Proc::with_config(proc_id, Proc::local(), config);
-    let (client, _client_handle) = proc.instance("client").expect("a client");
-    let (done, mut finished) = mpsc::unbounded_channel();
-    let counter = proc
-        .spawn("counter", Counter::new(MESSAGES, done))
-        .expect("spawn");
-    let _reference = counter.bind::<Counter>();
-    let port = counter.port::<u64>();
-    assert!(port.is_bound(), "sends must be sequenced");
-    let start = Instant::now();
-    for _ in 0..iterations {
-        for message in 0..MESSAGES {
-            port.send(&client, message).expect("the counter is alive");
-        }
-        finished.recv().await.expect("the counter signals");
-    }
-    let elapsed = start.elapsed();
-    counter.drain_and_stop("benchmark done").expect("stop");
-    counter.await;
-    elapsed
+    count_batches(&proc, MESSAGES, true, iterations).await
 }
 
 fn bench_in_order(c: &mut Criterion, flavor: &str, runtime: &Runtime) {

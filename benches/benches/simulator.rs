@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lockstep::{ActorHandle, Proc, ProcConfig};
-use lockstep_benches::workloads::{Peer, Player, RemotePeer, RemotePlayer, STOP, raw_player};
+use lockstep_benches::workloads::{
+    Peer, Player, RemotePeer, RemotePlayer, STOP, players_ping_pong, raw_player,
+};
 use lockstep_benches::{Target, fastest, report_rate, selected};
 use lockstep_sim::net::{Latency, Network, NetworkConfig};
 use lockstep_sim::{Config, World};
@@ -64,26 +66,7 @@ fn quiet_world(seed: u64) -> World {
 
 /// `iterations` batches of [`HOPS`] hops between two actors; wall time.
 async fn actors_ping_pong(iterations: u64) -> Duration {
-    let proc = Proc::local();
-    let (client, _client_handle) = proc.instance("client").expect("a client");
-    let (done, mut finished) = mpsc::unbounded_channel();
-    let ping = proc
-        .spawn("ping", Player::new(done.clone()))
-        .expect("spawn");
-    let pong = proc.spawn("pong", Player::new(done)).expect("spawn");
-    ping.send(&client, Peer(pong.port()))
-        .expect("ping is alive");
-    pong.send(&client, Peer(ping.port()))
-        .expect("pong is alive");
-    let serve = ping.port::<u64>();
-    let start = Instant::now();
-    for _ in 0..iterations {
-        serve.send(&client, HOPS).expect("ping is alive");
-        finished.recv().await.expect("a player signals");
-    }
-    let elapsed = start.elapsed();
-    stop_all([ping, pong]).await;
-    elapsed
+    players_ping_pong(&Proc::local(), HOPS, iterations).await
 }
 
 async fn stop_all(actors: impl IntoIterator<Item = ActorHandle<Player>>) {

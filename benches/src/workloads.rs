@@ -5,10 +5,15 @@
 //! - [`Player`] / [`raw_player`]: pass a countdown to a peer; signal at 0.
 //! - [`RemotePlayer`]: [`Player`] with an [`ActorRef`] peer, so every hop is
 //!   serialized and leaves through the proc's forwarder (across procs).
+//!
+//! And the drivers that time them: [`count_batches`] (a client streams to a
+//! [`Counter`]) and [`players_ping_pong`] (a countdown between two
+//! [`Player`]s).
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-use lockstep::{Actor, ActorRef, Context, Handler, HandlerError, PortHandle};
+use lockstep::{Actor, ActorRef, Context, Handler, HandlerError, PortHandle, Proc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -183,4 +188,56 @@ pub async fn raw_player(
             }
         }
     }
+}
+
+/// Spawns a [`Counter`] on `proc`, then times `iterations` batches of
+/// `batch` sends from a client through the counter's `u64` port (bound
+/// first, so sends are sequenced, when `sequenced`); stops the counter.
+pub async fn count_batches(proc: &Proc, batch: u64, sequenced: bool, iterations: u64) -> Duration {
+    let (client, _client_handle) = proc.instance("client").expect("a client");
+    let (done, mut finished) = mpsc::unbounded_channel();
+    let counter = proc
+        .spawn("counter", Counter::new(batch, done))
+        .expect("spawn");
+    let _reference = sequenced.then(|| counter.bind::<Counter>());
+    let port = counter.port::<u64>();
+    assert_eq!(port.is_bound(), sequenced, "sends are sequenced iff bound");
+    let start = Instant::now();
+    for _ in 0..iterations {
+        for message in 0..batch {
+            port.send(&client, message).expect("the counter is alive");
+        }
+        finished.recv().await.expect("the counter signals");
+    }
+    let elapsed = start.elapsed();
+    counter.drain_and_stop("benchmark done").expect("stop");
+    counter.await;
+    elapsed
+}
+
+/// Spawns two [`Player`]s on `proc`, then times `iterations` countdowns of
+/// `hops` hops between them; stops both.
+pub async fn players_ping_pong(proc: &Proc, hops: u64, iterations: u64) -> Duration {
+    let (client, _client_handle) = proc.instance("client").expect("a client");
+    let (done, mut finished) = mpsc::unbounded_channel();
+    let ping = proc
+        .spawn("ping", Player::new(done.clone()))
+        .expect("spawn");
+    let pong = proc.spawn("pong", Player::new(done)).expect("spawn");
+    ping.send(&client, Peer(pong.port()))
+        .expect("ping is alive");
+    pong.send(&client, Peer(ping.port()))
+        .expect("pong is alive");
+    let serve = ping.port::<u64>();
+    let start = Instant::now();
+    for _ in 0..iterations {
+        serve.send(&client, hops).expect("ping is alive");
+        finished.recv().await.expect("a player signals");
+    }
+    let elapsed = start.elapsed();
+    for player in [ping, pong] {
+        player.drain_and_stop("benchmark done").expect("stop");
+        player.await;
+    }
+    elapsed
 }
