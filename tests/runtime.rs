@@ -35,24 +35,8 @@ fn ping_pong_reaches_zero_and_reports() {
     on_both(|| async {
         let proc = Proc::local();
         let (client, _client) = proc.instance("client").unwrap();
-        let ping = proc
-            .spawn(
-                "ping",
-                PingPong {
-                    error_ttl: None,
-                    returned: None,
-                },
-            )
-            .unwrap();
-        let pong = proc
-            .spawn(
-                "pong",
-                PingPong {
-                    error_ttl: None,
-                    returned: None,
-                },
-            )
-            .unwrap();
+        let ping = proc.spawn("ping", PingPong::new(None)).unwrap();
+        let pong = proc.spawn("pong", PingPong::new(None)).unwrap();
         let (done, finished) = client.open_once_port();
         ping.send(&client, Ball(10, pong.bind(), done.bind()))
             .unwrap();
@@ -69,24 +53,8 @@ fn ping_pong_handler_error_fails_the_actor_and_reaches_the_coordinator() {
         let mut coordinator = RecordingCoordinator::install(&proc).unwrap();
         let (client, _client) = proc.instance("client").unwrap();
         let error_ttl = 66;
-        let ping = proc
-            .spawn(
-                "ping",
-                PingPong {
-                    error_ttl: Some(error_ttl),
-                    returned: None,
-                },
-            )
-            .unwrap();
-        let pong = proc
-            .spawn(
-                "pong",
-                PingPong {
-                    error_ttl: Some(error_ttl),
-                    returned: None,
-                },
-            )
-            .unwrap();
+        let ping = proc.spawn("ping", PingPong::new(Some(error_ttl))).unwrap();
+        let pong = proc.spawn("pong", PingPong::new(Some(error_ttl))).unwrap();
         let (done, finished) = client.open_once_port();
         ping.send(&client, Ball(error_ttl + 1, pong.bind(), done.bind()))
             .unwrap();

@@ -1,34 +1,17 @@
 //! Fault plans as proptest values: users property-test their protocols under
 //! explicit timed faults and get a shrunk, minimal plan when one fails.
 
+mod support;
+
 use std::time::Duration;
 
-use lockstep::{Actor, ActorRef, Context, Handler, HandlerError, OncePortRef, ProcConfig};
+use lockstep::{ActorRef, ProcConfig};
 use lockstep_sim::fault::{FaultPlan, fault_plans};
 use lockstep_sim::net::{Network, NetworkConfig};
 use lockstep_sim::{Config, World};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug)]
-struct Echo;
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Ping(u64, OncePortRef<u64>);
-
-impl Actor for Echo {}
-impl Handler<Ping> for Echo {
-    async fn handle(
-        &mut self,
-        cx: &Context<Self>,
-        Ping(n, reply): Ping,
-    ) -> Result<(), HandlerError> {
-        reply.send(cx, n)?;
-        Ok(())
-    }
-}
-lockstep::export!(Echo: Ping);
+use support::{Echo, Ping};
 
 /// One request/response over the network under `plan`; `Ok(true)` if the
 /// answer came back within `budget` of virtual time.

@@ -6,6 +6,8 @@
 //! over a faulty in-memory pipe" — holds, and the runtime's contract still
 //! holds on top of it under connection breaks and partitions.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,14 +15,12 @@ use lockstep::channel::ChannelConfig;
 use lockstep::channel::session::{ReceiverSession, SenderSession};
 use lockstep::channel::wire::{DataFrame, SessionMessage};
 use lockstep::rt::time::Instant;
-use lockstep::{
-    Actor, ActorRef, Context, Handler, HandlerError, OncePortRef, ProcConfig, UndeliverableReason,
-};
+use lockstep::{ActorRef, ProcConfig, UndeliverableReason};
 use lockstep_sim::fault::Profile;
 use lockstep_sim::net::{Network, NetworkConfig, NetworkTransport};
 use lockstep_sim::scenario::{self, RunOptions, RunReport, run_with};
 use lockstep_sim::{Config, World};
-use serde::{Deserialize, Serialize};
+use support::{Echo, Ping};
 
 /// Seeds per (scenario, profile) in the sweeps.
 const SEEDS: u64 = 50;
@@ -133,27 +133,6 @@ fn link_5_run_1_same_seed_same_trace_over_sessions() {
     }
 }
 
-#[derive(Debug)]
-struct Target;
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Ping(u64, OncePortRef<u64>);
-
-impl Actor for Target {}
-
-impl Handler<Ping> for Target {
-    async fn handle(
-        &mut self,
-        cx: &Context<Self>,
-        Ping(n, reply): Ping,
-    ) -> Result<(), HandlerError> {
-        reply.send(cx, n)?;
-        Ok(())
-    }
-}
-
-lockstep::export!(Target: Ping);
-
 /// What came back to the client, and when.
 #[derive(Debug)]
 struct Returned {
@@ -210,7 +189,7 @@ fn ping_into_partition(
                     });
                 }
             }));
-            let target: ActorRef<Target> = b.spawn("target", Target).unwrap().bind();
+            let target: ActorRef<Echo> = b.spawn("target", Echo).unwrap().bind();
             if let Some(quiet) = first_answered_before_cut {
                 let (reply, answer) = client.open_once_port::<u64>();
                 target.send(&client, Ping(1, reply.bind())).unwrap();

@@ -31,6 +31,16 @@ pub struct PingPong {
     pub returned: Option<PortRef<Undeliverable<MessageEnvelope>>>,
 }
 
+impl PingPong {
+    /// A player that fails at `error_ttl` (if any) and keeps no returns.
+    pub fn new(error_ttl: Option<u64>) -> Self {
+        Self {
+            error_ttl,
+            returned: None,
+        }
+    }
+}
+
 /// The ball: remaining ttl, who to pass it to, where to report the end.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Ball(pub u64, pub ActorRef<PingPong>, pub OncePortRef<bool>);

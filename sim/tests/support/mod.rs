@@ -3,8 +3,33 @@
 
 use std::time::Duration;
 
+use lockstep::{Actor, Context, Handler, HandlerError, OncePortRef};
 use lockstep_sim::trace;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+
+/// Answers each [`Ping`] with its number: a request/response target.
+#[derive(Debug)]
+pub struct Echo;
+
+/// A numbered request and where to answer it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Ping(pub u64, pub OncePortRef<u64>);
+
+impl Actor for Echo {}
+
+impl Handler<Ping> for Echo {
+    async fn handle(
+        &mut self,
+        cx: &Context<Self>,
+        Ping(n, reply): Ping,
+    ) -> Result<(), HandlerError> {
+        reply.send(cx, n)?;
+        Ok(())
+    }
+}
+
+lockstep::export!(Echo: Ping);
 
 /// A racy workload: `writers` tasks each yield a seed-dependent number of times
 /// and sleep a little, then record a "write" event; the order of the events is
