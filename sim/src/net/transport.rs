@@ -389,6 +389,7 @@ impl SimTransport {
                     healed: healed.clone(),
                     acceptor,
                     message_bytes_max: self.message_bytes_max,
+                    ids: lockstep::IdCache::new(),
                 }),
                 peer: address(peer),
             }
@@ -536,6 +537,8 @@ struct SimRx {
     /// The acceptor's end: data frames it takes are traced (LINK-6).
     acceptor: bool,
     message_bytes_max: u64,
+    /// The ids this end's traced envelopes keep naming.
+    ids: lockstep::IdCache,
 }
 
 /// What a reader finds.
@@ -596,12 +599,11 @@ impl SimRx {
     }
 
     /// LINK-6: the server posts this frame's envelope in this same poll.
-    fn trace_delivery(&self, state: &mut State, frame: &[u8]) {
+    fn trace_delivery(&mut self, state: &mut State, frame: &[u8]) {
         let Ok(SessionMessage::Data { payload, .. }) = SessionMessage::decode(frame) else {
             return;
         };
-        let ids = &mut lockstep::IdCache::new();
-        let Ok(envelope) = decode_envelope(payload, self.message_bytes_max, ids) else {
+        let Ok(envelope) = decode_envelope(payload, self.message_bytes_max, &mut self.ids) else {
             return;
         };
         state.stats.delivered += 1;
