@@ -86,17 +86,13 @@ impl Doorbell {
     }
 }
 
-struct QueueState<T> {
-    items: VecDeque<T>,
-    closed: bool,
-}
-
 struct Queue<T> {
-    state: Mutex<QueueState<T>>,
+    items: Mutex<VecDeque<T>>,
     /// Items queued, readable without the lock: the loop checks its three
     /// queues several times per message and most checks find them empty.
     len: AtomicUsize,
-    /// Mirrors `QueueState::closed` for lock-free reads.
+    /// Whether the receiver closed. Written under `items`' lock, so a send
+    /// that holds the lock sees it exactly; read without it by `is_closed`.
     closed: AtomicBool,
     doorbell: Arc<Doorbell>,
 }
@@ -126,10 +122,7 @@ pub(crate) struct QueueReceiver<T> {
 /// A queue whose receiver sleeps on `doorbell`.
 pub(crate) fn queue<T>(doorbell: &Arc<Doorbell>) -> (QueueSender<T>, QueueReceiver<T>) {
     let queue = Arc::new(Queue {
-        state: Mutex::new(QueueState {
-            items: VecDeque::new(),
-            closed: false,
-        }),
+        items: Mutex::new(VecDeque::new()),
         len: AtomicUsize::new(0),
         closed: AtomicBool::new(false),
         doorbell: doorbell.clone(),
@@ -148,15 +141,15 @@ pub(crate) fn queue<T>(doorbell: &Arc<Doorbell>) -> (QueueSender<T>, QueueReceiv
 impl<T> QueueSender<T> {
     /// Queue `item` and ring; hands it back if the receiver closed.
     pub(crate) fn send(&self, item: T) -> Result<(), T> {
-        let mut state = self.queue.state.lock();
-        if state.closed {
+        let mut items = self.queue.items.lock();
+        if self.queue.closed.load(Ordering::Acquire) {
             return Err(item);
         }
-        state.items.push_back(item);
+        items.push_back(item);
         // counted before the ring, so a loop that registered and then
         // finds `len == 0` is one this ring will wake.
         self.queue.len.fetch_add(1, Ordering::SeqCst);
-        drop(state);
+        drop(items);
         self.queue.doorbell.ring();
         Ok(())
     }
@@ -179,14 +172,16 @@ impl<T> QueueReceiver<T> {
         }
         // Take the whole batch: the (empty) local buffer and the shared
         // queue swap places, keeping both allocations.
-        std::mem::swap(&mut self.taken, &mut self.queue.state.lock().items);
+        std::mem::swap(&mut self.taken, &mut *self.queue.items.lock());
         self.queue.len.fetch_sub(self.taken.len(), Ordering::SeqCst);
         self.taken.pop_front()
     }
 
     /// Refuse further sends; what is queued stays for `try_recv`.
     pub(crate) fn close(&mut self) {
-        self.queue.state.lock().closed = true;
+        // Under the lock: a send sees the queue either open or closed, never
+        // half-way (an item pushed after the close would be lost).
+        let _items = self.queue.items.lock();
         self.queue.closed.store(true, Ordering::Release);
     }
 }
@@ -194,11 +189,10 @@ impl<T> QueueReceiver<T> {
 impl<T> Drop for QueueReceiver<T> {
     fn drop(&mut self) {
         let leftover = {
-            let mut state = self.queue.state.lock();
-            state.closed = true;
+            let mut items = self.queue.items.lock();
             self.queue.closed.store(true, Ordering::Release);
             self.queue.len.store(0, Ordering::SeqCst);
-            std::mem::take(&mut state.items)
+            std::mem::take(&mut *items)
         };
         // Dropped outside the lock: an item's drop may send to this queue.
         drop(leftover);
