@@ -373,6 +373,91 @@ fn ud_1_undeliverable_carries_a_structured_reason() {
     });
 }
 
+/// Goal: UD-1 for ephemeral ports: messages a port queued (sent through its
+/// handle or by reference) but never handed over come back to their sender
+/// as undeliverable (`PortClosed`) when the receiver is dropped; later sends
+/// are refused with the same reason.
+#[test]
+fn ud_1_messages_queued_on_a_dropped_port_receiver_are_returned() {
+    on_both(|| async {
+        let proc = Proc::local();
+        let (client, _client) = proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (port, receiver) = client.open_port::<u64>();
+        let port_ref = port.bind();
+        port.send(&client, 1).unwrap();
+        port_ref.send(&client, 2).unwrap();
+        let port_id = receiver.port_id().clone();
+        drop(receiver);
+        for _ in 0..2 {
+            let back = returned.try_recv().expect("returned within the drop");
+            assert_eq!(
+                back.reason,
+                UndeliverableReason::PortClosed {
+                    port_id: port_id.clone()
+                }
+            );
+            assert_eq!(back.message.sender(), client.self_id());
+            assert_eq!(back.message.dest(), &port_id);
+            assert_eq!(back.message.type_name(), std::any::type_name::<u64>());
+        }
+        let refused = port.send(&client, 3).unwrap_err();
+        assert_eq!(refused.message, 3);
+        assert_eq!(refused.reason, UndeliverableReason::PortClosed { port_id });
+        assert!(returned.try_recv().is_err(), "nothing else came back");
+    });
+}
+
+/// Goal: UD-1 for the reorder buffer behind a port: a message waiting there
+/// for an earlier seq (SEQ-1) when the receiver is dropped comes back too.
+#[test]
+fn ud_1_messages_buffered_out_of_order_on_a_dropped_port_are_returned() {
+    on_both(|| async {
+        let proc = Proc::local();
+        let (client, _client) = proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (port, mut receiver) = client.open_port::<u64>();
+        let port_id = port.bind().port_id().clone();
+        let seq = |seq| lockstep::SeqInfo::Session { session_id: 9, seq };
+        let envelope = |seq_info, value: u64| {
+            MessageEnvelope::new(
+                client.self_id().clone(),
+                port_id.clone(),
+                lockstep::mailbox::Headers::new(seq_info),
+                std::any::type_name::<u64>(),
+                lockstep::mailbox::Payload::Serialized(
+                    lockstep::codec::encode(&value, 1024).unwrap(),
+                ),
+            )
+        };
+        // Seq 2 waits in the reorder buffer for seq 1, which never comes.
+        proc.post(envelope(seq(2), 20));
+        assert_eq!(receiver.try_recv(), None);
+        drop(receiver);
+        let back = returned.try_recv().expect("returned within the drop");
+        assert_eq!(back.reason, UndeliverableReason::PortClosed { port_id });
+        assert_eq!(back.message.headers().seq_info(), seq(2));
+    });
+}
+
+/// Goal: UD-1 for once ports: a message that arrived but was never read
+/// goes back to its sender when the receiver is dropped.
+#[test]
+fn ud_1_an_unread_once_port_message_is_returned_when_its_receiver_drops() {
+    on_both(|| async {
+        let proc = Proc::local();
+        let (client, _client) = proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (port, receiver) = client.open_once_port::<u64>();
+        let port_id = port.port_id().clone();
+        port.send(&client, 5).unwrap();
+        drop(receiver);
+        let back = returned.try_recv().expect("returned within the drop");
+        assert_eq!(back.reason, UndeliverableReason::PortClosed { port_id });
+        assert_eq!(back.message.sender(), client.self_id());
+    });
+}
+
 /// Goal: UD-1 for local sends: a handle send to a terminated actor fails
 /// synchronously and hands the message back.
 #[test]

@@ -2,12 +2,11 @@
 //! queries from the actor's cell — never from its work queue (S1) — and
 //! storing a terminated snapshot when the actor ends (CI-2).
 
-use tokio::sync::mpsc;
-
 use super::{IntrospectMessage, IntrospectResult, Reference, describe};
 use crate::actor::ActorStatus;
 use crate::context::{Outbox, SendContext};
 use crate::id::handler_port_index;
+use crate::mailbox::PortReceiver;
 use crate::proc::{InstanceCell, Proc, new_outbox};
 use crate::rt;
 
@@ -34,11 +33,7 @@ pub(crate) fn start(cell: &InstanceCell, proc: &Proc) {
     drop(rt::spawn(&name, task));
 }
 
-async fn serve(
-    cell: InstanceCell,
-    proc: Proc,
-    mut queries: mpsc::UnboundedReceiver<IntrospectMessage>,
-) {
+async fn serve(cell: InstanceCell, proc: Proc, mut queries: PortReceiver<IntrospectMessage>) {
     let answering = Answering {
         outbox: new_outbox(cell.actor_id().clone(), proc.clone()),
     };
@@ -46,7 +41,7 @@ async fn serve(
     loop {
         let query = tokio::select! {
             biased;
-            Some(query) = queries.recv() => query,
+            Ok(query) = queries.recv() => query,
             _ = status.wait_terminal() => break,
         };
         if crate::rt::mutation::enabled(crate::rt::mutation::INTROSPECT_VIA_WORK_QUEUE) {
@@ -63,7 +58,7 @@ async fn serve(
     // CI-2: keep what the actor looked like at the end.
     proc.keep_terminated_snapshot(describe(&cell, &cell.status()));
     // Queries that raced with termination still get an answer.
-    while let Ok(query) = queries.try_recv() {
+    while let Some(query) = queries.try_recv() {
         answer(&cell, &answering, query);
     }
 }

@@ -92,6 +92,10 @@ pub(crate) struct MailboxState {
     reorder: Option<ReorderLimits>,
     message_bytes_max: u64,
     registered: Mutex<BTreeMap<u64, Arc<dyn SerializedPort>>>,
+    /// Where messages this mailbox's ports took but never handed over go
+    /// back to their senders (the proc's return port; `None` only for the
+    /// proc's own mailbox, whose ports queue nothing).
+    returns: Option<PortHandle<Undeliverable<MessageEnvelope>>>,
     /// Once ports that already took their message, most recent last (PORT-3).
     spent_once_ports: Mutex<std::collections::VecDeque<u64>>,
 }
@@ -110,6 +114,7 @@ impl Mailbox {
         actor_id: ActorId,
         reorder: Option<ReorderLimits>,
         message_bytes_max: u64,
+        returns: Option<PortHandle<Undeliverable<MessageEnvelope>>>,
     ) -> Self {
         Self {
             state: Arc::new(MailboxState {
@@ -118,6 +123,7 @@ impl Mailbox {
                 reorder,
                 message_bytes_max,
                 registered: Mutex::new(BTreeMap::new()),
+                returns,
                 spent_once_ports: Mutex::new(std::collections::VecDeque::new()),
             }),
         }

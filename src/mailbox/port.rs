@@ -20,12 +20,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::envelope::{Headers, MessageEnvelope, Payload};
-use super::undeliverable::{SendError, UndeliverableReason};
-use super::{Mailbox, MailboxState, Message, RemoteMessage};
+use super::undeliverable::{SendError, Undeliverable, UndeliverableReason};
+use super::{Mailbox, MailboxState, Message, RemoteMessage, return_undeliverable};
 use crate::codec;
 use crate::context::SendContext;
 use crate::id::{ActorId, PortId, handler_port_index};
-use crate::sequencing::{Inbound, ReceivingDomain, SeqInfo};
+use crate::sequencing::{Inbound, ReceivingDomain, ReorderLimits, SeqInfo};
 use crate::sync::Mutex;
 
 /// Where a port's messages go once admitted.
@@ -327,10 +327,49 @@ impl<M: RemoteMessage> PortRef<M> {
 }
 
 /// Receives the messages of a port opened with `open_port`.
-pub struct PortReceiver<M> {
-    port_id: PortId,
-    receiver: mpsc::UnboundedReceiver<M>,
+///
+/// Dropping the receiver closes the port: messages it queued but never handed
+/// over go back to their senders as undeliverable (`PortClosed`, UD-1), and
+/// later sends are refused with the same reason.
+pub struct PortReceiver<M: Message> {
+    receiver: mpsc::UnboundedReceiver<Queued<M>>,
+    /// The sink in front of the queue (its reorder buffer may hold messages
+    /// waiting for a gap to fill).
+    sink: Arc<QueueSink<M>>,
     mailbox: Weak<MailboxState>,
+}
+
+/// A message in a port's queue, with what it takes to return it (UD-1).
+pub(crate) struct Queued<M> {
+    message: M,
+    headers: Headers,
+    sender: ActorId,
+}
+
+/// Send a message that `port_id` took but never handed over back to its
+/// sender as undeliverable (`PortClosed`). Only its type survives: local
+/// messages were never encoded.
+fn return_queued<M>(
+    returns: Option<&PortHandle<Undeliverable<MessageEnvelope>>>,
+    port_id: &PortId,
+    queued: Queued<M>,
+) {
+    let envelope = MessageEnvelope::new(
+        queued.sender,
+        port_id.clone(),
+        queued.headers,
+        std::any::type_name::<M>(),
+        Payload::LocalOnly,
+    );
+    let reason = UndeliverableReason::PortClosed {
+        port_id: port_id.clone(),
+    };
+    match returns {
+        Some(returns) => return_undeliverable(returns, envelope, reason),
+        // Only the proc's own mailbox has no return port, and it opens no
+        // queues; kept loud in case that ever changes.
+        None => tracing::error!(%envelope, %reason, "no return port; message lost"),
+    }
 }
 
 /// The port's sender side is gone (the port can never receive again).
@@ -341,43 +380,68 @@ pub struct RecvError {
     pub port_id: PortId,
 }
 
-impl<M> PortReceiver<M> {
+impl<M: Message> PortReceiver<M> {
     /// The port's id.
     pub fn port_id(&self) -> &PortId {
-        &self.port_id
+        &self.sink.port_id
     }
 
     /// Wait for the next message.
     pub async fn recv(&mut self) -> Result<M, RecvError> {
-        self.receiver.recv().await.ok_or_else(|| RecvError {
-            port_id: self.port_id.clone(),
-        })
+        match self.receiver.recv().await {
+            Some(queued) => Ok(queued.message),
+            None => Err(RecvError {
+                port_id: self.sink.port_id.clone(),
+            }),
+        }
     }
 
     /// The next message if one is queued.
     pub fn try_recv(&mut self) -> Option<M> {
-        self.receiver.try_recv().ok()
+        self.receiver.try_recv().ok().map(|queued| queued.message)
     }
 
     /// Every message queued now.
     pub fn drain(&mut self) -> Vec<M> {
-        std::iter::from_fn(|| self.receiver.try_recv().ok()).collect()
+        std::iter::from_fn(|| self.try_recv()).collect()
     }
 }
 
-impl<M> Drop for PortReceiver<M> {
+impl<M: Message> Drop for PortReceiver<M> {
     fn drop(&mut self) {
         if let Some(mailbox) = self.mailbox.upgrade() {
-            Mailbox { state: mailbox }.unregister(self.port_id.index());
+            Mailbox { state: mailbox }.unregister(self.sink.port_id.index());
         }
+        // Closed first, so every message is either refused at the door or
+        // still here to be returned (the sink checks again after admitting).
+        self.receiver.close();
+        while let Ok(queued) = self.receiver.try_recv() {
+            self.sink.return_queued(queued);
+        }
+        self.sink.return_buffered();
     }
 }
 
 /// A port's queue, behind the port's own ordering stage (its own domain, SEQ-0).
 pub(crate) struct QueueSink<M> {
     port_id: PortId,
-    inbound: Inbound<M>,
-    sender: mpsc::UnboundedSender<M>,
+    inbound: Inbound<Queued<M>>,
+    sender: mpsc::UnboundedSender<Queued<M>>,
+    returns: Option<PortHandle<Undeliverable<MessageEnvelope>>>,
+}
+
+impl<M> QueueSink<M> {
+    fn return_queued(&self, queued: Queued<M>) {
+        return_queued(self.returns.as_ref(), &self.port_id, queued);
+    }
+
+    /// Return what the reorder buffer holds (the receiver is gone, so the
+    /// gap it waits on would never be handed over).
+    fn return_buffered(&self) {
+        for queued in self.inbound.take_buffered() {
+            self.return_queued(queued);
+        }
+    }
 }
 
 impl<M: Message> PortSink<M> for QueueSink<M> {
@@ -385,7 +449,7 @@ impl<M: Message> PortSink<M> for QueueSink<M> {
         &self,
         message: M,
         headers: Headers,
-        _sender: &ActorId,
+        sender: &ActorId,
     ) -> Result<(), (M, UndeliverableReason)> {
         if self.sender.is_closed() {
             let reason = UndeliverableReason::PortClosed {
@@ -393,13 +457,26 @@ impl<M: Message> PortSink<M> for QueueSink<M> {
             };
             return Err((message, reason));
         }
-        self.inbound
-            .admit(headers.seq_info(), message, |message| {
-                if self.sender.send(message).is_err() {
-                    tracing::error!(port = %self.port_id, "port closed while releasing an ordered message");
+        let seq_info = headers.seq_info();
+        let queued = Queued {
+            message,
+            headers,
+            sender: sender.clone(),
+        };
+        let admitted = self
+            .inbound
+            .admit(seq_info, queued, |queued| {
+                // The receiver closed while this was being admitted.
+                if let Err(mpsc::error::SendError(queued)) = self.sender.send(queued) {
+                    self.return_queued(queued);
                 }
             })
-            .map_err(|(message, error)| (message, error.into()))
+            .map_err(|(queued, error)| (queued.message, error.into()));
+        if self.sender.is_closed() {
+            // Buffered after the receiver took the buffer's contents.
+            self.return_buffered();
+        }
+        admitted
     }
 }
 
@@ -429,16 +506,25 @@ impl Mailbox {
     /// Open an ephemeral port and its receiver.
     pub fn open_port<M: Message>(&self) -> (PortHandle<M>, PortReceiver<M>) {
         let port_id = self.allocate_port();
+        self.open_queue_port(port_id, self.state.reorder)
+    }
+
+    fn open_queue_port<M: Message>(
+        &self,
+        port_id: PortId,
+        reorder: Option<ReorderLimits>,
+    ) -> (PortHandle<M>, PortReceiver<M>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let sink = Arc::new(QueueSink {
             port_id: port_id.clone(),
-            inbound: Inbound::new(self.state.reorder),
+            inbound: Inbound::new(reorder),
             sender,
+            returns: self.state.returns.clone(),
         });
-        let handle = PortHandle::new(port_id.clone(), Arc::default(), sink, self);
+        let handle = PortHandle::new(port_id, Arc::default(), sink.clone(), self);
         let receiver = PortReceiver {
-            port_id,
             receiver,
+            sink,
             mailbox: Arc::downgrade(&self.state),
         };
         (handle, receiver)
@@ -449,15 +535,9 @@ impl Mailbox {
     pub(crate) fn open_control_port<M: RemoteMessage>(
         &self,
         index: u64,
-    ) -> (PortHandle<M>, mpsc::UnboundedReceiver<M>) {
+    ) -> (PortHandle<M>, PortReceiver<M>) {
         let port_id = self.state.actor_id.port_id(index);
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let sink = Arc::new(QueueSink {
-            port_id: port_id.clone(),
-            inbound: Inbound::new(None),
-            sender,
-        });
-        let handle = PortHandle::new(port_id, Arc::default(), sink, self);
+        let (handle, receiver) = self.open_queue_port(port_id, None);
         handle.register();
         (handle, receiver)
     }
@@ -484,21 +564,28 @@ impl Mailbox {
             sender: Mutex::new(Some(sender)),
             mailbox: Arc::downgrade(&self.state),
         });
-        (
-            OncePortHandle { state },
-            OncePortReceiver { port_id, receiver },
-        )
+        let receiver = OncePortReceiver {
+            port_id,
+            receiver: Some(receiver),
+            returns: self.state.returns.clone(),
+        };
+        (OncePortHandle { state }, receiver)
     }
 }
 
 struct OnceState<M> {
     port_id: PortId,
-    sender: Mutex<Option<oneshot::Sender<M>>>,
+    sender: Mutex<Option<oneshot::Sender<Queued<M>>>>,
     mailbox: Weak<MailboxState>,
 }
 
 impl<M: Message> OnceState<M> {
-    fn deliver(&self, message: M) -> Result<(), (M, UndeliverableReason)> {
+    fn deliver(
+        &self,
+        message: M,
+        headers: Headers,
+        from: &ActorId,
+    ) -> Result<(), (M, UndeliverableReason)> {
         let sender = self.sender.lock().take();
         if let Some(mailbox) = self.mailbox.upgrade() {
             let mailbox = Mailbox { state: mailbox };
@@ -510,9 +597,16 @@ impl<M: Message> OnceState<M> {
         let reason = || UndeliverableReason::PortClosed {
             port_id: self.port_id.clone(),
         };
+        let queued = Queued {
+            message,
+            headers,
+            sender: from.clone(),
+        };
         match sender {
-            Some(sender) => sender.send(message).map_err(|message| (message, reason())),
-            None => Err((message, reason())),
+            Some(sender) => sender
+                .send(queued)
+                .map_err(|queued| (queued.message, reason())),
+            None => Err((queued.message, reason())),
         }
     }
 }
@@ -524,7 +618,7 @@ impl<M: RemoteMessage> SerializedPort for OnceState<M> {
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
         match decode_for::<M>(&self.mailbox, &self.port_id, &envelope) {
             Ok(message) => self
-                .deliver(message)
+                .deliver(message, envelope.headers().clone(), envelope.sender())
                 .map_err(|(_message, reason)| (envelope, reason)),
             Err(reason) => Err((envelope, reason)),
         }
@@ -550,9 +644,9 @@ impl<M: Message> OncePortHandle<M> {
 
     /// Send the one message. Once ports are `Direct` (a single message has no
     /// order to keep).
-    pub fn send(self, _cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
+    pub fn send(self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
         self.state
-            .deliver(message)
+            .deliver(message, Headers::default(), cx.outbox().actor_id())
             .map_err(|(message, reason)| SendError::new(message, reason))
     }
 }
@@ -609,9 +703,14 @@ impl<M: RemoteMessage> OncePortRef<M> {
 }
 
 /// Receives the one message of a once port.
+///
+/// Dropped unread, it closes the port; a message that had already arrived
+/// goes back to its sender as undeliverable (`PortClosed`, UD-1).
 pub struct OncePortReceiver<M> {
     port_id: PortId,
-    receiver: oneshot::Receiver<M>,
+    /// Taken by `recv`; still here on drop means never read.
+    receiver: Option<oneshot::Receiver<Queued<M>>>,
+    returns: Option<PortHandle<Undeliverable<MessageEnvelope>>>,
 }
 
 impl<M> OncePortReceiver<M> {
@@ -621,8 +720,24 @@ impl<M> OncePortReceiver<M> {
     }
 
     /// Wait for the message; fails if every handle and reference is gone.
-    pub async fn recv(self) -> Result<M, RecvError> {
-        let port_id = self.port_id;
-        self.receiver.await.map_err(|_| RecvError { port_id })
+    pub async fn recv(mut self) -> Result<M, RecvError> {
+        let receiver = self.receiver.take().expect("only `recv` takes it, once");
+        match receiver.await {
+            Ok(queued) => Ok(queued.message),
+            Err(_) => Err(RecvError {
+                port_id: self.port_id.clone(),
+            }),
+        }
+    }
+}
+
+impl<M> Drop for OncePortReceiver<M> {
+    fn drop(&mut self) {
+        if let Some(mut receiver) = self.receiver.take() {
+            receiver.close();
+            if let Ok(queued) = receiver.try_recv() {
+                return_queued(self.returns.as_ref(), &self.port_id, queued);
+            }
+        }
     }
 }

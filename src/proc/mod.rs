@@ -311,6 +311,7 @@ impl Proc {
                 .expect("`proc` is a valid name"),
             None,
             proc.state.config.message_bytes_max,
+            None,
         );
         let returns = PortHandle::new(
             mailbox.actor_id().port_id(0),
@@ -663,6 +664,7 @@ impl Proc {
             actor_id.clone(),
             config.reorder_buffer,
             config.message_bytes_max,
+            self.state.returns.get().cloned(),
         );
         let doorbell = Doorbell::new();
         let (inbox, work) =
