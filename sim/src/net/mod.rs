@@ -445,7 +445,7 @@ impl Network {
         };
         record("net_heal", || [("from", from.into()), ("to", to.into())]);
         for held in released {
-            self.arrive(from, to, held.since, held.envelope, held.returns);
+            self.arrive(from, to, held);
         }
     }
 
@@ -517,20 +517,27 @@ impl Network {
         envelope: MessageEnvelope,
         returns: &PortHandle<Undeliverable<MessageEnvelope>>,
     ) {
-        let to = envelope.dest().actor_id().proc_id().name().to_owned();
+        // A clone of the id (two reference counts), not of the name.
+        let to_id = envelope.dest().actor_id().proc_id().clone();
+        let to = to_id.name();
         let now = time::now();
-        let mut arrive_now = 0;
         let mut couriers = Vec::new();
+        // Copies due now with nothing ahead of them: decided under the same
+        // lock as the send, completed once it is released (LOCK-1).
+        let mut arrivals = Vec::new();
         let mut envelope = Some(envelope);
         {
             let mut state = self.lock();
             state.stats.sent += 1;
-            if !state.procs.contains_key(&to) {
+            if !state.procs.contains_key(to) {
                 state.stats.returned += 1;
                 drop(state);
                 let envelope = envelope.take().expect("not yet sent");
-                let proc_id = envelope.dest().actor_id().proc_id().clone();
-                return_undeliverable(returns, envelope, UndeliverableReason::NoRoute { proc_id });
+                return_undeliverable(
+                    returns,
+                    envelope,
+                    UndeliverableReason::NoRoute { proc_id: to_id },
+                );
                 return;
             }
             let config = state.config.clone();
@@ -543,6 +550,7 @@ impl Network {
             } else {
                 1
             };
+            let mut arrive_now = 0;
             for copy in 0..copies {
                 let path = match config.paths_per_link {
                     0 | 1 => 0,
@@ -558,7 +566,7 @@ impl Network {
                     losses += 1;
                 }
                 state.stats.retransmitted += losses;
-                let path_state = path_mut(&mut state.paths, from, &to, path);
+                let path_state = path_mut(&mut state.paths, from, to, path);
                 let at = (now + delay).max(path_state.free_at.unwrap_or(now));
                 path_state.free_at = Some(at);
                 // NET-1: due now, behind nothing on its path: it arrives
@@ -579,13 +587,20 @@ impl Network {
                 });
                 if !path_state.courier {
                     path_state.courier = true;
-                    couriers.push((from.to_owned(), to.clone(), path));
+                    couriers.push((from.to_owned(), to.to_owned(), path));
                 }
             }
+            for left in (0..arrive_now).rev() {
+                let held = Held {
+                    since: now,
+                    envelope: copy_of(&mut envelope, left),
+                    returns: returns.clone(),
+                };
+                arrivals.extend(state.arrival(from, to, now, held));
+            }
         }
-        for left in (0..arrive_now).rev() {
-            let envelope = copy_of(&mut envelope, left);
-            self.arrive(from, &to, now, envelope, returns.clone());
+        for arrival in arrivals {
+            arrival.complete();
         }
         for key in couriers {
             let network = self.clone();
@@ -614,67 +629,83 @@ impl Network {
                 .travelling
                 .pop_front();
             if let Some(Travelling { held, .. }) = next {
-                self.arrive(&key.0, &key.1, held.since, held.envelope, held.returns);
+                self.arrive(&key.0, &key.1, held);
             }
         }
     }
 
-    fn arrive(
-        &self,
-        from: &str,
-        to: &str,
-        since: Instant,
-        envelope: MessageEnvelope,
-        returns: PortHandle<Undeliverable<MessageEnvelope>>,
-    ) {
+    /// `held` reaches the end of link `from → to` now.
+    fn arrive(&self, from: &str, to: &str, held: Held) {
         let now = time::now();
-        let destination = {
-            let mut state = self.lock();
-            if !state.cut.is_empty() {
-                let key = (from.to_owned(), to.to_owned());
-                if state.cut.contains(&key) {
-                    state.stats.held += 1;
-                    state.held.entry(key).or_default().push_back(Held {
-                        since,
-                        envelope,
-                        returns,
-                    });
-                    return;
-                }
+        let arrival = self.lock().arrival(from, to, now, held);
+        if let Some(arrival) = arrival {
+            arrival.complete();
+        }
+    }
+}
+
+impl State {
+    /// What happens to `held` reaching the end of link `from → to` at
+    /// `now`: kept by a partition (`None`), or an [`Arrival`] to complete
+    /// once the network's lock is released.
+    fn arrival(&mut self, from: &str, to: &str, now: Instant, held: Held) -> Option<Arrival> {
+        if !self.cut.is_empty() {
+            let key = (from.to_owned(), to.to_owned());
+            if self.cut.contains(&key) {
+                self.stats.held += 1;
+                self.held.entry(key).or_default().push_back(held);
+                return None;
             }
-            let timeout = state.config.delivery_timeout;
-            if now.duration_since(since) > timeout {
-                state.stats.returned += 1;
-                drop(state);
-                let reason = UndeliverableReason::DeliveryTimeout {
-                    timeout_ms: timeout.as_millis() as u64,
-                };
-                return_undeliverable(&returns, envelope, reason);
-                return;
-            }
-            let destination = state.procs.get(to).cloned().flatten();
-            if destination.is_some() {
-                state.stats.delivered += 1;
-            }
-            destination
-        };
-        match destination {
+        }
+        let timeout = self.config.delivery_timeout;
+        if now.duration_since(held.since) > timeout {
+            self.stats.returned += 1;
+            let reason = UndeliverableReason::DeliveryTimeout {
+                timeout_ms: timeout.as_millis() as u64,
+            };
+            return Some(Arrival::Return(held, reason));
+        }
+        match self.procs.get(to).cloned().flatten() {
             Some(proc) => {
-                trace_delivery(&envelope);
-                proc.post(envelope);
+                self.stats.delivered += 1;
+                Some(Arrival::Deliver(proc, held.envelope))
             }
             None if lockstep::rt::mutation::enabled(
                 lockstep::rt::mutation::SILENT_DROP_ON_CRASH,
             ) =>
             {
                 // The planted bug: the message vanishes (breaks NET-4, UD-1).
+                None
             }
             None => {
-                self.lock().stats.returned += 1;
+                self.stats.returned += 1;
                 let reason = UndeliverableReason::Transport {
                     detail: format!("proc {to} crashed"),
                 };
-                return_undeliverable(&returns, envelope, reason);
+                Some(Arrival::Return(held, reason))
+            }
+        }
+    }
+}
+
+/// A message that reached the end of its link, and where it goes next.
+enum Arrival {
+    /// Into its destination proc (traced as `net_deliver`).
+    Deliver(Proc, MessageEnvelope),
+    /// Back to its sender (NET-4, UD-1).
+    Return(Held, UndeliverableReason),
+}
+
+impl Arrival {
+    /// Hand the message on; called without the network's lock (LOCK-1).
+    fn complete(self) {
+        match self {
+            Arrival::Deliver(proc, envelope) => {
+                trace_delivery(&envelope);
+                proc.post(envelope);
+            }
+            Arrival::Return(held, reason) => {
+                return_undeliverable(&held.returns, held.envelope, reason);
             }
         }
     }
