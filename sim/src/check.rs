@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::failure::Failure;
+use crate::fault::{FaultMix, Profile, UnknownProfile};
 use crate::hash;
 use crate::seed::{self, SeedParseError};
 use crate::world::{Config, World};
@@ -232,11 +233,12 @@ where
 {
     let mut config = config;
     if let Ok(profile) = std::env::var("LOCKSTEP_PROFILE") {
-        // Validate now, so a typo is an error rather than a silent calm run.
-        if let Err(error) = profile.parse::<crate::fault::Profile>() {
-            panic!("lockstep-sim: LOCKSTEP_PROFILE: {error}");
-        }
         config.world.profile = Some(profile);
+    }
+    // Validated now, wherever it came from (the attribute, the config or
+    // `LOCKSTEP_PROFILE`), so a typo is an error rather than a silent calm run.
+    if let Err(error) = profile_of(&config) {
+        panic!("lockstep-sim: {error}");
     }
     let plan = plan(&config, |name| std::env::var(name).ok())
         .unwrap_or_else(|error| panic!("lockstep-sim: {error}"));
@@ -333,12 +335,27 @@ where
     }
 }
 
+/// The fault profile bodies get from `Network::for_this_world` (`calm`
+/// when none is set), or why the configured name is not one.
+fn profile_of(config: &CheckConfig) -> Result<Profile, UnknownProfile> {
+    config
+        .world
+        .profile
+        .as_deref()
+        .map_or(Ok(Profile::Calm), str::parse)
+}
+
 fn banner(config: &CheckConfig, plan: &Plan) -> String {
     let name = config.test_name.as_deref().unwrap_or("(unnamed)");
+    let profile = profile_of(config).unwrap_or(Profile::Calm);
     if plan.replay {
+        // One seed: its whole derived fault mix, as `Network::for_this_world`
+        // will build it.
+        let seed = plan.seeds[0];
         return format!(
-            "lockstep-sim: {name}: replaying seed {} (LOCKSTEP_SEED)",
-            seed::display(plan.seeds[0])
+            "lockstep-sim: {name}: replaying seed {} (LOCKSTEP_SEED); fault mix: {}",
+            seed::display(seed),
+            FaultMix::derive(profile, seed)
         );
     }
     let shown: Vec<String> = plan
@@ -353,7 +370,7 @@ fn banner(config: &CheckConfig, plan: &Plan) -> String {
         String::new()
     };
     format!(
-        "lockstep-sim: {name}: {} seeds on {} job(s): {}{more}",
+        "lockstep-sim: {name}: {} seeds on {} job(s), profile {profile}: {}{more}",
         plan.seeds.len(),
         plan.jobs,
         shown.join(" ")
@@ -372,6 +389,13 @@ fn footer(config: &CheckConfig, run: &SeedRun) -> String {
         .as_deref()
         .map(|name| format!(" -- --exact {name}"))
         .unwrap_or_default();
+    // The profile goes into the command too: the run's faults depend on it.
+    let profile = config
+        .world
+        .profile
+        .as_deref()
+        .map(|profile| format!(" LOCKSTEP_PROFILE={profile}"))
+        .unwrap_or_default();
     let failure = run
         .failure
         .as_ref()
@@ -382,7 +406,7 @@ fn footer(config: &CheckConfig, run: &SeedRun) -> String {
          (trace hash {hash:#018x})\n\
          lockstep-sim: {failure}\n\
          lockstep-sim: replay exactly this run with:\n\
-         \n    LOCKSTEP_SEED={seed} cargo test{package}{filter}\n",
+         \n    LOCKSTEP_SEED={seed}{profile} cargo test{package}{filter}\n",
         seed = seed::display(run.seed),
         steps = run.steps,
         time = run.virtual_time,
@@ -450,6 +474,52 @@ mod tests {
         assert_eq!(&more.seeds[..3], &a.seeds[..]);
         assert_eq!((more.seeds.len(), more.jobs), (5, 2));
         assert!(plan(&CheckConfig::new("a"), lookup(&[("LOCKSTEP_JOBS", "zero")])).is_err());
+    }
+
+    // Goal: a failure's replay command reproduces the same world: it carries
+    // the seed and the fault profile (the faults depend on both).
+    #[test]
+    fn footer_replays_with_seed_and_profile() {
+        let config = CheckConfig::new("suite::case")
+            .package("demo")
+            .profile("chaos");
+        let run = SeedRun {
+            seed: 7,
+            trace_hash: 1,
+            steps: 2,
+            virtual_time: Duration::ZERO,
+            failure: Some(Failure::BodyFailed {
+                message: "boom".into(),
+            }),
+        };
+        let footer = footer(&config, &run);
+        assert!(
+            footer.contains(
+                "LOCKSTEP_SEED=0x0000000000000007 LOCKSTEP_PROFILE=chaos cargo test -p demo -- --exact suite::case"
+            ),
+            "{footer}"
+        );
+    }
+
+    // Goal: the start banner names the profile; a replay's banner shows the
+    // seed's whole derived fault mix.
+    #[test]
+    fn banner_names_the_profile_and_a_replay_shows_the_fault_mix() {
+        let config = CheckConfig::new("t").profile("stormy");
+        let sweep = plan(&config.clone().seeds(2), lookup(&[])).unwrap();
+        assert!(banner(&config, &sweep).contains("profile stormy"));
+        let replay = plan(&config, lookup(&[("LOCKSTEP_SEED", "3")])).unwrap();
+        let text = banner(&config, &replay);
+        let mix = FaultMix::derive(Profile::Stormy, 3).to_string();
+        assert!(text.contains(&mix), "{text}");
+    }
+
+    // Goal: a misspelt profile is an error naming the valid ones, never a
+    // silent calm run.
+    #[test]
+    #[should_panic(expected = "unknown profile \"storm\": expected one of calm")]
+    fn an_unknown_profile_is_refused() {
+        check(CheckConfig::new("t").seeds(1).profile("storm"), || async {});
     }
 
     #[test]

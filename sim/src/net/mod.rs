@@ -242,9 +242,12 @@ impl Network {
             (shared.config.profile.clone(), shared.config.seed)
         })
         .expect("Network::for_this_world runs inside a simulated world");
-        let profile = profile
-            .and_then(|name| name.parse().ok())
-            .unwrap_or(crate::fault::Profile::Calm);
+        let profile = match profile {
+            Some(name) => name
+                .parse()
+                .unwrap_or_else(|error| panic!("lockstep-sim: {error}")),
+            None => crate::fault::Profile::Calm,
+        };
         Self::new(
             crate::fault::FaultMix::derive(profile, seed).network,
             proc_config,
