@@ -358,3 +358,34 @@ fn ch_7_unroutable_envelopes_come_back_with_a_reason() {
         );
     });
 }
+
+/// Goal: CH-12 — a proc serving an address takes only messages for itself:
+/// an envelope that reaches it addressed to another proc (here a name the
+/// sender paired with this proc's address) comes back to its sender as
+/// `Misdirected`, and is never relayed onwards (relaying it would send it
+/// straight back to this address, forever).
+#[test]
+fn ch_12_a_misdirected_envelope_comes_back_and_is_not_relayed() {
+    on_both(|| async {
+        let mut pair = pair(Faults::default(), ChannelConfig::default()).await;
+        let served_by = pair.b.proc.proc_id().clone();
+        let impostor = ProcId::remote("impostor", served_by.address().unwrap()).unwrap();
+        let target = impostor.actor_id("x", 0).unwrap();
+        PortRef::<u64>::attest_message_port(&target)
+            .send(&pair.client, 1)
+            .unwrap();
+        let back = within("the misdirected message", pair.returned.recv())
+            .await
+            .unwrap();
+        assert_eq!(
+            back.reason,
+            UndeliverableReason::Misdirected {
+                proc_id: impostor,
+                served_by,
+            }
+        );
+        // The proc still serves its own actors.
+        pair.target.send(&pair.client, 1).unwrap();
+        receive_in_order(&mut pair, 1).await;
+    });
+}

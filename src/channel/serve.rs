@@ -13,6 +13,8 @@
 //! typed error, recorded in [`Server::failures`] and logged; the accept loop
 //! and every other link carry on. An undecodable envelope is never
 //! acknowledged, so its sender's delivery timeout returns it (UD-1).
+//! CH-12: a served proc takes envelopes for itself only; one addressed to
+//! another proc goes back to its sender as `Misdirected`, never relayed.
 //! CH-4: within a session, envelopes are posted in seq order, at most once,
 //! even when two links of one session overlap (the session's state is locked
 //! around the post).
@@ -25,6 +27,7 @@ use super::session::{AckSchedule, DataVerdict, ReceiverSession, SessionError};
 use super::wire::{SessionMessage, decode_envelope};
 use super::{ChannelAddr, ChannelConfig, ChannelError};
 use crate::id::IdCache;
+use crate::mailbox::UndeliverableReason;
 use crate::proc::Proc;
 use crate::rt::random::{self, RandomStream};
 use crate::rt::time::{self, Instant};
@@ -396,8 +399,20 @@ impl LinkTask {
                 .map_err(ChannelError::Envelope)?;
             let verdict = session.on_data(seq)?;
             debug_assert_eq!(verdict, DataVerdict::Deliver);
-            // CH-4: posted under the session lock, so in order across links.
-            state.proc.post(envelope);
+            let served_by = state.proc.proc_id();
+            let addressed_to = envelope.dest().actor_id().proc_id();
+            if addressed_to != served_by {
+                // CH-12: never relayed (the router would send it on by its
+                // address, possibly straight back here); its sender hears why.
+                let reason = UndeliverableReason::Misdirected {
+                    proc_id: addressed_to.clone(),
+                    served_by: served_by.clone(),
+                };
+                state.proc.return_undeliverable(envelope, reason);
+            } else {
+                // CH-4: posted under the session lock, so in order across links.
+                state.proc.post(envelope);
+            }
             state
                 .counters
                 .messages_delivered

@@ -110,6 +110,15 @@ pub enum UndeliverableReason {
     /// The ordering stage refused the message.
     #[error("ordering: {0}")]
     Ordering(String),
+    /// It reached a proc serving an address, but was addressed to another
+    /// proc: procs deliver only to their own actors and never relay.
+    #[error("proc {served_by} does not relay messages for proc {proc_id}")]
+    Misdirected {
+        /// The proc it was addressed to.
+        proc_id: ProcId,
+        /// The proc that received it.
+        served_by: ProcId,
+    },
 }
 
 impl From<AdmissionError> for UndeliverableReason {
