@@ -87,6 +87,18 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit_bytes: u64) -> Result<T, 
         .map_err(|error| classify::<T>(&error, limit_bytes))
 }
 
+/// Decode a `T` from the start of `bytes`, ignoring what follows it; reads
+/// at most `limit_bytes` (CODEC-2). For looking into a value that cannot be
+/// decoded whole (say, who sent an envelope too large to take).
+pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8], limit_bytes: u64) -> Result<T, CodecError> {
+    bincode::DefaultOptions::new()
+        .with_limit(limit_bytes)
+        .with_fixint_encoding()
+        .allow_trailing_bytes()
+        .deserialize(bytes)
+        .map_err(|error| classify::<T>(&error, limit_bytes))
+}
+
 /// Decode with a [`DeserializeSeed`](serde::de::DeserializeSeed) (a decoder
 /// that carries state, such as an id cache) from exactly `bytes`, bounded by
 /// `limit_bytes` (CODEC-1, CODEC-2).

@@ -389,3 +389,53 @@ fn ch_12_a_misdirected_envelope_comes_back_and_is_not_relayed() {
         receive_in_order(&mut pair, 1).await;
     });
 }
+
+/// Goal: CH-13 — an envelope the receiving proc cannot take (larger than its
+/// `message_bytes_max`) comes back to its sender as `TooLarge`, and the
+/// session goes on: traffic behind it is delivered at once, without the link
+/// closing or anything waiting for a delivery timeout. (Later messages from
+/// the same sender to the same port wait behind the refused seq, as behind
+/// any message returned after it was sequenced — SEQ-2 never skips.)
+#[test]
+fn ch_13_an_envelope_too_large_for_the_receiver_comes_back_and_the_rest_go_on() {
+    on_both(|| async {
+        let config = ChannelConfig::default();
+        let transport = FaultyTransport {
+            inner: Transports::new(LocalNetwork::new(), config.frame_bytes_max),
+            faults: Faults::default(),
+        };
+        let small = ChannelConfig {
+            message_bytes_max: 1024,
+            ..config.clone()
+        };
+        let a = node("a", &transport, &config).await;
+        let b = node("b", &transport, &small).await;
+        let (client, _client) = a.proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (sink, _sink) = b.proc.instance("sink").unwrap();
+        let (blobs, mut blobs_received) = sink.open_port::<Vec<u8>>();
+        let (numbers, mut numbers_received) = sink.open_port::<u64>();
+        let (blobs, numbers) = (blobs.bind(), numbers.bind());
+        blobs.send(&client, vec![1; 8]).unwrap();
+        blobs.send(&client, vec![2; 4096]).unwrap();
+        numbers.send(&client, 3).unwrap();
+        let first = within("the first", blobs_received.recv()).await.unwrap();
+        assert_eq!(first, vec![1; 8]);
+        let after = within("the one behind", numbers_received.recv()).await;
+        assert_eq!(after.unwrap(), 3);
+        let back = within("the refused message", returned.recv())
+            .await
+            .unwrap();
+        assert_eq!(
+            back.reason,
+            UndeliverableReason::TooLarge {
+                type_name: std::any::type_name::<Vec<u8>>().to_owned(),
+                limit_bytes: 1024,
+            }
+        );
+        assert_eq!(back.message.dest(), blobs.port_id());
+        assert_eq!(back.message.sender(), client.self_id());
+        let stats = b.server.stats();
+        assert_eq!((stats.envelopes_refused, stats.links_failed), (1, 0));
+    });
+}

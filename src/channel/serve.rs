@@ -11,8 +11,13 @@
 //! CH-9: a link that sends garbage, a truncated or oversized frame, a
 //! malformed session message or an undecodable envelope is closed with a
 //! typed error, recorded in [`Server::failures`] and logged; the accept loop
-//! and every other link carry on. An undecodable envelope is never
-//! acknowledged, so its sender's delivery timeout returns it (UD-1).
+//! and every other link carry on. A `Data` frame whose payload is not an
+//! envelope at all is never acknowledged, so its sender's delivery timeout
+//! returns it (UD-1).
+//! CH-13: an envelope this proc cannot take whole (larger than its
+//! `message_bytes_max`, or malformed past its addresses) goes back to its
+//! sender as undeliverable (`TooLarge` / `Malformed`) and its seq is
+//! consumed: the link stays up and the messages behind it are delivered.
 //! CH-12: a served proc takes envelopes for itself only; one addressed to
 //! another proc goes back to its sender as `Misdirected`, never relayed.
 //! CH-4: within a session, envelopes are posted in seq order, at most once,
@@ -24,10 +29,11 @@ use std::time::Duration;
 
 use super::link::{Link, Listener};
 use super::session::{AckSchedule, DataVerdict, ReceiverSession, SessionError};
-use super::wire::{SessionMessage, decode_envelope};
+use super::wire::{SessionMessage, decode_envelope, envelope_addresses};
 use super::{ChannelAddr, ChannelConfig, ChannelError};
-use crate::id::IdCache;
-use crate::mailbox::UndeliverableReason;
+use crate::codec::CodecError;
+use crate::id::{ActorId, IdCache, PortId};
+use crate::mailbox::{Headers, MessageEnvelope, Payload, UndeliverableReason};
 use crate::proc::Proc;
 use crate::rt::random::{self, RandomStream};
 use crate::rt::time::{self, Instant};
@@ -59,6 +65,9 @@ pub struct ServeStats {
     pub replays_dropped: u64,
     /// Seqs skipped because their sender abandoned them (CH-11).
     pub seqs_skipped: u64,
+    /// Envelopes this proc could not take (too large for it, or partly
+    /// malformed) and returned to their senders (CH-13).
+    pub envelopes_refused: u64,
 }
 
 #[derive(Default)]
@@ -68,6 +77,7 @@ struct Counters {
     messages_delivered: AtomicU64,
     replays_dropped: AtomicU64,
     seqs_skipped: AtomicU64,
+    envelopes_refused: AtomicU64,
 }
 
 type SharedSession = Arc<Mutex<ReceiverSession>>;
@@ -151,6 +161,7 @@ impl Server {
             messages_delivered: counters.messages_delivered.load(Ordering::Relaxed),
             replays_dropped: counters.replays_dropped.load(Ordering::Relaxed),
             seqs_skipped: counters.seqs_skipped.load(Ordering::Relaxed),
+            envelopes_refused: counters.envelopes_refused.load(Ordering::Relaxed),
         }
     }
 
@@ -393,10 +404,28 @@ impl LinkTask {
         let state = &self.state;
         let mut session = session.lock();
         if seq == session.last() + 1 {
-            // CH-9: decode before committing the seq, so an undecodable
-            // envelope is never acknowledged (its sender's timeout returns it).
-            let envelope = decode_envelope(payload, state.config.message_bytes_max, &mut self.ids)
-                .map_err(ChannelError::Envelope)?;
+            let limit = state.config.message_bytes_max;
+            let envelope = match decode_envelope(payload, limit, &mut self.ids) {
+                Ok(envelope) => envelope,
+                Err(error) => {
+                    // CH-9: not an envelope at all: never acknowledged, the
+                    // link closes (its sender's timeout returns it).
+                    let Some(addresses) = envelope_addresses(payload, limit) else {
+                        return Err(ChannelError::Envelope(error));
+                    };
+                    // CH-13: an envelope this proc cannot take goes back to
+                    // its sender; the seq is consumed so the session goes on.
+                    let verdict = session.on_data(seq)?;
+                    debug_assert_eq!(verdict, DataVerdict::Deliver);
+                    state
+                        .counters
+                        .envelopes_refused
+                        .fetch_add(1, Ordering::Relaxed);
+                    refuse(&state.proc, addresses, error);
+                    schedule.on_frame(false, time::now());
+                    return Ok(());
+                }
+            };
             let verdict = session.on_data(seq)?;
             debug_assert_eq!(verdict, DataVerdict::Deliver);
             let served_by = state.proc.proc_id();
@@ -430,6 +459,28 @@ impl LinkTask {
         }
         Ok(())
     }
+}
+
+/// Return an envelope that did not decode whole to its sender (CH-13),
+/// with what could be read of it and why it was refused.
+fn refuse(
+    proc: &Proc,
+    (sender, dest, headers, type_name): (ActorId, PortId, Headers, Option<String>),
+    error: CodecError,
+) {
+    tracing::warn!(%sender, %dest, %error, "refused an envelope this proc cannot take");
+    let reason = match error {
+        CodecError::TooLarge { limit_bytes } => UndeliverableReason::TooLarge {
+            type_name: type_name.clone().unwrap_or_default(),
+            limit_bytes,
+        },
+        other => UndeliverableReason::Malformed {
+            detail: other.to_string(),
+        },
+    };
+    let type_name = type_name.unwrap_or_else(|| "(unreadable)".to_owned());
+    let envelope = MessageEnvelope::new(sender, dest, headers, type_name, Payload::LocalOnly);
+    proc.return_undeliverable(envelope, reason);
 }
 
 async fn sleep_until_or_forever(deadline: Option<Instant>) {

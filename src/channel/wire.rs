@@ -18,9 +18,9 @@
 //! - `4` Close
 
 use crate::codec::{self, CodecError};
-use crate::id::IdCache;
+use crate::id::{ActorId, IdCache, PortId};
 use crate::mailbox::CachedEnvelope;
-use crate::mailbox::MessageEnvelope;
+use crate::mailbox::{Headers, MessageEnvelope};
 
 /// One message of the session protocol (see the module doc for the layout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,6 +259,25 @@ pub fn decode_envelope(
     ids: &mut IdCache,
 ) -> Result<MessageEnvelope, CodecError> {
     codec::decode_seed(bytes, message_bytes_max, CachedEnvelope(ids))
+}
+
+/// What can still be read of an envelope that does not decode whole (too
+/// large for this proc, or a part of it malformed): who sent it, to where,
+/// how it was sequenced, and its type name if that much is readable. `None`
+/// when not even the addresses are (not an envelope at all).
+pub fn envelope_addresses(
+    bytes: &[u8],
+    message_bytes_max: u64,
+) -> Option<(ActorId, PortId, Headers, Option<String>)> {
+    // The layout of `MessageEnvelope`'s fields, in order, as far as needed.
+    if let Ok((sender, dest, headers, type_name)) =
+        codec::decode_prefix::<(ActorId, PortId, Headers, String)>(bytes, message_bytes_max)
+    {
+        return Some((sender, dest, headers, Some(type_name)));
+    }
+    let (sender, dest, headers) =
+        codec::decode_prefix::<(ActorId, PortId, Headers)>(bytes, message_bytes_max).ok()?;
+    Some((sender, dest, headers, None))
 }
 
 #[cfg(test)]
