@@ -14,12 +14,14 @@
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use lockstep::rt::trace::TraceValue;
-use lockstep::rt::{AbortTask, Environment, Instant, RandomStream, TaskFuture, TimerFuture};
+use lockstep::rt::{
+    AbortTask, Environment, Instant, RandomStream, StallReporter, TaskFuture, TimerFuture,
+};
 
 use crate::clock::TimerKey;
 use crate::executor::{Executor, TaskId};
@@ -124,6 +126,13 @@ impl Environment for SimEnvironment {
             (*name, value)
         });
         self.shared.lock().record_fields(event.kind, fields);
+    }
+
+    fn register_stall_reporter(&self, reporter: Weak<dyn StallReporter>) {
+        let mut core = self.shared.lock();
+        core.stall_reporters
+            .retain(|known| known.strong_count() > 0);
+        core.stall_reporters.push(reporter);
     }
 
     fn buggify(&self, site: &'static Location<'static>) -> bool {

@@ -491,10 +491,16 @@ impl Executor {
             core.current = None;
             let from = core.clock.now();
             let Some(deadline) = core.clock.next_deadline() else {
-                return Err(Failure::Deadlock {
-                    at: from.since_epoch(),
-                    tasks: core.tasks.live(),
-                });
+                let (at, tasks) = (from.since_epoch(), core.tasks.live());
+                let reporters = core.stall_reporters.clone();
+                drop(core);
+                // LOCK-1: the procs answer without the world locked.
+                let actors = reporters
+                    .iter()
+                    .filter_map(std::sync::Weak::upgrade)
+                    .flat_map(|reporter| reporter.stuck())
+                    .collect();
+                return Err(Failure::Deadlock { at, tasks, actors });
             };
             let virtual_time_max = shared.config.virtual_time_max;
             if deadline.since_epoch() > virtual_time_max {

@@ -70,14 +70,18 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
 pub enum Failure {
     /// Nothing runnable, no timer armed, and the main future has not finished.
     #[error(
-        "deadlock at virtual time {at:?}: nothing runnable, no timer armed, main not finished; live tasks: {}",
-        list(tasks)
+        "deadlock at virtual time {at:?}: nothing runnable, no timer armed, main not finished; live tasks: {}; stuck actors: {}",
+        list(tasks),
+        list(actors)
     )]
     Deadlock {
         /// Virtual time when it was detected.
         at: Duration,
         /// Every live task, main first, in slot order.
         tasks: Vec<TaskReport>,
+        /// Every actor of the world's procs that is not idle or still holds
+        /// messages, and what it waits for (procs in creation order).
+        actors: Vec<String>,
     },
     /// The executor polled `steps_max` times without the main future finishing.
     #[error(

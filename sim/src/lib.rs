@@ -9,7 +9,9 @@
 //!   seed; seed banner, failure footer with a replay command. (`check.rs`, `seed.rs`)
 //! - [`World`], [`Config`] — one simulated universe as a value. (`world.rs`)
 //! - `executor.rs` — the poll loop, task slab, wakers, deadlock and budget
-//!   verdicts; [`Strategy`] / [`RandomStrategy`] choose the next task. (`strategy.rs`)
+//!   verdicts (a deadlock names the live tasks and, through the procs made in
+//!   the world, each stuck actor and what it waits for); [`Strategy`] /
+//!   [`RandomStrategy`] choose the next task. (`strategy.rs`)
 //! - `clock.rs` — virtual monotonic and wall clocks, the timer registry.
 //! - `environment.rs` — [`SimEnvironment`], the seam implementation.
 //! - [`random`] — per-world labelled ChaCha8 streams derived from the seed.

@@ -43,6 +43,9 @@ pub(crate) struct Core {
     pub(crate) current: Option<TaskId>,
     /// Wall-clock skew per proc name, in nanoseconds (CLOCK-3).
     pub(crate) clock_skews: std::collections::BTreeMap<String, i64>,
+    /// What to ask, in registration order, when the world deadlocks: the
+    /// procs created in it (dead ones are pruned as new ones register).
+    pub(crate) stall_reporters: Vec<std::sync::Weak<dyn lockstep::rt::StallReporter>>,
 }
 
 impl Shared {
@@ -58,6 +61,7 @@ impl Shared {
             trace: Trace::default(),
             steps: 0,
             current: None,
+            stall_reporters: Vec::new(),
         };
         Self {
             config,

@@ -57,3 +57,60 @@ fn a_stuck_run_names_the_actor_and_the_seq_it_waits_for() {
     assert!(verdict.contains("waits for seq 1 of session"), "{verdict}");
     assert!(verdict.contains("(2 held behind it)"), "{verdict}");
 }
+
+/// Waits, inside its handler, for a reply that never comes.
+#[derive(Debug)]
+struct Wedged(Option<tokio::sync::oneshot::Receiver<()>>);
+impl Actor for Wedged {}
+impl Handler<u64> for Wedged {
+    async fn handle(&mut self, _cx: &Context<Self>, _n: u64) -> Result<(), HandlerError> {
+        if let Some(reply) = self.0.take() {
+            let _ = reply.await;
+        }
+        Ok(())
+    }
+}
+lockstep::export!(Wedged: u64);
+
+/// Goal: the deadlock report of any world (a plain `World::run`, as `check`
+/// bodies run) names each stuck actor of the procs made in it and what it
+/// waits for: one wedged in a handler with work queued behind it, one
+/// waiting behind a sequence gap; idle actors are left out.
+#[test]
+fn a_deadlocked_world_names_its_stuck_actors() {
+    let failure = lockstep_sim::World::new(lockstep_sim::Config::with_seed(4))
+        .run(async {
+            let proc = lockstep::Proc::local();
+            let (_never, reply) = tokio::sync::oneshot::channel();
+            let wedged = proc.spawn("wedged", Wedged(Some(reply))).unwrap();
+            let sink: ActorRef<Sink> = proc.spawn("sink", Sink).unwrap().bind();
+            let _idle = proc.spawn("idle", Sink).unwrap();
+            let relay = lockstep::Proc::configured(
+                ProcId::local("relay").unwrap(),
+                ReorderingSender::by_arrival(proc.clone(), 3, vec![1, 2]),
+            );
+            let (client, _client) = relay.instance("client").unwrap();
+            for n in 0..3 {
+                wedged.send(&client, n).unwrap();
+                sink.send(&client, n).unwrap();
+            }
+            let _keep = _never;
+            std::future::pending::<()>().await;
+        })
+        .unwrap_err();
+    let lockstep_sim::Failure::Deadlock { actors, .. } = &failure else {
+        panic!("expected a deadlock, got {failure}");
+    };
+    // In actor-id order.
+    assert_eq!(actors.len(), 2, "{failure}");
+    assert!(
+        actors[0].starts_with("local.sink[0] is idle, waits for seq 1 of session"),
+        "{failure}"
+    );
+    assert!(actors[0].ends_with("(2 held behind it)"), "{failure}");
+    assert_eq!(actors[1], "local.wedged[0] is processing, 2 queued");
+    assert!(
+        failure.to_string().contains("stuck actors: local.sink[0]"),
+        "{failure}"
+    );
+}

@@ -172,6 +172,42 @@ impl InstanceCell {
             .map_or_else(Vec::new, |inbox| inbox.ordering())
     }
 
+    /// What a stall report says of this actor, or `None` if it is idle with
+    /// nothing queued or held: its status, queued messages, and each
+    /// session's seq its reorder buffer waits for.
+    ///
+    /// ```text
+    /// local.sink[0] is idle, waits for seq 1 of session 00000000000000aa (2 held behind it)
+    /// ```
+    pub fn stall_report(&self) -> Option<String> {
+        let status = self.status();
+        let gaps: Vec<String> = self
+            .ordering()
+            .iter()
+            .filter(|session| session.buffered_count > 0)
+            .map(|session| {
+                format!(
+                    "waits for seq {} of session {:016x} ({} held behind it)",
+                    session.next_expected_seq, session.session_id, session.buffered_count
+                )
+            })
+            .collect();
+        let queued = self.queue_depth();
+        let idle = matches!(status, ActorStatus::Idle | ActorStatus::Client);
+        if idle && queued == 0 && gaps.is_empty() {
+            return None;
+        }
+        let mut line = format!("{} is {}", self.actor_id(), status.name());
+        if queued > 0 {
+            line.push_str(&format!(", {queued} queued"));
+        }
+        for gap in gaps {
+            line.push_str(", ");
+            line.push_str(&gap);
+        }
+        Some(line)
+    }
+
     /// Messages held behind sequence gaps.
     pub fn buffered_total(&self) -> usize {
         self.state

@@ -145,6 +145,23 @@ pub(crate) struct ProcState {
     terminated: Mutex<TerminatedSnapshots>,
 }
 
+impl crate::rt::StallReporter for ProcState {
+    fn stuck(&self) -> Vec<String> {
+        // Cells are gathered first: their reports take their own locks.
+        let cells: Vec<InstanceCell> = self
+            .actors
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .map(|state| InstanceCell { state })
+            .collect();
+        cells
+            .iter()
+            .filter_map(InstanceCell::stall_report)
+            .collect()
+    }
+}
+
 /// Snapshots of terminated actors, bounded; when full, the oldest clean stop
 /// makes room, so the earliest failures are kept.
 struct TerminatedSnapshots {
@@ -320,6 +337,9 @@ impl Proc {
             &mailbox,
         );
         let _ = proc.state.returns.set(returns);
+        // Inside a simulated world, a stall report names this proc's stuck actors.
+        let reporter: Weak<ProcState> = Arc::downgrade(&proc.state);
+        crate::rt::register_stall_reporter(reporter);
         proc
     }
 

@@ -38,7 +38,7 @@ pub mod trace;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
 pub use context::{EnterGuard, current, enter};
@@ -91,6 +91,27 @@ pub trait Environment: Send + Sync + 'static {
     fn mutation_enabled(&self, _name: &str) -> bool {
         false
     }
+
+    /// Keep `reporter` to ask, should this world stall (nothing runnable, no
+    /// timer armed), what is stuck and on what. Default: not kept.
+    fn register_stall_reporter(&self, _reporter: Weak<dyn StallReporter>) {}
+}
+
+/// A part of the runtime that can say what in it is stuck (a proc: its
+/// actors that are not idle or still hold messages, and what they wait for).
+pub trait StallReporter: Send + Sync + 'static {
+    /// One line per stuck thing; empty if nothing is.
+    fn stuck(&self) -> Vec<String>;
+}
+
+/// Offer `reporter` to the installed environment (see
+/// [`Environment::register_stall_reporter`]); nothing happens outside one.
+pub fn register_stall_reporter(reporter: Weak<dyn StallReporter>) {
+    with_environment(|environment| {
+        if let Some(environment) = environment {
+            environment.register_stall_reporter(reporter);
+        }
+    });
 }
 
 /// Returns true at a `buggify!` point when the current world decides to inject

@@ -163,38 +163,11 @@ pub struct RunReport {
 /// For a deadlock: every actor that is not idle or still holds messages,
 /// and what it waits for (the seq a reorder buffer is stuck behind).
 fn stall_report(network: &Network) -> String {
-    let mut lines = Vec::new();
-    for cell in network.live_actors() {
-        let status = cell.status();
-        let gaps: Vec<String> = cell
-            .ordering()
-            .iter()
-            .filter(|session| session.buffered_count > 0)
-            .map(|session| {
-                format!(
-                    "waits for seq {} of session {:016x} ({} held behind it)",
-                    session.next_expected_seq, session.session_id, session.buffered_count
-                )
-            })
-            .collect();
-        let queued = cell.queue_depth();
-        let idle = matches!(
-            status,
-            lockstep::ActorStatus::Idle | lockstep::ActorStatus::Client
-        );
-        if idle && queued == 0 && gaps.is_empty() {
-            continue;
-        }
-        let mut line = format!("{} is {}", cell.actor_id(), status.name());
-        if queued > 0 {
-            line.push_str(&format!(", {queued} queued"));
-        }
-        for gap in gaps {
-            line.push_str(", ");
-            line.push_str(&gap);
-        }
-        lines.push(line);
-    }
+    let lines: Vec<String> = network
+        .live_actors()
+        .iter()
+        .filter_map(lockstep::InstanceCell::stall_report)
+        .collect();
     if lines.is_empty() {
         "every actor is idle with nothing queued".to_owned()
     } else {
