@@ -5,15 +5,16 @@
 //!
 //! BUGGIFY-1: with buggify disabled in the world config, every site answers
 //! false and no random draw is made.
-//! BUGGIFY-2: a site (`file:line:column`) is activated at most once per run,
+//! BUGGIFY-2: a site (`file:line:column`, or a name for the runtime's own
+//! points) is activated at most once per run,
 //! on its first evaluation, with probability `activate_probability`; an
 //! inactive site never fires in that run.
 //! BUGGIFY-3: an active site fires with probability `fire_probability` per
 //! evaluation. All draws come from the reserved "buggify" stream, so turning
 //! buggify on or off never reshuffles scheduling or user randomness (RAND-1).
 
+use lockstep::rt::BuggifySite;
 use std::collections::BTreeMap;
-use std::panic::Location;
 
 use crate::random::{self, Streams};
 use crate::trace::Value;
@@ -72,7 +73,13 @@ impl Decision {
     }
 }
 
-type SiteKey = (&'static str, u32, u32);
+/// A site's identity: a call site by file, line and column (not by address:
+/// the same code may be inlined in several places), a named one by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SiteKey {
+    Location(&'static str, u32, u32),
+    Named(&'static str),
+}
 
 /// The per-run state of every `buggify!` site seen so far.
 pub(crate) struct Buggify {
@@ -89,15 +96,16 @@ impl Buggify {
     }
 
     /// Decide whether the site fires now (BUGGIFY-1..3).
-    pub(crate) fn evaluate(
-        &mut self,
-        site: &'static Location<'static>,
-        streams: &mut Streams,
-    ) -> Decision {
+    pub(crate) fn evaluate(&mut self, site: BuggifySite, streams: &mut Streams) -> Decision {
         if !self.config.enabled {
             return Decision::Quiet;
         }
-        let key = (site.file(), site.line(), site.column());
+        let key = match site {
+            BuggifySite::Location(location) => {
+                SiteKey::Location(location.file(), location.line(), location.column())
+            }
+            BuggifySite::Named(name) => SiteKey::Named(name),
+        };
         match self.sites.get(&key) {
             Some(false) => Decision::Quiet,
             Some(true) => {

@@ -12,7 +12,6 @@
 //! won) never keep a world alive or distort budget reports.
 
 use std::future::Future;
-use std::panic::Location;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
@@ -20,7 +19,8 @@ use std::time::SystemTime;
 
 use lockstep::rt::trace::TraceValue;
 use lockstep::rt::{
-    AbortTask, Environment, Instant, RandomStream, StallReporter, TaskFuture, TimerFuture,
+    AbortTask, BuggifySite, Environment, Instant, RandomStream, StallReporter, TaskFuture,
+    TimerFuture,
 };
 
 use crate::clock::TimerKey;
@@ -135,7 +135,7 @@ impl Environment for SimEnvironment {
         core.stall_reporters.push(reporter);
     }
 
-    fn buggify(&self, site: &'static Location<'static>) -> bool {
+    fn buggify(&self, site: BuggifySite) -> bool {
         let mut core = self.shared.lock();
         let core = &mut *core;
         let decision = core.buggify.evaluate(site, &mut core.random);

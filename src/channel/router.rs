@@ -533,6 +533,16 @@ impl ChannelTask {
                     )
                     .await;
                     let error = match written {
+                        // Simulation only: the connection resets just after a
+                        // write, so the batch's frames are resent (CH-6) and
+                        // deduplicated by the acceptor (CH-4).
+                        Ok(Ok(())) if crate::buggify!("channel.reset_after_write") => {
+                            Some(ChannelError::Io {
+                                operation: "write to",
+                                address: self.addr.to_string(),
+                                detail: "connection reset (buggify)".to_owned(),
+                            })
+                        }
                         Ok(Ok(())) => None,
                         Ok(Err(error)) => Some(error),
                         Err(_) => Some(ChannelError::TimedOut {

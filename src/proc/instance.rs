@@ -319,6 +319,11 @@ pub(crate) async fn run<A: Actor>(
 async fn serve<A: Actor>(actor: &mut A, instance: &Instance<A>, queues: &mut Queues<A>) -> Exit {
     let status = &instance.cell().state.status;
     status.set_unless_terminal(ActorStatus::Initializing);
+    // Simulation only: a slow start, so messages and signals queue up before
+    // the actor's first handler (LC-2 still holds: init runs first).
+    if crate::buggify!("actor.slow_start") {
+        rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     // LC-2: init before anything else.
     match AssertUnwindSafe(actor.init(instance)).catch_unwind().await {
         Ok(Ok(())) => {}

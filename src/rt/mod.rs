@@ -76,7 +76,7 @@ pub trait Environment: Send + Sync + 'static {
     /// The next 64 random bits of the labelled stream.
     fn random_u64(&self, stream: RandomStream) -> u64;
     /// Whether the `buggify!` point at `site` fires now.
-    fn buggify(&self, site: &'static Location<'static>) -> bool;
+    fn buggify(&self, site: BuggifySite) -> bool;
 
     /// Whether [`Environment::record`] wants runtime events (default: no).
     fn records_events(&self) -> bool {
@@ -117,6 +117,10 @@ pub fn register_stall_reporter(reporter: Weak<dyn StallReporter>) {
 /// Returns true at a `buggify!` point when the current world decides to inject
 /// a rare behaviour there. Always false outside simulation.
 ///
+/// A point is known by its call site; the runtime's own points are named
+/// instead (`buggify!("channel.reset_after_write")`), so editing the runtime
+/// does not change the identity, and so the traces, of users' runs.
+///
 /// ```
 /// if lockstep::buggify!() {
 ///     // take the slow, rarely exercised path
@@ -125,12 +129,35 @@ pub fn register_stall_reporter(reporter: Weak<dyn StallReporter>) {
 #[macro_export]
 macro_rules! buggify {
     () => {
-        $crate::rt::buggify_at(::std::panic::Location::caller())
+        $crate::rt::buggify_at($crate::rt::BuggifySite::Location(
+            ::std::panic::Location::caller(),
+        ))
+    };
+    ($name:literal) => {
+        $crate::rt::buggify_at($crate::rt::BuggifySite::Named($name))
     };
 }
 
-/// The function behind [`buggify!`]; prefer the macro, which records the call site.
-pub fn buggify_at(site: &'static Location<'static>) -> bool {
+/// Where a `buggify!` point is: its call site, or a stable name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BuggifySite {
+    /// `buggify!()` at this source location.
+    Location(&'static Location<'static>),
+    /// `buggify!("name")`.
+    Named(&'static str),
+}
+
+impl std::fmt::Display for BuggifySite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuggifySite::Location(location) => location.fmt(f),
+            BuggifySite::Named(name) => f.write_str(name),
+        }
+    }
+}
+
+/// The function behind [`buggify!`]; prefer the macro, which records the site.
+pub fn buggify_at(site: BuggifySite) -> bool {
     with_environment(|environment| environment.is_some_and(|environment| environment.buggify(site)))
 }
 

@@ -216,6 +216,24 @@ impl Scenario for IntrospectionQueries {
                 wedged && idle
             })
             .await?;
+            // Busy actors too have started (an actor may start late —
+            // `actor.slow_start` — and answers `initializing` until then).
+            let mut started: Vec<_> = busy.iter().map(|handle| handle.status()).collect();
+            until(deadline, "the busy actors to start", async {
+                for status in &mut started {
+                    let _ = status
+                        .wait_for(|status| {
+                            !matches!(
+                                status,
+                                ActorStatus::Created
+                                    | ActorStatus::Initializing
+                                    | ActorStatus::Loading(_)
+                            )
+                        })
+                        .await;
+                }
+            })
+            .await?;
             let stopped_status = until(deadline, "the stopped actor", stopped.clone()).await?;
             if !matches!(stopped_status, ActorStatus::Stopped(_)) {
                 return Err(format!("the stopped actor ended {stopped_status}"));
