@@ -40,11 +40,29 @@ impl FormatTime for SimTimer {
 }
 
 /// A formatting subscriber at `level` that stamps lines with [`SimTimer`].
+/// Spans are kept whatever the level, so a line always names its actor
+/// (`actor{id=…}`), even with only warnings shown.
 pub fn subscriber(level: tracing::Level) -> impl tracing::Subscriber + Send + Sync {
-    tracing_subscriber::fmt()
-        .with_timer(SimTimer)
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .finish()
+    subscriber_writing_to(level, std::io::stderr)
+}
+
+/// [`subscriber`], writing to `writer` (tests capture lines this way).
+pub fn subscriber_writing_to<W>(
+    level: tracing::Level,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    let keep =
+        move |metadata: &tracing::Metadata<'_>| metadata.is_span() || *metadata.level() <= level;
+    tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_timer(SimTimer)
+            .with_writer(writer)
+            .with_ansi(false)
+            .with_filter(tracing_subscriber::filter::filter_fn(keep)),
+    )
 }
