@@ -99,3 +99,101 @@ fn net_1_a_burst_over_a_slow_path_arrives_in_send_order() {
         assert_eq!(seen, (0..300).collect::<Vec<_>>(), "seed {seed}");
     }
 }
+
+/// Records when each numbered message arrives.
+#[derive(Debug)]
+struct Stopwatch(Arc<Mutex<Vec<(u64, lockstep::rt::time::Instant)>>>);
+
+impl Actor for Stopwatch {}
+
+impl Handler<u64> for Stopwatch {
+    async fn handle(&mut self, _cx: &Context<Self>, value: u64) -> Result<(), HandlerError> {
+        let now = lockstep::time::now();
+        self.0.lock().expect("not poisoned").push((value, now));
+        Ok(())
+    }
+}
+
+lockstep::export!(Stopwatch: u64);
+
+/// Transit time of each of 40 messages sent 100 s apart (far more than any
+/// delay here, so no message waits behind another), with uniform latency.
+fn transit_times(seed: u64, duplicate: f64, loss: f64) -> Vec<Duration> {
+    let arrived = Arc::new(Mutex::new(Vec::new()));
+    let record = arrived.clone();
+    let sent = World::new(Config::with_seed(seed))
+        .run(async move {
+            let network = Network::new(
+                NetworkConfig {
+                    latency: Latency::Uniform {
+                        min: Duration::from_millis(1),
+                        max: Duration::from_millis(50),
+                    },
+                    duplicate_probability: duplicate,
+                    frame_loss_probability: loss,
+                    retransmit_delay: Duration::from_secs(10),
+                    delivery_timeout: Duration::from_secs(3600),
+                    ..NetworkConfig::default()
+                },
+                ProcConfig::default(),
+            );
+            let (a, b) = (network.proc("a"), network.proc("b"));
+            let (client, _client) = a.instance("client").unwrap();
+            let stopwatch: ActorRef<Stopwatch> =
+                b.spawn("stopwatch", Stopwatch(record)).unwrap().bind();
+            let mut sent = Vec::new();
+            for value in 0..40 {
+                sent.push(lockstep::time::now());
+                stopwatch.send(&client, value).unwrap();
+                lockstep::time::sleep(Duration::from_secs(100)).await;
+            }
+            sent
+        })
+        .expect("the world runs");
+    let arrived = arrived.lock().unwrap();
+    assert_eq!(arrived.len(), 40, "every message handled once");
+    arrived
+        .iter()
+        .map(|&(value, at)| at.duration_since(sent[value as usize]))
+        .collect()
+}
+
+/// NET-6: turning loss on changes nothing but the retransmissions: each
+/// message's transit grows by a whole number of retransmit delays (its
+/// latency draw is the same), and some messages were really lost.
+#[test]
+fn net_6_turning_loss_on_leaves_latency_draws_alone() {
+    for seed in 0..4 {
+        let calm = transit_times(seed, 0.0, 0.0);
+        let lossy = transit_times(seed, 0.0, 0.3);
+        let retransmit = Duration::from_secs(10).as_nanos();
+        for (index, (calm, lossy)) in calm.iter().zip(&lossy).enumerate() {
+            let extra = lossy.as_nanos() - calm.as_nanos();
+            assert_eq!(
+                extra % retransmit,
+                0,
+                "seed {seed} message {index}: {calm:?} without loss, {lossy:?} with"
+            );
+        }
+        assert_ne!(calm, lossy, "seed {seed}: loss must have cost something");
+    }
+}
+
+/// NET-6: turning duplication on never delays an original copy: each
+/// message arrives no later than without duplication (a faster duplicate
+/// may win), and exactly as early whenever its duplicate was slower.
+#[test]
+fn net_6_turning_duplication_on_leaves_the_originals_alone() {
+    for seed in 0..4 {
+        let single = transit_times(seed, 0.0, 0.0);
+        let doubled = transit_times(seed, 0.5, 0.0);
+        for (index, (single, doubled)) in single.iter().zip(&doubled).enumerate() {
+            assert!(
+                doubled <= single,
+                "seed {seed} message {index}: {single:?} alone, {doubled:?} with duplicates"
+            );
+        }
+        let same = single.iter().zip(&doubled).filter(|(a, b)| a == b).count();
+        assert!(same >= 10, "seed {seed}: most originals win or stand alone");
+    }
+}

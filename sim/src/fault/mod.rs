@@ -158,7 +158,12 @@ impl FaultMix {
     fn swarm(seed: u64) -> Self {
         let mut kinds = stream_rng(seed, "faults.kinds");
         let mut latency = stream_rng(seed, "faults.latency");
-        let mut rates = stream_rng(seed, "faults.rates");
+        // One rate stream per kind (FAULT-1): a kind switched off draws
+        // nothing, and leaves every other kind's rate as it was.
+        let mut path_rates = stream_rng(seed, "faults.rates.paths");
+        let mut duplicate_rates = stream_rng(seed, "faults.rates.duplicate");
+        let mut loss_rates = stream_rng(seed, "faults.rates.loss");
+        let mut partition_rates = stream_rng(seed, "faults.rates.partitions");
         let mut shape = stream_rng(seed, "faults.shape");
         // Its own streams: adding clock skew did not reshuffle the others (FAULT-1).
         let mut skews = stream_rng(seed, "faults.skew");
@@ -185,17 +190,17 @@ impl FaultMix {
             network: NetworkConfig {
                 latency,
                 paths_per_link: if reorder {
-                    rates.random_range(2..=4)
+                    path_rates.random_range(2..=4)
                 } else {
                     1
                 },
                 duplicate_probability: if duplicate {
-                    rates.random_range(0.01..0.3)
+                    duplicate_rates.random_range(0.01..0.3)
                 } else {
                     0.0
                 },
                 frame_loss_probability: if loss {
-                    rates.random_range(0.01..0.3)
+                    loss_rates.random_range(0.01..0.3)
                 } else {
                     0.0
                 },
@@ -207,8 +212,8 @@ impl FaultMix {
                 ..NetworkConfig::default()
             },
             partition_every: partitions
-                .then(|| Duration::from_millis(rates.random_range(200..5_000))),
-            partition_for_max: Duration::from_millis(rates.random_range(100..5_000)),
+                .then(|| Duration::from_millis(partition_rates.random_range(200..5_000))),
+            partition_for_max: Duration::from_millis(partition_rates.random_range(100..5_000)),
             crashes,
             fault_window: Duration::from_secs(shape.random_range(2..20)),
             size: shape.random_range(2..=6),

@@ -18,8 +18,11 @@
 //!   as undeliverable (`DeliveryTimeout`) — nothing vanishes.
 //! - NET-4: a message to a crashed proc comes back to its sender as
 //!   undeliverable; messages inside a crashed proc are lost with it.
-//! - NET-5: every draw comes from the world's "network" stream, so turning a
-//!   fault kind off does not reshuffle scheduling or other streams.
+//! - NET-5: every draw comes from the network's own streams (never
+//!   scheduling's or the user's), and a fault kind that is off draws nothing.
+//! - NET-6: each fault concern has its own stream (latency, paths,
+//!   duplication, loss), so turning one kind off or changing its rate leaves
+//!   the others' draws exactly as they were (DESIGN §2.2).
 //!
 //! Two modes ([`NetworkTransport`]). `Modelled` (the default) is the model
 //! above: envelopes are routed between procs directly. `Session` runs the
@@ -52,10 +55,18 @@ use lockstep::{
 };
 
 pub use latency::Latency;
-pub use transport::{FRAMES, SCHEME, SimTransport};
+pub use transport::{FRAME_LATENCY, FRAME_LOSS, SCHEME, SimTransport};
 
-/// The network stream: every network draw comes from it (NET-5).
-pub const NETWORK: RandomStream = RandomStream("network");
+// NET-6: a duplicate copy draws its path, delay and losses from the
+// duplication stream, so even the copies' draws vanish with duplication.
+/// Per-message latency of the original copy.
+pub const LATENCY: RandomStream = RandomStream("network.latency");
+/// Which path of a link a message takes.
+pub const PATHS: RandomStream = RandomStream("network.paths");
+/// Whether a message is duplicated, and everything about the duplicate.
+pub const DUPLICATION: RandomStream = RandomStream("network.duplication");
+/// Whether (and how often) a message's frames are lost and retransmitted.
+pub const LOSS: RandomStream = RandomStream("network.loss");
 
 /// What carries envelopes between procs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -546,7 +557,7 @@ impl Network {
             let config = state.config.clone();
             // NET-5: a fault kind that is off draws nothing.
             let duplicate = config.duplicate_probability > 0.0
-                && random::unit_f64(NETWORK) < config.duplicate_probability;
+                && random::unit_f64(DUPLICATION) < config.duplicate_probability;
             let copies: u32 = if duplicate {
                 state.stats.duplicated += 1;
                 2
@@ -555,15 +566,18 @@ impl Network {
             };
             let mut arrive_now = 0;
             for copy in 0..copies {
+                // NET-6: the original draws from each concern's stream, the
+                // duplicate from the duplication stream only.
+                let stream = |concern| if copy == 0 { concern } else { DUPLICATION };
                 let path = match config.paths_per_link {
                     0 | 1 => 0,
-                    paths => random::below(NETWORK, u64::from(paths)) as u32,
+                    paths => random::below(stream(PATHS), u64::from(paths)) as u32,
                 };
-                let mut delay = config.latency.sample(NETWORK);
+                let mut delay = config.latency.sample(stream(LATENCY));
                 let mut losses = 0;
                 while losses < 8
                     && config.frame_loss_probability > 0.0
-                    && random::unit_f64(NETWORK) < config.frame_loss_probability
+                    && random::unit_f64(stream(LOSS)) < config.frame_loss_probability
                 {
                     delay += config.retransmit_delay;
                     losses += 1;

@@ -54,8 +54,11 @@ use tokio::sync::{Notify, mpsc};
 
 use super::State;
 
-/// The stream every frame-level draw comes from (LINK-5).
-pub const FRAMES: RandomStream = RandomStream("network.frames");
+/// Frame latencies on `sim:` links (LINK-5; NET-6: latency and loss each
+/// draw from their own stream).
+pub const FRAME_LATENCY: RandomStream = RandomStream("network.frames.latency");
+/// Whether a frame is lost (NET-6: its own stream).
+pub const FRAME_LOSS: RandomStream = RandomStream("network.frames.loss");
 
 /// The scheme of simulated addresses.
 pub const SCHEME: &str = "sim";
@@ -308,7 +311,7 @@ impl SimTransport {
                 self.check_alive(&locked)?;
                 let cut = locked.cut.contains(&(from.clone(), to.clone()))
                     || locked.cut.contains(&(to.clone(), from.clone()));
-                (!cut).then(|| locked.config.latency.sample(FRAMES))
+                (!cut).then(|| locked.config.latency.sample(FRAME_LATENCY))
             };
             drop(state);
             match latency {
@@ -469,9 +472,10 @@ impl SimTx {
                 // LINK-2: written after a lost frame: never arrives.
                 break;
             }
-            let arrival = (now + latency.sample(FRAMES)).max(dir.last_arrival.unwrap_or(now));
+            let arrival =
+                (now + latency.sample(FRAME_LATENCY)).max(dir.last_arrival.unwrap_or(now));
             dir.last_arrival = Some(arrival);
-            if loss > 0.0 && random::unit_f64(FRAMES) < loss {
+            if loss > 0.0 && random::unit_f64(FRAME_LOSS) < loss {
                 // LINK-2: this frame and everything after it never arrive.
                 locked.stats.retransmitted += 1;
                 let (from, to) = (dir.from.clone(), dir.to.clone());
