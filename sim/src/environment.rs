@@ -78,9 +78,20 @@ impl Environment for SimEnvironment {
         let skew = proc_of_task(name)
             .and_then(|proc| core.clock_skews.get(proc).copied())
             .unwrap_or(inherited);
+        // EXEC-7: the same attribution decides which tasks a paused proc
+        // stops; the network's couriers belong to no proc (what is on the
+        // wire still arrives).
+        let proc = match proc_of_task(name) {
+            Some(proc) => Some(core.tasks.intern_name(proc)),
+            None if name.starts_with("net:") => None,
+            None => core
+                .current
+                .and_then(|current| core.tasks.proc_of(current).cloned()),
+        };
         let name = core.tasks.intern_name(name);
         let id = core.tasks.insert(name.clone(), Some(task), &self.shared);
         core.tasks.set_skew_ns(id, skew);
+        core.tasks.set_proc(id, proc);
         let id_text = id.to_string();
         core.record_fields(
             kind::TASK_SPAWN,

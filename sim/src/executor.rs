@@ -17,6 +17,11 @@
 //! task's name and message. An aborted task is dropped, never polled again.
 //! EXEC-6: when the run ends (main finished or failure), every remaining task
 //! is dropped with the world still entered, then every timer.
+//! EXEC-7: a task belongs to the proc of its actor (by name), else to its
+//! spawner's proc (network couriers to none). While a proc is paused its
+//! tasks are never polled: one chosen from the ready list is parked, keeping
+//! its wake order, and made ready again on resume. Its timers still fire (a
+//! paused process's clock runs on); what they wake waits for the resume.
 
 use std::fmt;
 use std::future::Future;
@@ -91,6 +96,9 @@ pub(crate) struct Slot {
     name: Arc<str>,
     /// Wall-clock skew of the proc this task belongs to, in nanoseconds.
     skew_ns: i64,
+    /// The proc this task belongs to (its actor's, else its spawner's), if
+    /// any: pausing that proc parks the task (EXEC-7).
+    proc: Option<Arc<str>>,
     /// `None` for the main future (it lives on `World::run`'s stack) and while
     /// the task is being polled.
     future: Option<TaskFuture>,
@@ -185,6 +193,7 @@ impl TaskTable {
         entry.slot = Some(Slot {
             name,
             skew_ns: 0,
+            proc: None,
             future,
             waker,
             polls: 0,
@@ -211,6 +220,18 @@ impl TaskTable {
     /// The wall-clock skew of a live task (0 if unknown).
     pub(crate) fn skew_ns(&self, id: TaskId) -> i64 {
         self.slot(id).map_or(0, |slot| slot.skew_ns)
+    }
+
+    /// The proc a live task belongs to.
+    pub(crate) fn proc_of(&self, id: TaskId) -> Option<&Arc<str>> {
+        self.slot(id).and_then(|slot| slot.proc.as_ref())
+    }
+
+    /// Set the proc a task belongs to.
+    pub(crate) fn set_proc(&mut self, id: TaskId, proc: Option<Arc<str>>) {
+        if let Some(slot) = self.slot_mut(id) {
+            slot.proc = proc;
+        }
     }
 
     /// Set a task's wall-clock skew.
@@ -412,6 +433,9 @@ impl Executor {
                 }
                 let choice = self.strategy.choose(&core.tasks.ready);
                 let id = core.tasks.ready.remove(choice);
+                if core.parks(id) {
+                    continue; // EXEC-7: its proc is paused.
+                }
                 if core.steps >= shared.config.steps_max {
                     return Err(self.step_budget_exhausted(&core, shared.config.steps_max));
                 }

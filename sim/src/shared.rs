@@ -46,6 +46,10 @@ pub(crate) struct Core {
     /// What to ask, in registration order, when the world deadlocks: the
     /// procs created in it (dead ones are pruned as new ones register).
     pub(crate) stall_reporters: Vec<std::sync::Weak<dyn lockstep::rt::StallReporter>>,
+    /// Procs whose tasks do not run (EXEC-7).
+    pub(crate) paused: std::collections::BTreeSet<Arc<str>>,
+    /// Tasks woken while their proc was paused, in wake order (EXEC-7).
+    pub(crate) parked: Vec<TaskId>,
 }
 
 impl Shared {
@@ -62,6 +66,8 @@ impl Shared {
             steps: 0,
             current: None,
             stall_reporters: Vec::new(),
+            paused: std::collections::BTreeSet::new(),
+            parked: Vec::new(),
         };
         Self {
             config,
@@ -77,6 +83,41 @@ impl Shared {
 }
 
 impl Core {
+    /// EXEC-7: whether ready task `id` belongs to a paused proc; if so it is
+    /// parked (it keeps its place in wake order) instead of polled.
+    pub(crate) fn parks(&mut self, id: TaskId) -> bool {
+        let paused = !self.paused.is_empty()
+            && self
+                .tasks
+                .proc_of(id)
+                .is_some_and(|proc| self.paused.contains(proc));
+        if paused {
+            self.parked.push(id);
+        }
+        paused
+    }
+
+    /// EXEC-7: stop running proc `name`'s tasks until [`Core::resume_proc`].
+    pub(crate) fn pause_proc(&mut self, name: &str) {
+        self.paused.insert(Arc::from(name));
+    }
+
+    /// EXEC-7: run proc `name`'s tasks again; the ones woken meanwhile become
+    /// ready, in the order they were woken.
+    pub(crate) fn resume_proc(&mut self, name: &str) {
+        if !self.paused.remove(name) {
+            return;
+        }
+        let parked = std::mem::take(&mut self.parked);
+        for id in parked {
+            if self.tasks.proc_of(id).is_some_and(|proc| &**proc == name) {
+                self.tasks.ready.push(id);
+            } else {
+                self.parked.push(id);
+            }
+        }
+    }
+
     /// Appends an event stamped with the current time, step and running task.
     pub(crate) fn record(&mut self, kind: &'static str, fields: Vec<(&'static str, Value)>) {
         self.record_fields(

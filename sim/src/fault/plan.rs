@@ -30,7 +30,7 @@ pub enum Fault {
     },
     /// Crash a proc.
     Crash(String),
-    /// Freeze all traffic of a proc.
+    /// Pause a proc: none of its tasks runs until it resumes (EXEC-7).
     Pause(String),
     /// Undo a pause.
     Resume(String),

@@ -476,19 +476,22 @@ impl Network {
         !self.lock().cut.is_empty()
     }
 
-    /// Freeze all traffic to and from `name` (a paused process).
+    /// Pause proc `name` like a stopped process (SIGSTOP, a long GC pause):
+    /// none of its tasks runs — actors, introspection, its channel tasks —
+    /// until [`Network::resume`] (EXEC-7). Traffic to it still arrives and
+    /// waits in its queues; nothing it would send leaves.
     pub fn pause(&self, name: &str) {
-        for other in self.proc_names().iter().filter(|other| *other != name) {
-            self.partition_both(name, other);
-        }
+        record("net_pause", || [("proc", name.into())]);
+        crate::shared::with_current(|shared| shared.lock().pause_proc(name))
+            .expect("Network::pause runs inside a simulated world");
     }
 
-    /// Undo [`Network::pause`].
+    /// Undo [`Network::pause`]: the proc's tasks woken meanwhile run, in the
+    /// order they were woken.
     pub fn resume(&self, name: &str) {
-        for other in self.proc_names().iter().filter(|other| *other != name) {
-            self.heal(name, other);
-            self.heal(other, name);
-        }
+        record("net_resume", || [("proc", name.into())]);
+        crate::shared::with_current(|shared| shared.lock().resume_proc(name))
+            .expect("Network::resume runs inside a simulated world");
     }
 
     /// Crash proc `name`: its actors die without cleanup and traffic to it

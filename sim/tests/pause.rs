@@ -1,0 +1,90 @@
+//! A paused proc stops like a stopped process: none of its tasks runs until
+//! it resumes; traffic to it waits in its queues (EXEC-7).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use lockstep::{Actor, ActorRef, Context, Handler, HandlerError, ProcConfig};
+use lockstep_sim::net::{Latency, Network, NetworkConfig};
+use lockstep_sim::{Config, World};
+
+/// Counts the messages it handles; the first starts a ticker task (spawned
+/// from its handler, so it belongs to the actor's proc) that counts ticks.
+#[derive(Debug)]
+struct Tally {
+    handled: Arc<AtomicU64>,
+    ticks: Arc<AtomicU64>,
+}
+
+impl Actor for Tally {}
+
+impl Handler<u64> for Tally {
+    async fn handle(&mut self, _cx: &Context<Self>, _n: u64) -> Result<(), HandlerError> {
+        if self.handled.fetch_add(1, Ordering::SeqCst) == 0 {
+            let ticks = self.ticks.clone();
+            drop(lockstep::rt::spawn("ticker", async move {
+                loop {
+                    lockstep::time::sleep(Duration::from_millis(100)).await;
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                }
+            }));
+        }
+        Ok(())
+    }
+}
+
+lockstep::export!(Tally: u64);
+
+/// Goal: EXEC-7 — while `b` is paused neither its actor nor a task its actor
+/// spawned makes progress, though messages to it arrive; after the resume
+/// both go on and every message is handled.
+#[test]
+fn exec_7_a_paused_proc_runs_nothing_until_it_resumes() {
+    let handled = Arc::new(AtomicU64::new(0));
+    let ticks = Arc::new(AtomicU64::new(0));
+    let (handled_seen, ticks_seen) = (handled.clone(), ticks.clone());
+    let mut world = World::new(Config::with_seed(3));
+    world
+        .run(async move {
+            let network = Network::new(
+                NetworkConfig {
+                    latency: Latency::Fixed(Duration::ZERO),
+                    ..NetworkConfig::default()
+                },
+                ProcConfig::default(),
+            );
+            let (a, b) = (network.proc("a"), network.proc("b"));
+            let (client, _client) = a.instance("client").unwrap();
+            let tally: ActorRef<Tally> = b.spawn("tally", Tally { handled, ticks }).unwrap().bind();
+            tally.send(&client, 0).unwrap();
+            lockstep::time::sleep(Duration::from_millis(1050)).await;
+            assert_eq!(handled_seen.load(Ordering::SeqCst), 1);
+            let ticks_before = ticks_seen.load(Ordering::SeqCst);
+            assert!(ticks_before >= 9, "the ticker runs: {ticks_before}");
+
+            network.pause("b");
+            for n in 1..=5 {
+                tally.send(&client, n).unwrap();
+            }
+            lockstep::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(handled_seen.load(Ordering::SeqCst), 1, "no handler ran");
+            assert_eq!(ticks_seen.load(Ordering::SeqCst), ticks_before, "no tick");
+
+            network.resume("b");
+            lockstep::time::sleep(Duration::from_millis(550)).await;
+            assert_eq!(handled_seen.load(Ordering::SeqCst), 6, "all handled");
+            assert!(
+                ticks_seen.load(Ordering::SeqCst) > ticks_before,
+                "ticking again"
+            );
+        })
+        .expect("the world runs");
+    let kinds: Vec<String> = world
+        .trace()
+        .events()
+        .filter(|event| event.kind.starts_with("net_pause") || event.kind.starts_with("net_resume"))
+        .map(|event| event.kind.to_string())
+        .collect();
+    assert_eq!(kinds, ["net_pause", "net_resume"]);
+}
