@@ -150,6 +150,44 @@ pub struct CheckReport {
     pub runs: Vec<SeedRun>,
 }
 
+/// What a [`check`] body knows of the world it runs in: the seed and the
+/// fault profile, and the network they call for.
+///
+/// ```
+/// use lockstep_sim::{CheckConfig, check};
+/// check(CheckConfig::new("doc_world").seeds(2).profile("stormy"), |world| async move {
+///     let network = world.network(lockstep::ProcConfig::default());
+///     assert_eq!(network.config(), world.fault_mix().network);
+/// });
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorldHandle {
+    seed: u64,
+    profile: Profile,
+}
+
+impl WorldHandle {
+    /// This run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The fault profile (`calm` unless configured or `LOCKSTEP_PROFILE`).
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// The faults this seed and profile derive.
+    pub fn fault_mix(&self) -> FaultMix {
+        FaultMix::derive(self.profile, self.seed)
+    }
+
+    /// A network with this run's fault mix ([`crate::net::Network::for_this_world`]).
+    pub fn network(&self, proc_config: lockstep::ProcConfig) -> crate::net::Network {
+        crate::net::Network::new(self.fault_mix().network, proc_config)
+    }
+}
+
 /// Which seeds to run and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
@@ -221,13 +259,15 @@ fn derived_seeds(config: &CheckConfig, count: u64) -> Vec<u64> {
 ///
 /// ```
 /// use lockstep_sim::{CheckConfig, check};
-/// check(CheckConfig::new("doc_example").seeds(4), || async {
+/// check(CheckConfig::new("doc_example").seeds(4), |world| async move {
+///     let start = lockstep::time::now();
 ///     lockstep::time::sleep(std::time::Duration::from_secs(60)).await;
+///     assert_eq!(start.elapsed(), std::time::Duration::from_secs(60), "seed {}", world.seed());
 /// });
 /// ```
 pub fn check<F, Fut>(config: CheckConfig, body: F) -> CheckReport
 where
-    F: Fn() -> Fut + Sync,
+    F: Fn(WorldHandle) -> Fut + Sync,
     Fut: Future,
     Fut::Output: Outcome,
 {
@@ -261,7 +301,7 @@ where
 
 fn run_plan<F, Fut>(config: &CheckConfig, plan: &Plan, body: &F) -> Vec<SeedRun>
 where
-    F: Fn() -> Fut + Sync,
+    F: Fn(WorldHandle) -> Fut + Sync,
     Fut: Future,
     Fut::Output: Outcome,
 {
@@ -315,12 +355,20 @@ where
 /// Runs one seed in a fresh world; the body is called inside the world.
 fn run_seed<F, Fut>(template: &Config, seed: u64, body: &F) -> SeedRun
 where
-    F: Fn() -> Fut,
+    F: Fn(WorldHandle) -> Fut,
     Fut: Future,
     Fut::Output: Outcome,
 {
+    let handle = WorldHandle {
+        seed,
+        profile: template
+            .profile
+            .as_deref()
+            .and_then(|name| name.parse().ok())
+            .unwrap_or(Profile::Calm),
+    };
     let mut world = World::new(template.clone().seed(seed));
-    let outcome = world.run(async { body().await.into_result() });
+    let outcome = world.run(async { body(handle).await.into_result() });
     let failure = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(message)) => Some(Failure::BodyFailed { message }),
@@ -519,7 +567,8 @@ mod tests {
     #[test]
     #[should_panic(expected = "unknown profile \"storm\": expected one of calm")]
     fn an_unknown_profile_is_refused() {
-        check(CheckConfig::new("t").seeds(1).profile("storm"), || async {});
+        check(CheckConfig::new("t").seeds(1).profile("storm"), |_| async {
+        });
     }
 
     #[test]

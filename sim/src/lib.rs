@@ -73,7 +73,7 @@ pub mod trace;
 mod world;
 
 pub use buggify::BuggifyConfig;
-pub use check::{CheckConfig, CheckReport, Outcome, PlanError, SeedRun, check};
+pub use check::{CheckConfig, CheckReport, Outcome, PlanError, SeedRun, WorldHandle, check};
 pub use environment::SimEnvironment;
 pub use executor::TaskId;
 pub use failure::{Failure, TaskReport, TimerReport};

@@ -92,8 +92,12 @@ fn network_for_this_world_follows_the_profile() {
     let config = lockstep_sim::CheckConfig::new("network_for_this_world_follows_the_profile")
         .seeds(2)
         .profile("chaos");
-    lockstep_sim::check(config, || async {
+    lockstep_sim::check(config, |world| async move {
         let network = Network::for_this_world(ProcConfig::default());
+        assert_eq!(
+            network.config(),
+            world.network(ProcConfig::default()).config()
+        );
         let config = network.config();
         assert_eq!(config.paths_per_link, 3, "chaos has three paths per link");
         assert!(config.duplicate_probability > 0.0);

@@ -57,7 +57,7 @@ async fn attribute_accepts_result_and_profile() -> Result<(), String> {
 // Method: run 8 explicit seeds, count runs, and compare against a parallel run.
 #[test]
 fn check_runs_every_seed_and_jobs_agree() {
-    let body = || async {
+    let body = |_world| async {
         lockstep_sim::trace::record("draw", [("value", lockstep::random::u64().into())]);
     };
     let sequential = check(CheckConfig::new("check_runs_every_seed").seeds(8), body);
@@ -75,7 +75,7 @@ fn check_runs_every_seed_and_jobs_agree() {
 #[test]
 fn failing_body_panics_with_the_seed() {
     let result = std::panic::catch_unwind(|| {
-        check(CheckConfig::new("failing").seed(0x2a), || async {
+        check(CheckConfig::new("failing").seed(0x2a), |_| async {
             Err::<(), _>("nope")
         })
     });

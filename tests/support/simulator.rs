@@ -16,5 +16,5 @@ where
     let config = CheckConfig::new(name)
         .seeds(super::SIM_SEEDS_DEFAULT)
         .package("lockstep");
-    check(config, test);
+    check(config, |_world| test());
 }

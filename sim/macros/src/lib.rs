@@ -103,7 +103,7 @@ fn expand(
             )
             .package(::core::env!("CARGO_PKG_NAME"))
             #(#settings)*;
-            let _ = ::lockstep_sim::check(config, #name);
+            let _ = ::lockstep_sim::check(config, |_world| #name());
         }
     })
 }
