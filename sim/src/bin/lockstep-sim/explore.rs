@@ -1,4 +1,8 @@
 //! `lockstep-sim explore [--scenario NAME]... [--seeds N | --seeds A..B] [--jobs N] [--profile P] [--transport T]`
+//!
+//! The summary's `run-time` column adds up each scenario's runs (time on one
+//! core; runs overlap across jobs), so its `sim-msgs/s` is per core; the
+//! `total:` line divides by the wall time of the whole exploration.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -104,6 +108,7 @@ pub fn run(args: Args) -> Result<bool, String> {
         .expect("valid template"),
     );
     let tallies: Vec<Mutex<Tally>> = scenarios.iter().map(|_| Mutex::default()).collect();
+    let exploring = Instant::now();
     let next = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -147,6 +152,18 @@ pub fn run(args: Args) -> Result<bool, String> {
     });
     progress.finish_and_clear();
     let never_held = print_summary(&scenarios, &tallies, args.profile, args.transport);
+    let messages: u64 = tallies
+        .iter()
+        .map(|tally| tally.lock().expect("tally lock").messages)
+        .sum();
+    let wall = exploring.elapsed().as_secs_f64();
+    println!(
+        "total: {} runs, {messages} simulated messages in {wall:.2}s wall on {jobs} job(s) \
+         ({:.0} runs/s, {:.0} simulated msgs/s)",
+        work.len(),
+        work.len() as f64 / wall.max(1e-9),
+        messages as f64 / wall.max(1e-9)
+    );
     Ok(failed.load(Ordering::Relaxed) == 0 && never_held == 0)
 }
 
@@ -181,7 +198,7 @@ fn print_summary(
     let mut never_held = 0;
     println!(
         "{:<20} {:>6} {:>8} {:>12} {:>14} {:>10} {:>14}",
-        "scenario", "seeds", "failures", "messages", "sim-time", "wall", "sim-msgs/s"
+        "scenario", "seeds", "failures", "messages", "sim-time", "run-time", "sim-msgs/s"
     );
     for (scenario, tally) in scenarios.iter().zip(tallies) {
         let tally = tally.lock().expect("tally lock");
