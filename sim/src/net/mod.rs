@@ -1,9 +1,10 @@
 //! The simulated network: procs on `sim:` addresses, and the faults between them.
 //!
-//! Owns: routing envelopes between the procs of one world, per-link latency,
-//! reordering across paths, duplication, frame loss (as retransmission
-//! delay), directional partitions with heal, hold/release, and proc crash,
-//! restart and pause.
+//! Owns: routing envelopes between the procs of one world, latency (the
+//! network's, or a link's own: `set_link_latency`), reordering across paths,
+//! duplication, frame loss (as retransmission delay), directional partitions
+//! with heal, hold/release of a link, and proc crash, restart and pause
+//! (EXEC-7: a paused proc's tasks do not run).
 //!
 //! The model is the delivery contract the channel session protocol gives
 //! (DESIGN §3 Transport), so faults look the way they would above it:
@@ -213,6 +214,9 @@ struct State {
     /// without allocating a key.
     paths: BTreeMap<String, BTreeMap<String, Vec<PathState>>>,
     stats: NetworkStats,
+    /// Latency of links that do not use the network's (`from` → `to` →
+    /// latency); empty unless [`Network::set_link_latency`] was called.
+    link_latency: BTreeMap<String, BTreeMap<String, Latency>>,
     faults_stopped: bool,
     /// Procs whose clock skew was drawn (a restart keeps its skew).
     skewed: BTreeSet<String>,
@@ -238,6 +242,7 @@ impl Network {
                 held: BTreeMap::new(),
                 paths: BTreeMap::new(),
                 stats: NetworkStats::default(),
+                link_latency: BTreeMap::new(),
                 faults_stopped: false,
                 skewed: BTreeSet::new(),
             })),
@@ -428,6 +433,49 @@ impl Network {
         record("net_faults_stopped", || []);
     }
 
+    /// Give link `from → to` its own latency distribution (the others keep
+    /// the network's); `None` returns it to the network's. Draws still come
+    /// from the latency stream (NET-6).
+    pub fn set_link_latency(&self, from: &str, to: &str, latency: Option<Latency>) {
+        let mut state = self.lock();
+        match &latency {
+            Some(latency) => {
+                state
+                    .link_latency
+                    .entry(from.to_owned())
+                    .or_default()
+                    .insert(to.to_owned(), latency.clone());
+            }
+            None => {
+                if let Some(links) = state.link_latency.get_mut(from) {
+                    links.remove(to);
+                }
+            }
+        }
+        drop(state);
+        let shown = latency.map_or_else(|| "network".to_owned(), |latency| latency.to_string());
+        record("net_link_latency", || {
+            [
+                ("from", from.into()),
+                ("to", to.into()),
+                ("latency", shown.as_str().into()),
+            ]
+        });
+    }
+
+    /// Hold what travels `from → to` until [`Network::release`]: nothing on
+    /// the link is lost or reordered, it just waits (a stalled link). The
+    /// same mechanism as a directional partition (NET-3).
+    pub fn hold(&self, from: &str, to: &str) {
+        self.partition(from, to);
+    }
+
+    /// Deliver what [`Network::hold`] kept on `from → to`, in order, and let
+    /// traffic flow again.
+    pub fn release(&self, from: &str, to: &str) {
+        self.heal(from, to);
+    }
+
     /// Cut the direction `from → to`: traffic on it is held (NET-3).
     pub fn partition(&self, from: &str, to: &str) {
         let mut state = self.lock();
@@ -576,7 +624,7 @@ impl Network {
                     0 | 1 => 0,
                     paths => random::below(stream(PATHS), u64::from(paths)) as u32,
                 };
-                let mut delay = config.latency.sample(stream(LATENCY));
+                let mut delay = state.latency(from, to).sample(stream(LATENCY));
                 let mut losses = 0;
                 while losses < 8
                     && config.frame_loss_probability > 0.0
@@ -665,6 +713,14 @@ impl Network {
 }
 
 impl State {
+    /// The latency distribution of link `from → to`.
+    pub(crate) fn latency(&self, from: &str, to: &str) -> &Latency {
+        self.link_latency
+            .get(from)
+            .and_then(|links| links.get(to))
+            .unwrap_or(&self.config.latency)
+    }
+
     /// What happens to `held` reaching the end of link `from → to` at
     /// `now`: kept by a partition (`None`), or an [`Arrival`] to complete
     /// once the network's lock is released.

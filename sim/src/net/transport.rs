@@ -311,7 +311,7 @@ impl SimTransport {
                 self.check_alive(&locked)?;
                 let cut = locked.cut.contains(&(from.clone(), to.clone()))
                     || locked.cut.contains(&(to.clone(), from.clone()));
-                (!cut).then(|| locked.config.latency.sample(FRAME_LATENCY))
+                (!cut).then(|| locked.latency(&from, &to).sample(FRAME_LATENCY))
             };
             drop(state);
             match latency {
@@ -458,7 +458,10 @@ impl SimTx {
         } else {
             locked.config.frame_loss_probability
         };
-        let latency = locked.config.latency.clone();
+        let latency = {
+            let dir = &link.dirs[self.dir];
+            locked.latency(&dir.from, &dir.to).clone()
+        };
         for frame in frames {
             if matches!(
                 SessionMessage::decode(frame),
