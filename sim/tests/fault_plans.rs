@@ -27,6 +27,7 @@ fn answered_within(plan: FaultPlan, heal_after: bool, budget: Duration) -> bool 
                 plan.execute(faults.clone()).await;
                 if heal_after {
                     faults.heal_all();
+                    faults.resume_all();
                 }
             }));
             let (client, _client) = client_proc.instance("client").unwrap();
@@ -44,9 +45,9 @@ fn answered_within(plan: FaultPlan, heal_after: bool, budget: Duration) -> bool 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// PLAN-1: under any plan of partitions, heals and pauses (no crashes),
-    /// a request is answered once the plan has healed everything: the
-    /// network holds messages, it never loses them.
+    /// PLAN-1: under any plan of partitions, heals, pauses and slow links
+    /// (no crashes), a request is answered once everything is healed and
+    /// resumed: the network holds messages, it never loses them.
     #[test]
     fn plan_1_any_partition_plan_delays_but_never_loses_a_request(
         plan in fault_plans(vec!["a".into(), "b".into()], Duration::from_secs(5), 6, false)
@@ -105,4 +106,62 @@ fn network_for_this_world_follows_the_profile() {
         let calm = lockstep_sim::fault::FaultMix::derive(lockstep_sim::fault::Profile::Calm, 0);
         assert_ne!(config, calm.network);
     });
+}
+
+/// Goal: a plan's `Restart` hands the fresh proc to the caller, who brings
+/// its actors back, and a `SlowLink` slows one link only.
+/// Method: crash `b`, restart it with a new echo, then ask it — over a link
+/// slowed to 300 ms one way.
+#[test]
+fn plan_restart_hands_back_the_proc_and_slow_link_slows_one_way() {
+    use lockstep_sim::fault::{Fault, TimedFault};
+    let plan = FaultPlan {
+        faults: vec![
+            TimedFault {
+                at: Duration::from_millis(10),
+                fault: Fault::Crash("b".into()),
+            },
+            TimedFault {
+                at: Duration::from_millis(20),
+                fault: Fault::Restart("b".into()),
+            },
+            TimedFault {
+                at: Duration::from_millis(30),
+                fault: Fault::SlowLink {
+                    from: "a".into(),
+                    to: "b".into(),
+                    millis: 300,
+                },
+            },
+        ],
+    };
+    let mut world = World::new(Config::with_seed(2));
+    let round_trip = world
+        .run(async move {
+            let network = Network::new(NetworkConfig::default(), ProcConfig::default());
+            let client_proc = network.proc("a");
+            let _first = network.proc("b").spawn("echo", Echo).unwrap();
+            plan.execute_with(network.clone(), |name, proc| {
+                assert_eq!(name, "b");
+                let _bound: ActorRef<Echo> = proc.spawn("echo", Echo).unwrap().bind();
+            })
+            .await;
+            let (client, _client) = client_proc.instance("client").unwrap();
+            let echo: ActorRef<Echo> = ActorRef::attest(
+                network
+                    .lookup("b")
+                    .unwrap()
+                    .proc_id()
+                    .actor_id("echo", 0)
+                    .unwrap(),
+            );
+            let (reply, answer) = client.open_once_port::<u64>();
+            let sent = lockstep::time::now();
+            echo.send(&client, Ping(9, reply.bind())).unwrap();
+            assert_eq!(answer.recv().await.unwrap(), 9);
+            lockstep::time::now().duration_since(sent)
+        })
+        .expect("the world runs");
+    // 300 ms out on the slowed link, the network's 1 ms back.
+    assert_eq!(round_trip, Duration::from_millis(301));
 }

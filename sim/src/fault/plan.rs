@@ -34,6 +34,18 @@ pub enum Fault {
     Pause(String),
     /// Undo a pause.
     Resume(String),
+    /// Restart a (crashed) proc: a fresh proc with the same id; what runs on
+    /// it is the caller's to re-create (see [`FaultPlan::execute_with`]).
+    Restart(String),
+    /// Give the link `from → to` a fixed latency of its own (a slow link).
+    SlowLink {
+        /// Sending side.
+        from: String,
+        /// Receiving side.
+        to: String,
+        /// Its latency, in milliseconds.
+        millis: u64,
+    },
 }
 
 impl fmt::Display for Fault {
@@ -44,6 +56,8 @@ impl fmt::Display for Fault {
             Fault::Crash(proc) => write!(f, "crash {proc}"),
             Fault::Pause(proc) => write!(f, "pause {proc}"),
             Fault::Resume(proc) => write!(f, "resume {proc}"),
+            Fault::Restart(proc) => write!(f, "restart {proc}"),
+            Fault::SlowLink { from, to, millis } => write!(f, "slow {from} -> {to} {millis}ms"),
         }
     }
 }
@@ -84,6 +98,16 @@ impl FaultPlan {
     /// (PLAN-1). Spawn it next to the system under test. It does not heal
     /// what it cut: call `network.heal_all()` (or let the liveness phase) after.
     pub async fn execute(self, network: Network) {
+        self.execute_with(network, |_, _| {}).await;
+    }
+
+    /// [`FaultPlan::execute`], handing each restarted proc to `restarted`
+    /// (with its name) so the caller can spawn its actors there again.
+    pub async fn execute_with(
+        self,
+        network: Network,
+        mut restarted: impl FnMut(&str, lockstep::Proc),
+    ) {
         let start = lockstep::time::now();
         for timed in self.faults {
             lockstep::time::sleep_until(start + timed.at).await;
@@ -93,6 +117,12 @@ impl FaultPlan {
                 Fault::Crash(proc) => network.crash(&proc),
                 Fault::Pause(proc) => network.pause(&proc),
                 Fault::Resume(proc) => network.resume(&proc),
+                Fault::Restart(proc) => restarted(&proc, network.restart(&proc)),
+                Fault::SlowLink { from, to, millis } => network.set_link_latency(
+                    &from,
+                    &to,
+                    Some(crate::net::Latency::Fixed(Duration::from_millis(millis))),
+                ),
             }
         }
     }
@@ -111,10 +141,13 @@ pub fn fault_plans(
     let link = (proc.clone(), proc.clone());
     let fault = prop_oneof![
         3 => link.clone().prop_map(|(from, to)| Fault::Partition { from, to }),
-        3 => link.prop_map(|(from, to)| Fault::Heal { from, to }),
+        3 => link.clone().prop_map(|(from, to)| Fault::Heal { from, to }),
         1 => proc.clone().prop_map(Fault::Pause),
         1 => proc.clone().prop_map(Fault::Resume),
-        if crashes { 1 } else { 0 } => proc.prop_map(Fault::Crash),
+        1 => (link.clone(), 1..2_000u64)
+            .prop_map(|((from, to), millis)| Fault::SlowLink { from, to, millis }),
+        if crashes { 1 } else { 0 } => proc.clone().prop_map(Fault::Crash),
+        if crashes { 1 } else { 0 } => proc.prop_map(Fault::Restart),
     ];
     let horizon_ms = horizon.as_millis().max(1) as u64;
     let timed = (0..horizon_ms, fault).prop_map(|(at, fault)| TimedFault {

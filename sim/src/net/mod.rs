@@ -542,6 +542,16 @@ impl Network {
             .expect("Network::resume runs inside a simulated world");
     }
 
+    /// Resume every paused proc, in name order.
+    pub fn resume_all(&self) {
+        let paused: Vec<Arc<str>> =
+            crate::shared::with_current(|shared| shared.lock().paused.iter().cloned().collect())
+                .expect("Network::resume_all runs inside a simulated world");
+        for name in paused {
+            self.resume(&name);
+        }
+    }
+
     /// Crash proc `name`: its actors die without cleanup and traffic to it
     /// comes back undeliverable until it restarts (NET-4).
     pub fn crash(&self, name: &str) {
