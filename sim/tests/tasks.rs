@@ -169,8 +169,7 @@ fn step_order(mut world: World) -> Vec<(u64, u64)> {
             }
         })
         .unwrap();
-    let order = order.lock().unwrap().clone();
-    order
+    std::mem::take(&mut *order.lock().unwrap())
 }
 
 // Goal: the executor's choice is pluggable (`Strategy`): a world built with
