@@ -158,9 +158,17 @@ impl Environment for SimEnvironment {
     }
 }
 
-/// The proc name inside a task name like `actor:p0@sim:p0.ping[0]` or
-/// `introspect:local.x[1]`.
+/// The proc a task belongs to by its name: `actor:p0@sim:p0.ping[0]`,
+/// `introspect:local.x[1]`, or its server on `sim:p0` (`serve:sim:p0`,
+/// `serve-link:sim:p0<-…`). Other tasks take their spawner's proc.
 fn proc_of_task(name: &str) -> Option<&str> {
+    // A proc's server on its `sim:` address, and the links it accepts.
+    if let Some(served) = name
+        .strip_prefix("serve:sim:")
+        .or_else(|| name.strip_prefix("serve-link:sim:"))
+    {
+        return served.split("<-").next();
+    }
     let actor = name
         .strip_prefix("actor:")
         .or_else(|| name.strip_prefix("introspect:"))?;

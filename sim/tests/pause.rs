@@ -88,3 +88,58 @@ fn exec_7_a_paused_proc_runs_nothing_until_it_resumes() {
         .collect();
     assert_eq!(kinds, ["net_pause", "net_resume"]);
 }
+
+/// Goal: EXEC-7 over the real session protocol: a paused proc's server
+/// and actors stop too, so a request to it is answered only after the resume.
+#[test]
+fn exec_7_a_paused_proc_answers_nothing_over_sessions_until_it_resumes() {
+    use lockstep_sim::net::NetworkTransport;
+    let mut world = World::new(Config::with_seed(8));
+    let waited = world
+        .run(async {
+            let network = Network::new(
+                NetworkConfig {
+                    transport: NetworkTransport::Session,
+                    ..NetworkConfig::default()
+                },
+                ProcConfig::default(),
+            );
+            let (a, b) = (network.proc("a"), network.proc("b"));
+            let (client, _client) = a.instance("client").unwrap();
+            let handled = Arc::new(AtomicU64::new(0));
+            let tally: ActorRef<Tally> = b
+                .spawn(
+                    "tally",
+                    Tally {
+                        handled: handled.clone(),
+                        ticks: Arc::default(),
+                    },
+                )
+                .unwrap()
+                .bind();
+            network.pause("b");
+            let paused_at = lockstep::time::now();
+            tally.send(&client, 1).unwrap();
+            lockstep::time::sleep(Duration::from_secs(3)).await;
+            assert_eq!(handled.load(Ordering::SeqCst), 0, "nothing ran on b");
+            network.resume("b");
+            while handled.load(Ordering::SeqCst) == 0 {
+                lockstep::time::sleep(Duration::from_millis(1)).await;
+            }
+            lockstep::time::now().duration_since(paused_at)
+        })
+        .expect("the world runs");
+    assert!(waited >= Duration::from_secs(3), "{waited:?}");
+    // Its server took no frame while paused either (LINK-6 traces each).
+    let mut paused = false;
+    let mut taken_while_paused = 0;
+    for event in world.trace().events() {
+        match event.kind {
+            "net_pause" => paused = true,
+            "net_resume" => paused = false,
+            "net_deliver" if paused => taken_while_paused += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(taken_while_paused, 0);
+}
