@@ -458,6 +458,49 @@ fn ud_1_an_unread_once_port_message_is_returned_when_its_receiver_drops() {
     });
 }
 
+/// Goal: a port's receiver learns the port can never receive again: with
+/// every handle dropped (and the port not bound), `recv` fails instead of
+/// waiting forever.
+#[test]
+fn recv_fails_once_every_handle_is_gone() {
+    on_both(|| async {
+        let proc = Proc::local();
+        let (client, _client) = proc.instance("client").unwrap();
+        let (port, mut receiver) = client.open_port::<u64>();
+        port.send(&client, 1).unwrap();
+        drop(port);
+        assert_eq!(
+            receiver.recv().await,
+            Ok(1),
+            "what was queued still arrives"
+        );
+        let closed = receiver.recv().await.unwrap_err();
+        assert_eq!(&closed.port_id, receiver.port_id());
+    });
+}
+
+/// Goal: UD-1 for a once port whose wait is abandoned (a timeout): the
+/// message that arrived meanwhile goes back to its sender, not into the void.
+#[test]
+fn ud_1_an_abandoned_once_port_wait_returns_its_message() {
+    on_both(|| async {
+        let proc = Proc::local();
+        let (client, _client) = proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (port, receiver) = client.open_once_port::<u64>();
+        let port_id = port.port_id().clone();
+        let mut wait = Box::pin(receiver.recv());
+        // Polled once (waiting), then the message arrives, then the wait is dropped.
+        assert!(futures::poll!(wait.as_mut()).is_pending());
+        port.send(&client, 5).unwrap();
+        drop(wait);
+        let back = returned
+            .try_recv()
+            .expect("returned when the wait was dropped");
+        assert_eq!(back.reason, UndeliverableReason::PortClosed { port_id });
+    });
+}
+
 /// Goal: UD-1 for local sends: a handle send to a terminated actor fails
 /// synchronously and hands the message back.
 #[test]

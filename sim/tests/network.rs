@@ -260,3 +260,52 @@ fn per_link_latency_and_hold_release() {
         "held until the release, then delivered in order"
     );
 }
+
+/// Opens a port on request and never reads it.
+#[derive(Debug, Default)]
+struct Hoarder(Option<lockstep::PortReceiver<u64>>);
+
+impl Actor for Hoarder {}
+
+impl Handler<lockstep::OncePortRef<lockstep::PortRef<u64>>> for Hoarder {
+    async fn handle(
+        &mut self,
+        cx: &Context<Self>,
+        reply: lockstep::OncePortRef<lockstep::PortRef<u64>>,
+    ) -> Result<(), HandlerError> {
+        let (port, receiver) = cx.open_port::<u64>();
+        self.0 = Some(receiver);
+        reply.send(cx, port.bind())?;
+        Ok(())
+    }
+}
+
+lockstep::export!(Hoarder: lockstep::OncePortRef<lockstep::PortRef<u64>>);
+
+/// Goal: NET-4 — what a crashed proc's actors held is lost with them: the
+/// messages queued on an actor's open port are not sent back by the dead
+/// proc (a proc that is gone sends nothing), while a live receiver that is
+/// dropped would return them (UD-1).
+#[test]
+fn net_4_a_crashed_procs_ports_send_nothing_back() {
+    let returned = World::new(Config::with_seed(6))
+        .run(async {
+            let network = Network::new(NetworkConfig::default(), ProcConfig::default());
+            let (a, b) = (network.proc("a"), network.proc("b"));
+            let (client, _client) = a.instance("client").unwrap();
+            let mut returns = client.take_undeliverable_receiver().unwrap();
+            let hoarder: ActorRef<Hoarder> = b.spawn("hoarder", Hoarder::default()).unwrap().bind();
+            let (reply, port) = client.open_once_port();
+            hoarder.send(&client, reply.bind()).unwrap();
+            let port: lockstep::PortRef<u64> = port.recv().await.unwrap();
+            for value in 0..3 {
+                port.send(&client, value).unwrap();
+            }
+            lockstep::time::sleep(Duration::from_millis(50)).await;
+            network.crash("b");
+            lockstep::time::sleep(Duration::from_secs(1)).await;
+            std::iter::from_fn(|| returns.try_recv().ok()).count()
+        })
+        .expect("the world runs");
+    assert_eq!(returned, 0);
+}

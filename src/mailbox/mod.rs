@@ -93,11 +93,38 @@ pub(crate) struct MailboxState {
     message_bytes_max: u64,
     registered: Mutex<BTreeMap<u64, Arc<dyn SerializedPort>>>,
     /// Where messages this mailbox's ports took but never handed over go
-    /// back to their senders (the proc's return port; `None` only for the
-    /// proc's own mailbox, whose ports queue nothing).
-    returns: Option<PortHandle<Undeliverable<MessageEnvelope>>>,
+    /// back to their senders.
+    returns: ReturnPath,
     /// Once ports that already took their message, most recent last (PORT-3).
     spent_once_ports: Mutex<std::collections::VecDeque<u64>>,
+}
+
+/// Where a mailbox's ports send back what they took but never handed over
+/// (UD-1): the proc's return port (`None` only for the proc's own mailbox,
+/// whose ports queue nothing).
+#[derive(Clone)]
+pub(crate) struct ReturnPath {
+    handle: Option<PortHandle<Undeliverable<MessageEnvelope>>>,
+    /// Set when the actor is terminated by force (its proc crashed): what its
+    /// ports still hold is lost with it, as its work queue is (NET-4), not
+    /// sent on by a proc that is gone.
+    forced: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ReturnPath {
+    /// Return `envelope` to its sender with `reason`, unless the actor was
+    /// terminated by force (then it is logged as lost).
+    pub(crate) fn send_back(&self, envelope: MessageEnvelope, reason: UndeliverableReason) {
+        if self.forced.load(Ordering::Acquire) {
+            tracing::error!(%envelope, %reason, "lost with its actor, terminated by force");
+            return;
+        }
+        match &self.handle {
+            Some(handle) => return_undeliverable(handle, envelope, reason),
+            // Kept loud in case a mailbox without a return port ever queues.
+            None => tracing::error!(%envelope, %reason, "no return port; message lost"),
+        }
+    }
 }
 
 /// How many spent once ports a mailbox remembers (PORT-3).
@@ -123,7 +150,10 @@ impl Mailbox {
                 reorder,
                 message_bytes_max,
                 registered: Mutex::new(BTreeMap::new()),
-                returns,
+                returns: ReturnPath {
+                    handle: returns,
+                    forced: Arc::default(),
+                },
                 spent_once_ports: Mutex::new(std::collections::VecDeque::new()),
             }),
         }
@@ -163,6 +193,17 @@ impl Mailbox {
             spent.pop_front();
         }
         spent.push_back(index);
+    }
+
+    /// The actor is being terminated by force: its ports keep what they
+    /// hold (lost with it) rather than return it (see [`ReturnPath`]).
+    pub(crate) fn mark_terminated_by_force(&self) {
+        self.state.returns.forced.store(true, Ordering::Release);
+    }
+
+    /// Where this mailbox's ports send back what they cannot hand over.
+    pub(crate) fn return_path(&self) -> ReturnPath {
+        self.state.returns.clone()
     }
 
     /// Forget every registered port (the actor terminated); breaks the

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::envelope::{Headers, MessageEnvelope, Payload};
-use super::undeliverable::{SendError, Undeliverable, UndeliverableReason};
-use super::{Mailbox, MailboxState, Message, RemoteMessage, return_undeliverable};
+use super::undeliverable::{SendError, UndeliverableReason};
+use super::{Mailbox, MailboxState, Message, RemoteMessage, ReturnPath};
 use crate::codec;
 use crate::context::SendContext;
 use crate::id::{ActorId, PortId, handler_port_index};
@@ -329,13 +329,15 @@ impl<M: RemoteMessage> PortRef<M> {
 /// Receives the messages of a port opened with `open_port`.
 ///
 /// Dropping the receiver closes the port: messages it queued but never handed
-/// over go back to their senders as undeliverable (`PortClosed`, UD-1), and
-/// later sends are refused with the same reason.
+/// over go back to their senders as undeliverable (`PortClosed`, UD-1); later
+/// sends through a handle are refused with the same reason, and sends by
+/// reference find the port unbound (`PortUnbound`). With every handle gone
+/// (and the port not bound), `recv` fails.
 pub struct PortReceiver<M: Message> {
     receiver: mpsc::UnboundedReceiver<Queued<M>>,
-    /// The sink in front of the queue (its reorder buffer may hold messages
-    /// waiting for a gap to fill).
-    sink: Arc<QueueSink<M>>,
+    /// What the receiver shares with the sink in front of the queue (not
+    /// the queue's sender: with every handle gone, `recv` must fail).
+    shared: Arc<QueueShared<M>>,
     mailbox: Weak<MailboxState>,
 }
 
@@ -349,11 +351,7 @@ pub(crate) struct Queued<M> {
 /// Send a message that `port_id` took but never handed over back to its
 /// sender as undeliverable (`PortClosed`). Only its type survives: local
 /// messages were never encoded.
-fn return_queued<M>(
-    returns: Option<&PortHandle<Undeliverable<MessageEnvelope>>>,
-    port_id: &PortId,
-    queued: Queued<M>,
-) {
+fn return_queued<M>(returns: &ReturnPath, port_id: &PortId, queued: Queued<M>) {
     let envelope = MessageEnvelope::new(
         queued.sender,
         port_id.clone(),
@@ -364,12 +362,7 @@ fn return_queued<M>(
     let reason = UndeliverableReason::PortClosed {
         port_id: port_id.clone(),
     };
-    match returns {
-        Some(returns) => return_undeliverable(returns, envelope, reason),
-        // Only the proc's own mailbox has no return port, and it opens no
-        // queues; kept loud in case that ever changes.
-        None => tracing::error!(%envelope, %reason, "no return port; message lost"),
-    }
+    returns.send_back(envelope, reason);
 }
 
 /// The port's sender side is gone (the port can never receive again).
@@ -383,7 +376,7 @@ pub struct RecvError {
 impl<M: Message> PortReceiver<M> {
     /// The port's id.
     pub fn port_id(&self) -> &PortId {
-        &self.sink.port_id
+        &self.shared.port_id
     }
 
     /// Wait for the next message.
@@ -391,7 +384,7 @@ impl<M: Message> PortReceiver<M> {
         match self.receiver.recv().await {
             Some(queued) => Ok(queued.message),
             None => Err(RecvError {
-                port_id: self.sink.port_id.clone(),
+                port_id: self.shared.port_id.clone(),
             }),
         }
     }
@@ -407,32 +400,43 @@ impl<M: Message> PortReceiver<M> {
     }
 }
 
+impl<M: Message> fmt::Debug for PortReceiver<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PortReceiver({})", self.shared.port_id)
+    }
+}
+
 impl<M: Message> Drop for PortReceiver<M> {
     fn drop(&mut self) {
         if let Some(mailbox) = self.mailbox.upgrade() {
-            Mailbox { state: mailbox }.unregister(self.sink.port_id.index());
+            Mailbox { state: mailbox }.unregister(self.shared.port_id.index());
         }
         // Closed first, so every message is either refused at the door or
         // still here to be returned (the sink checks again after admitting).
         self.receiver.close();
         while let Ok(queued) = self.receiver.try_recv() {
-            self.sink.return_queued(queued);
+            self.shared.return_queued(queued);
         }
-        self.sink.return_buffered();
+        self.shared.return_buffered();
     }
 }
 
 /// A port's queue, behind the port's own ordering stage (its own domain, SEQ-0).
 pub(crate) struct QueueSink<M> {
-    port_id: PortId,
-    inbound: Inbound<Queued<M>>,
+    shared: Arc<QueueShared<M>>,
     sender: mpsc::UnboundedSender<Queued<M>>,
-    returns: Option<PortHandle<Undeliverable<MessageEnvelope>>>,
 }
 
-impl<M> QueueSink<M> {
+/// The part of a queue port both its sink and its receiver hold.
+struct QueueShared<M> {
+    port_id: PortId,
+    inbound: Inbound<Queued<M>>,
+    returns: ReturnPath,
+}
+
+impl<M> QueueShared<M> {
     fn return_queued(&self, queued: Queued<M>) {
-        return_queued(self.returns.as_ref(), &self.port_id, queued);
+        return_queued(&self.returns, &self.port_id, queued);
     }
 
     /// Return what the reorder buffer holds (the receiver is gone, so the
@@ -453,7 +457,7 @@ impl<M: Message> PortSink<M> for QueueSink<M> {
     ) -> Result<(), (M, UndeliverableReason)> {
         if self.sender.is_closed() {
             let reason = UndeliverableReason::PortClosed {
-                port_id: self.port_id.clone(),
+                port_id: self.shared.port_id.clone(),
             };
             return Err((message, reason));
         }
@@ -463,18 +467,19 @@ impl<M: Message> PortSink<M> for QueueSink<M> {
             headers,
             sender: sender.clone(),
         };
-        let admitted = self
+        let shared = &self.shared;
+        let admitted = shared
             .inbound
             .admit(seq_info, queued, |queued| {
                 // The receiver closed while this was being admitted.
                 if let Err(mpsc::error::SendError(queued)) = self.sender.send(queued) {
-                    self.return_queued(queued);
+                    shared.return_queued(queued);
                 }
             })
             .map_err(|(queued, error)| (queued.message, error.into()));
         if self.sender.is_closed() {
             // Buffered after the receiver took the buffer's contents.
-            self.return_buffered();
+            shared.return_buffered();
         }
         admitted
     }
@@ -515,16 +520,19 @@ impl Mailbox {
         reorder: Option<ReorderLimits>,
     ) -> (PortHandle<M>, PortReceiver<M>) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let sink = Arc::new(QueueSink {
+        let shared = Arc::new(QueueShared {
             port_id: port_id.clone(),
             inbound: Inbound::new(reorder),
-            sender,
-            returns: self.state.returns.clone(),
+            returns: self.return_path(),
         });
-        let handle = PortHandle::new(port_id, Arc::default(), sink.clone(), self);
+        let sink = Arc::new(QueueSink {
+            shared: shared.clone(),
+            sender,
+        });
+        let handle = PortHandle::new(port_id, Arc::default(), sink, self);
         let receiver = PortReceiver {
             receiver,
-            sink,
+            shared,
             mailbox: Arc::downgrade(&self.state),
         };
         (handle, receiver)
@@ -567,7 +575,7 @@ impl Mailbox {
         let receiver = OncePortReceiver {
             port_id,
             receiver: Some(receiver),
-            returns: self.state.returns.clone(),
+            returns: self.return_path(),
         };
         (OncePortHandle { state }, receiver)
     }
@@ -708,9 +716,9 @@ impl<M: RemoteMessage> OncePortRef<M> {
 /// goes back to its sender as undeliverable (`PortClosed`, UD-1).
 pub struct OncePortReceiver<M> {
     port_id: PortId,
-    /// Taken by `recv`; still here on drop means never read.
+    /// Cleared when `recv` ends; still here on drop means never read.
     receiver: Option<oneshot::Receiver<Queued<M>>>,
-    returns: Option<PortHandle<Undeliverable<MessageEnvelope>>>,
+    returns: ReturnPath,
 }
 
 impl<M> OncePortReceiver<M> {
@@ -720,9 +728,14 @@ impl<M> OncePortReceiver<M> {
     }
 
     /// Wait for the message; fails if every handle and reference is gone.
+    /// Dropping the wait (a timeout, a `select!`) drops the receiver, so a
+    /// message that had arrived goes back to its sender.
     pub async fn recv(mut self) -> Result<M, RecvError> {
-        let receiver = self.receiver.take().expect("only `recv` takes it, once");
-        match receiver.await {
+        let receiver = self.receiver.as_mut().expect("present until `recv` ends");
+        let received = receiver.await;
+        // Handed over (or never coming): nothing left for `drop` to return.
+        self.receiver = None;
+        match received {
             Ok(queued) => Ok(queued.message),
             Err(_) => Err(RecvError {
                 port_id: self.port_id.clone(),
@@ -731,12 +744,18 @@ impl<M> OncePortReceiver<M> {
     }
 }
 
+impl<M> fmt::Debug for OncePortReceiver<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OncePortReceiver({})", self.port_id)
+    }
+}
+
 impl<M> Drop for OncePortReceiver<M> {
     fn drop(&mut self) {
         if let Some(mut receiver) = self.receiver.take() {
             receiver.close();
             if let Ok(queued) = receiver.try_recv() {
-                return_queued(self.returns.as_ref(), &self.port_id, queued);
+                return_queued(&self.returns, &self.port_id, queued);
             }
         }
     }

@@ -277,6 +277,9 @@ impl InstanceCell {
         for child in self.children() {
             child.terminate_by_force(format!("parent {} was terminated", self.actor_id()));
         }
+        // Before the abort drops the actor's port receivers: what they hold
+        // is lost with it, like its work queue (NET-4).
+        self.state.mailbox.mark_terminated_by_force();
         if let Some(task) = self.state.task.lock().take() {
             task.abort();
         }
