@@ -13,6 +13,8 @@
 //! - `arrived`: `actor`, `session`, `seq` — a sequenced message reached an
 //!   actor whose reorder buffer is off (SEQ-6)
 //! - `duplicate_dropped`: `session`, `seq`
+//! - `seq_skipped`: `dest` (port), `session`, `seq` — the slot of a sequenced
+//!   message refused on its way (CH-13) was filled, so its successors go on
 //! - `status`: `actor`, `status` (its name), `terminal`
 //! - `supervision_event`: `actor`, `to` (parent id, or `coordinator`), `failed`,
 //!   `root_cause` (the leaf a propagated failure started at; else `actor`)
@@ -104,6 +106,13 @@ pub(crate) fn arrived(actor: &ActorId, seq_info: SeqInfo) {
     record("arrived", || {
         let (session, seq) = session_and_seq(seq_info);
         [("actor", actor.into()), ("session", session), ("seq", seq)]
+    });
+}
+
+pub(crate) fn skipped(dest: &PortId, seq_info: SeqInfo) {
+    record("seq_skipped", || {
+        let (session, seq) = session_and_seq(seq_info);
+        [("dest", dest.into()), ("session", session), ("seq", seq)]
     });
 }
 

@@ -393,9 +393,9 @@ fn ch_12_a_misdirected_envelope_comes_back_and_is_not_relayed() {
 /// Goal: CH-13 — an envelope the receiving proc cannot take (larger than its
 /// `message_bytes_max`) comes back to its sender as `TooLarge`, and the
 /// session goes on: traffic behind it is delivered at once, without the link
-/// closing or anything waiting for a delivery timeout. (Later messages from
-/// the same sender to the same port wait behind the refused seq, as behind
-/// any message returned after it was sequenced — SEQ-2 never skips.)
+/// closing or anything waiting for a delivery timeout — to another port, and
+/// to the same port too (the refused seq's slot is filled, so the next one
+/// is not held behind a gap).
 #[test]
 fn ch_13_an_envelope_too_large_for_the_receiver_comes_back_and_the_rest_go_on() {
     on_both(|| async {
@@ -419,10 +419,13 @@ fn ch_13_an_envelope_too_large_for_the_receiver_comes_back_and_the_rest_go_on() 
         blobs.send(&client, vec![1; 8]).unwrap();
         blobs.send(&client, vec![2; 4096]).unwrap();
         numbers.send(&client, 3).unwrap();
+        blobs.send(&client, vec![4; 8]).unwrap();
         let first = within("the first", blobs_received.recv()).await.unwrap();
         assert_eq!(first, vec![1; 8]);
         let after = within("the one behind", numbers_received.recv()).await;
         assert_eq!(after.unwrap(), 3);
+        let same_port = within("the next on the same port", blobs_received.recv()).await;
+        assert_eq!(same_port.unwrap(), vec![4; 8]);
         let back = within("the refused message", returned.recv())
             .await
             .unwrap();

@@ -162,15 +162,36 @@ impl<A: Actor> ActorInbox<A> {
             crate::observe::arrived(&self.actor_id, seq_info);
         }
         let mut refused = Vec::new();
-        let admitted = self.inbound.admit(seq_info, work, |work| {
-            self.depth.fetch_add(1, Ordering::Relaxed);
-            if let Err(work) = self.sender.send(work) {
-                self.depth.fetch_sub(1, Ordering::Relaxed);
-                refused.push(work);
-            }
-        });
-        // The queue closed while releasing (the actor just terminated):
-        // everything released late goes back to its sender (UD-1).
+        let admitted = self
+            .inbound
+            .admit(seq_info, work, |work| self.queue(work, &mut refused));
+        self.return_refused(refused);
+        admitted.map_err(|(work, error)| (work, error.into()))
+    }
+
+    /// Fill the slot of a message refused on its way here (CH-13), so what
+    /// waited behind it is handled; whether a slot was filled.
+    pub(crate) fn skip(&self, seq_info: SeqInfo) -> bool {
+        let mut refused = Vec::new();
+        let skipped = self
+            .inbound
+            .skip(seq_info, |work| self.queue(work, &mut refused));
+        self.return_refused(refused);
+        skipped
+    }
+
+    /// Queue released work; what the closed queue refuses goes to `refused`.
+    fn queue(&self, work: Work<A>, refused: &mut Vec<Work<A>>) {
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        if let Err(work) = self.sender.send(work) {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            refused.push(work);
+        }
+    }
+
+    /// The queue closed while releasing (the actor just terminated):
+    /// everything released late goes back to its sender (UD-1).
+    fn return_refused(&self, refused: Vec<Work<A>>) {
         for work in refused {
             self.return_to_sender(
                 work,
@@ -179,7 +200,6 @@ impl<A: Actor> ActorInbox<A> {
                 },
             );
         }
-        admitted.map_err(|(work, error)| (work, error.into()))
     }
 
     /// Send `work` back to whoever sent it.
@@ -225,6 +245,10 @@ impl<A: Handler<M>, M: Message> PortSink<M> for HandlerSink<A> {
                 };
                 (typed.0, reason)
             })
+    }
+
+    fn skip(&self, seq_info: SeqInfo) -> bool {
+        self.inbox.skip(seq_info)
     }
 }
 

@@ -16,8 +16,10 @@
 //! returns it (UD-1).
 //! CH-13: an envelope this proc cannot take whole (larger than its
 //! `message_bytes_max`, or malformed past its addresses) goes back to its
-//! sender as undeliverable (`TooLarge` / `Malformed`) and its seq is
-//! consumed: the link stays up and the messages behind it are delivered.
+//! sender as undeliverable (`TooLarge` / `Malformed`), its session seq is
+//! consumed and its slot in the destination's ordering stage is filled
+//! (`Proc::skip_refused`): the link stays up and the messages behind it —
+//! to any port, the same one included — are delivered in order.
 //! CH-12: a served proc takes envelopes for itself only; one addressed to
 //! another proc goes back to its sender as `Misdirected`, never relayed.
 //! CH-4: within a session, envelopes are posted in seq order, at most once,
@@ -479,6 +481,8 @@ fn refuse(
         },
     };
     let type_name = type_name.unwrap_or_else(|| "(unreadable)".to_owned());
+    // Its seq must not become a gap the messages behind it wait on forever.
+    proc.skip_refused(&dest, headers.seq_info());
     let envelope = MessageEnvelope::new(sender, dest, headers, type_name, Payload::LocalOnly);
     proc.return_undeliverable(envelope, reason);
 }

@@ -213,6 +213,13 @@ impl Mailbox {
         drop(ports);
     }
 
+    /// Fill the ordering slot of a message for `dest` that was refused on
+    /// its way here (CH-13); whether a slot was filled.
+    pub(crate) fn skip(&self, dest: &PortId, seq_info: crate::sequencing::SeqInfo) -> bool {
+        let port = self.state.registered.lock().get(&dest.index()).cloned();
+        port.is_some_and(|port| port.skip(seq_info))
+    }
+
     /// Deliver an envelope addressed to one of this mailbox's ports.
     pub(crate) fn deliver_serialized(
         &self,

@@ -37,6 +37,12 @@ pub(crate) trait PortSink<M>: Send + Sync + 'static {
         headers: Headers,
         sender: &ActorId,
     ) -> Result<(), (M, UndeliverableReason)>;
+
+    /// A message stamped `seq_info` for this port was refused on its way
+    /// (CH-13): fill its slot in the ordering stage. Whether one was filled.
+    fn skip(&self, _seq_info: SeqInfo) -> bool {
+        false
+    }
 }
 
 /// Delivery of an envelope's encoded payload to a bound port.
@@ -45,6 +51,11 @@ pub(crate) trait SerializedPort: Send + Sync + 'static {
         &self,
         envelope: MessageEnvelope,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)>;
+
+    /// See [`PortSink::skip`].
+    fn skip(&self, _seq_info: SeqInfo) -> bool {
+        false
+    }
 }
 
 fn decode_payload<M: RemoteMessage>(
@@ -204,6 +215,10 @@ impl<M: RemoteMessage> PortHandle<M> {
 }
 
 impl<M: RemoteMessage> SerializedPort for PortState<M> {
+    fn skip(&self, seq_info: SeqInfo) -> bool {
+        self.sink.skip(seq_info)
+    }
+
     fn deliver_serialized(
         &self,
         envelope: MessageEnvelope,
@@ -483,6 +498,15 @@ impl<M: Message> PortSink<M> for QueueSink<M> {
         }
         admitted
     }
+
+    fn skip(&self, seq_info: SeqInfo) -> bool {
+        let shared = &self.shared;
+        shared.inbound.skip(seq_info, |queued| {
+            if let Err(mpsc::error::SendError(queued)) = self.sender.send(queued) {
+                shared.return_queued(queued);
+            }
+        })
+    }
 }
 
 /// A port served by a closure, called in order with each message and its headers.
@@ -504,6 +528,12 @@ impl<M: Message> PortSink<M> for EnqueueSink<M> {
                 (self.serve)(headers, message)
             })
             .map_err(|((message, _), error)| (message, error.into()))
+    }
+
+    fn skip(&self, seq_info: SeqInfo) -> bool {
+        self.inbound.skip(seq_info, |(message, headers)| {
+            (self.serve)(headers, message)
+        })
     }
 }
 

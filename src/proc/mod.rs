@@ -402,6 +402,22 @@ impl Proc {
         }
     }
 
+    /// A sequenced message for `dest` was refused before it reached this
+    /// proc's actor (CH-13: it could not be decoded here) and went back to
+    /// its sender: fill its slot in the destination's ordering stage, so the
+    /// messages behind it are handled rather than held behind a gap that can
+    /// never close. Traced as `seq_skipped`.
+    pub(crate) fn skip_refused(&self, dest: &crate::id::PortId, seq_info: SeqInfo) {
+        if dest.actor_id().proc_id() != self.proc_id() {
+            return;
+        }
+        if let Some(cell) = self.lookup(dest.actor_id()) {
+            if cell.state.mailbox.skip(dest, seq_info) {
+                crate::observe::skipped(dest, seq_info);
+            }
+        }
+    }
+
     /// Send `envelope` back to its sender as undeliverable (UD-1). A returned
     /// message is never returned again: if it cannot reach its sender, the
     /// loss is logged as an error.

@@ -102,8 +102,12 @@ pub enum AdmissionError {
 /// arriving message and releases, in order, whatever became deliverable.
 ///
 /// With the buffer off (a per-proc switch) it releases in arrival order.
+///
+/// Its buffer holds `Option<T>`: `None` fills the slot of a seq that was
+/// refused on the way ([`Inbound::skip`], CH-13), so what follows it is not
+/// held behind a gap that can never close.
 pub(crate) struct Inbound<T> {
-    buffer: Option<Mutex<Reordering<T>>>,
+    buffer: Option<Mutex<Reordering<Option<T>>>>,
 }
 
 /// The reorder buffer and the list its releases go through, kept between
@@ -124,6 +128,11 @@ impl<T> std::ops::DerefMut for Reordering<T> {
     fn deref_mut(&mut self) -> &mut ReorderBuffer<T> {
         &mut self.buffer
     }
+}
+
+/// The item of an admission that handed one in (never a skip's `None`).
+fn admitted<T>(item: Option<T>) -> T {
+    item.expect("admissions carry an item")
 }
 
 impl<T> Inbound<T> {
@@ -162,31 +171,52 @@ impl<T> Inbound<T> {
         };
         let mut ordering = buffer.lock();
         let Reordering { buffer, released } = &mut *ordering;
-        match buffer.push(session_id, seq, item, released) {
+        match buffer.push(session_id, seq, Some(item), released) {
             Ok(PushOutcome::DuplicateDropped) => {
                 crate::observe::duplicate_dropped(session_id, seq);
                 Ok(())
             }
             Ok(_) => {
-                released.drain(..).for_each(&mut release);
+                released.drain(..).flatten().for_each(&mut release);
                 Ok(())
             }
-            Err(ReorderError::InvalidSeqZero { session_id, item }) => {
-                Err((item, AdmissionError::InvalidSeqZero { session_id }))
-            }
+            Err(ReorderError::InvalidSeqZero { session_id, item }) => Err((
+                admitted(item),
+                AdmissionError::InvalidSeqZero { session_id },
+            )),
             Err(ReorderError::BufferFull {
                 session_id,
                 seq,
                 buffered,
                 item,
             }) => Err((
-                item,
+                admitted(item),
                 AdmissionError::BufferFull {
                     session_id,
                     seq,
                     buffered,
                 },
             )),
+        }
+    }
+
+    /// Fill the slot of `seq_info`, a message refused before it got here
+    /// (CH-13), and release what waited behind it, in order. With the
+    /// buffer off, or for `Direct` traffic, there is no slot to fill.
+    /// Returns whether a slot was filled (a repeat of a seq already passed
+    /// fills nothing).
+    pub(crate) fn skip(&self, seq_info: SeqInfo, mut release: impl FnMut(T)) -> bool {
+        let (Some(buffer), SeqInfo::Session { session_id, seq }) = (&self.buffer, seq_info) else {
+            return false;
+        };
+        let mut ordering = buffer.lock();
+        let Reordering { buffer, released } = &mut *ordering;
+        match buffer.push(session_id, seq, None, released) {
+            Ok(PushOutcome::DuplicateDropped) | Err(_) => false,
+            Ok(_) => {
+                released.drain(..).flatten().for_each(&mut release);
+                true
+            }
         }
     }
 
@@ -206,7 +236,12 @@ impl<T> Inbound<T> {
     /// Take every message held behind a gap (the destination is terminating).
     pub(crate) fn take_buffered(&self) -> Vec<T> {
         match &self.buffer {
-            Some(buffer) => buffer.lock().take_buffered(),
+            Some(buffer) => buffer
+                .lock()
+                .take_buffered()
+                .into_iter()
+                .flatten()
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -217,5 +252,43 @@ impl<T> Inbound<T> {
             Some(buffer) => buffer.lock().buffered_total(),
             None => 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(seq: u64) -> SeqInfo {
+        SeqInfo::Session { session_id: 7, seq }
+    }
+
+    /// Goal: CH-13's slot filling — skipping the seq a message waits behind
+    /// releases it, in order; a skip of a seq already passed fills nothing,
+    /// and `Direct` traffic or a stage without a buffer has no slots.
+    #[test]
+    fn skip_fills_a_refused_seq_and_releases_what_waited() {
+        let inbound = Inbound::new(Some(ReorderLimits::default()));
+        let mut released = Vec::new();
+        inbound
+            .admit(session(1), "one", |item| released.push(item))
+            .unwrap();
+        inbound
+            .admit(session(3), "three", |item| released.push(item))
+            .unwrap();
+        assert_eq!(released, ["one"], "three waits behind seq 2");
+        assert!(inbound.skip(session(2), |item| released.push(item)));
+        assert_eq!(released, ["one", "three"]);
+        assert!(
+            !inbound.skip(session(2), |item| released.push(item)),
+            "already passed"
+        );
+        inbound
+            .admit(session(4), "four", |item| released.push(item))
+            .unwrap();
+        assert_eq!(released, ["one", "three", "four"]);
+        assert!(!inbound.skip(SeqInfo::Direct, |item: &str| released.push(item)));
+        let unordered = Inbound::<&str>::new(None);
+        assert!(!unordered.skip(session(1), |_| unreachable!()));
     }
 }

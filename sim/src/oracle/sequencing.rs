@@ -161,6 +161,18 @@ pub fn check(
                 }
                 *last = (*last).max(seq);
             }
+            "seq_skipped" => {
+                // CH-13: a refused message's slot was filled; for a handler
+                // port it stands in for that seq's handling (SEQ-2 goes on).
+                let Ok(dest) = text(event, "dest").parse::<PortId>() else {
+                    continue;
+                };
+                if dest.is_handler_port() {
+                    let key = (number(event, "session"), dest.actor_id().to_string());
+                    let last = last_handled.entry(key).or_insert(0);
+                    *last = (*last).max(number(event, "seq"));
+                }
+            }
             "undeliverable" => {
                 let session = number(event, "session");
                 let Ok(dest) = text(event, "dest").parse::<PortId>() else {
