@@ -470,6 +470,13 @@ fn refuse(
     (sender, dest, headers, type_name): (ActorId, PortId, Headers, Option<String>),
     error: CodecError,
 ) {
+    if sender.proc_id() == proc.proc_id() {
+        // Over a link, from this very proc? A spoofed sender: returning it
+        // would fail an actor here, and filling its slot could drop a real
+        // message. Refused, nothing else.
+        tracing::warn!(%sender, %dest, %error, "refused an undecodable envelope claiming a local sender");
+        return;
+    }
     tracing::warn!(%sender, %dest, %error, "refused an envelope this proc cannot take");
     let reason = match error {
         CodecError::TooLarge { limit_bytes } => UndeliverableReason::TooLarge {
