@@ -361,11 +361,8 @@ where
 {
     let handle = WorldHandle {
         seed,
-        profile: template
-            .profile
-            .as_deref()
-            .and_then(|name| name.parse().ok())
-            .unwrap_or(Profile::Calm),
+        // Validated by `check` before any run.
+        profile: Profile::named_or_calm(template.profile.as_deref()).unwrap_or(Profile::Calm),
     };
     let mut world = World::new(template.clone().seed(seed));
     let outcome = world.run(async { body(handle).await.into_result() });
@@ -386,11 +383,7 @@ where
 /// The fault profile bodies get from `Network::for_this_world` (`calm`
 /// when none is set), or why the configured name is not one.
 fn profile_of(config: &CheckConfig) -> Result<Profile, UnknownProfile> {
-    config
-        .world
-        .profile
-        .as_deref()
-        .map_or(Ok(Profile::Calm), str::parse)
+    Profile::named_or_calm(config.world.profile.as_deref())
 }
 
 fn banner(config: &CheckConfig, plan: &Plan) -> String {

@@ -110,10 +110,11 @@ impl Core {
         }
         let parked = std::mem::take(&mut self.parked);
         for id in parked {
-            if self.tasks.proc_of(id).is_some_and(|proc| &**proc == name) {
-                self.tasks.ready.push(id);
-            } else {
-                self.parked.push(id);
+            match self.tasks.proc_of(id) {
+                Some(proc) if &**proc == name => self.tasks.ready.push(id),
+                Some(_) => self.parked.push(id),
+                // Ended or aborted while parked (EXEC-3): forgotten.
+                None => {}
             }
         }
     }

@@ -67,8 +67,8 @@ pub struct ServeStats {
     pub replays_dropped: u64,
     /// Seqs skipped because their sender abandoned them (CH-11).
     pub seqs_skipped: u64,
-    /// Envelopes this proc could not take (too large for it, or partly
-    /// malformed) and returned to their senders (CH-13).
+    /// Envelopes this proc did not take and returned to their senders:
+    /// misdirected (CH-12), too large for it or partly malformed (CH-13).
     pub envelopes_refused: u64,
 }
 
@@ -440,14 +440,18 @@ impl LinkTask {
                     served_by: served_by.clone(),
                 };
                 state.proc.return_undeliverable(envelope, reason);
+                state
+                    .counters
+                    .envelopes_refused
+                    .fetch_add(1, Ordering::Relaxed);
             } else {
                 // CH-4: posted under the session lock, so in order across links.
                 state.proc.post(envelope);
+                state
+                    .counters
+                    .messages_delivered
+                    .fetch_add(1, Ordering::Relaxed);
             }
-            state
-                .counters
-                .messages_delivered
-                .fetch_add(1, Ordering::Relaxed);
             schedule.on_frame(false, time::now());
         } else {
             let before = session.counters().replays_dropped;

@@ -80,6 +80,14 @@ impl FromStr for Profile {
     }
 }
 
+impl Profile {
+    /// The profile a world config names (`calm` when it names none), or why
+    /// the name is not a profile.
+    pub fn named_or_calm(name: Option<&str>) -> Result<Profile, UnknownProfile> {
+        name.map_or(Ok(Profile::Calm), str::parse)
+    }
+}
+
 /// The faults one run injects.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultMix {

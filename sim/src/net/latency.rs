@@ -26,20 +26,24 @@ pub enum Latency {
 }
 
 impl Latency {
-    /// Draw one latency from `stream`.
+    /// Draw one latency from `stream`: always exactly one draw, whatever the
+    /// distribution, so giving one link another distribution never shifts
+    /// the draws of the others (NET-6).
     pub fn sample(&self, stream: RandomStream) -> Duration {
+        self.sample_from(random::next_u64(stream))
+    }
+
+    /// The latency that the 64 random bits `bits` pick.
+    pub fn sample_from(&self, bits: u64) -> Duration {
         match self {
             Latency::Fixed(latency) => *latency,
             Latency::Uniform { min, max } => {
-                let span = max.saturating_sub(*min).as_nanos() as u64;
-                *min + Duration::from_nanos(if span == 0 {
-                    0
-                } else {
-                    random::below(stream, span + 1)
-                })
+                let span = u128::from(max.saturating_sub(*min).as_nanos() as u64) + 1;
+                // Multiply-shift, as `random::below` does.
+                *min + Duration::from_nanos(((u128::from(bits) * span) >> 64) as u64)
             }
             Latency::Exponential { mean, max } => {
-                let unit = random::unit_f64(stream);
+                let unit = (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
                 let draw = -(1.0 - unit).ln() * mean.as_secs_f64();
                 Duration::from_secs_f64(draw).min(*max)
             }

@@ -258,12 +258,8 @@ impl Network {
             (shared.config.profile.clone(), shared.config.seed)
         })
         .expect("Network::for_this_world runs inside a simulated world");
-        let profile = match profile {
-            Some(name) => name
-                .parse()
-                .unwrap_or_else(|error| panic!("lockstep-sim: {error}")),
-            None => crate::fault::Profile::Calm,
-        };
+        let profile = crate::fault::Profile::named_or_calm(profile.as_deref())
+            .unwrap_or_else(|error| panic!("lockstep-sim: {error}"));
         Self::new(
             crate::fault::FaultMix::derive(profile, seed).network,
             proc_config,
@@ -464,8 +460,9 @@ impl Network {
     }
 
     /// Hold what travels `from → to` until [`Network::release`]: nothing on
-    /// the link is lost or reordered, it just waits (a stalled link). The
-    /// same mechanism as a directional partition (NET-3).
+    /// the link is reordered, it just waits (a stalled link); on release,
+    /// what waited longer than the delivery timeout goes back to its sender.
+    /// The same mechanism as a directional partition (NET-3).
     pub fn hold(&self, from: &str, to: &str) {
         self.partition(from, to);
     }
@@ -557,6 +554,8 @@ impl Network {
     pub fn crash(&self, name: &str) {
         let proc = self.lock().procs.get_mut(name).and_then(Option::take);
         record("net_crash", || [("proc", name.into())]);
+        // A crashed process is no longer stopped: its restart starts running.
+        crate::shared::with_current(|shared| shared.lock().resume_proc(name));
         if self.transport() == NetworkTransport::Session {
             self.retire(name);
         }
@@ -565,8 +564,13 @@ impl Network {
         }
     }
 
-    /// Restart a crashed proc: a fresh proc with the same id.
+    /// Restart a proc: a fresh proc with the same id. One still running is
+    /// crashed first, so two incarnations never serve one id.
     pub fn restart(&self, name: &str) -> Proc {
+        let running = self.lock().procs.get(name).is_some_and(Option::is_some);
+        if running {
+            self.crash(name);
+        }
         record("net_restart", || [("proc", name.into())]);
         self.proc(name)
     }
@@ -627,18 +631,19 @@ impl Network {
             };
             let mut arrive_now = 0;
             for copy in 0..copies {
-                // NET-6: the original draws from each concern's stream, the
-                // duplicate from the duplication stream only.
-                let stream = |concern| if copy == 0 { concern } else { DUPLICATION };
+                // NET-6: the original draws from each concern's stream; a
+                // duplicate takes exactly one draw from the duplication
+                // stream and derives everything about itself from it.
+                let mut draws = Draws::for_copy(copy);
                 let path = match config.paths_per_link {
                     0 | 1 => 0,
-                    paths => random::below(stream(PATHS), u64::from(paths)) as u32,
+                    paths => draws.below(PATHS, u64::from(paths)) as u32,
                 };
-                let mut delay = state.latency(from, to).sample(stream(LATENCY));
+                let mut delay = state.latency(from, to).sample_from(draws.next(LATENCY));
                 let mut losses = 0;
                 while losses < 8
                     && config.frame_loss_probability > 0.0
-                    && random::unit_f64(stream(LOSS)) < config.frame_loss_probability
+                    && draws.unit(LOSS) < config.frame_loss_probability
                 {
                     delay += config.retransmit_delay;
                     losses += 1;
@@ -771,6 +776,45 @@ impl State {
                 Some(Arrival::Return(held, reason))
             }
         }
+    }
+}
+
+/// Where one copy of a message draws its randomness (NET-6): the original
+/// from each concern's stream, a duplicate from one seed drawn from the
+/// duplication stream (so how many draws a duplicate needs never shifts the
+/// duplication stream, and through it which later messages are duplicated).
+enum Draws {
+    Original,
+    // Boxed: one per duplicate, and keeps the common `Original` small.
+    Duplicate(Box<rand_chacha::ChaCha8Rng>),
+}
+
+impl Draws {
+    fn for_copy(copy: u32) -> Self {
+        if copy == 0 {
+            Draws::Original
+        } else {
+            use rand::SeedableRng;
+            let seed = random::next_u64(DUPLICATION);
+            Draws::Duplicate(Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)))
+        }
+    }
+
+    fn next(&mut self, stream: RandomStream) -> u64 {
+        match self {
+            Draws::Original => random::next_u64(stream),
+            Draws::Duplicate(rng) => rand::RngCore::next_u64(&mut **rng),
+        }
+    }
+
+    /// In `0..bound`, by multiply-shift (as `random::below`).
+    fn below(&mut self, stream: RandomStream, bound: u64) -> u64 {
+        ((u128::from(self.next(stream)) * u128::from(bound)) >> 64) as u64
+    }
+
+    /// In `[0, 1)` (as `random::unit_f64`).
+    fn unit(&mut self, stream: RandomStream) -> f64 {
+        (self.next(stream) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 }
 
