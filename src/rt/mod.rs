@@ -119,7 +119,9 @@ pub fn register_stall_reporter(reporter: Weak<dyn StallReporter>) {
 ///
 /// A point is known by its call site; the runtime's own points are named
 /// instead (`buggify!("channel.reset_after_write")`), so editing the runtime
-/// does not change the identity, and so the traces, of users' runs.
+/// around them does not rename them in users' traces. (All points share the
+/// world's buggify stream: a runtime change in how often a point is reached
+/// can still shift what later points decide.)
 ///
 /// ```
 /// if lockstep::buggify!() {
