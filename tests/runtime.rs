@@ -14,6 +14,20 @@ use lockstep::{
 use support::actors::{Ball, Echo, InitFirst, Multi, MultiValues, PingPong, Summer};
 use support::on_both;
 
+/// A local proc and a client on it whose returned messages the test reads
+/// (the third value keeps the client alive).
+fn returning_client() -> (
+    Proc,
+    Instance<()>,
+    impl Sized,
+    tokio::sync::mpsc::UnboundedReceiver<Undeliverable<MessageEnvelope>>,
+) {
+    let proc = Proc::local();
+    let (client, handle) = proc.instance("client").unwrap();
+    let returned = client.take_undeliverable_receiver().unwrap();
+    (proc, client, handle, returned)
+}
+
 /// Goal: a handle send reaches the handler and drain-and-stop waits for it.
 #[test]
 fn echo_server_handles_a_message_before_draining() {
@@ -254,9 +268,7 @@ fn lc_4_drain_and_stop_handles_everything_queued_before_it() {
 #[test]
 fn lc_4_stop_abandons_queued_work_and_returns_it() {
     on_both(|| async {
-        let proc = Proc::local();
-        let (client, _client) = proc.instance("client").unwrap();
-        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (proc, client, _client, mut returned) = returning_client();
         let (gate, release, mut seen) = spawn_gate(&proc, &client);
         let mut status = gate.status();
         for value in 0..4u64 {
@@ -355,9 +367,7 @@ fn ud_1_undeliverable_fails_the_sender_by_default() {
 #[test]
 fn ud_1_undeliverable_carries_a_structured_reason() {
     on_both(|| async {
-        let proc = Proc::local();
-        let (client, _client) = proc.instance("client").unwrap();
-        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (_proc, client, _client, mut returned) = returning_client();
         let elsewhere = "far@tcp:10.0.0.1:1".parse::<lockstep::ProcId>().unwrap();
         let target = elsewhere.actor_id("x", 0).unwrap();
         PortRef::<u64>::attest_message_port(&target)
@@ -380,9 +390,7 @@ fn ud_1_undeliverable_carries_a_structured_reason() {
 #[test]
 fn ud_1_messages_queued_on_a_dropped_port_receiver_are_returned() {
     on_both(|| async {
-        let proc = Proc::local();
-        let (client, _client) = proc.instance("client").unwrap();
-        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (_proc, client, _client, mut returned) = returning_client();
         let (port, receiver) = client.open_port::<u64>();
         let port_ref = port.bind();
         port.send(&client, 1).unwrap();
@@ -413,9 +421,7 @@ fn ud_1_messages_queued_on_a_dropped_port_receiver_are_returned() {
 #[test]
 fn ud_1_messages_buffered_out_of_order_on_a_dropped_port_are_returned() {
     on_both(|| async {
-        let proc = Proc::local();
-        let (client, _client) = proc.instance("client").unwrap();
-        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (proc, client, _client, mut returned) = returning_client();
         let (port, mut receiver) = client.open_port::<u64>();
         let port_id = port.bind().port_id().clone();
         let seq = |seq| lockstep::SeqInfo::Session { session_id: 9, seq };
@@ -445,9 +451,7 @@ fn ud_1_messages_buffered_out_of_order_on_a_dropped_port_are_returned() {
 #[test]
 fn ud_1_an_unread_once_port_message_is_returned_when_its_receiver_drops() {
     on_both(|| async {
-        let proc = Proc::local();
-        let (client, _client) = proc.instance("client").unwrap();
-        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (_proc, client, _client, mut returned) = returning_client();
         let (port, receiver) = client.open_once_port::<u64>();
         let port_id = port.port_id().clone();
         port.send(&client, 5).unwrap();
@@ -484,9 +488,7 @@ fn recv_fails_once_every_handle_is_gone() {
 #[test]
 fn ud_1_an_abandoned_once_port_wait_returns_its_message() {
     on_both(|| async {
-        let proc = Proc::local();
-        let (client, _client) = proc.instance("client").unwrap();
-        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (_proc, client, _client, mut returned) = returning_client();
         let (port, receiver) = client.open_once_port::<u64>();
         let port_id = port.port_id().clone();
         let mut wait = Box::pin(receiver.recv());

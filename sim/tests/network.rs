@@ -152,6 +152,14 @@ fn transit_times(seed: u64, duplicate: f64, loss: f64) -> Vec<Duration> {
         .expect("the world runs");
     let arrived = arrived.lock().unwrap();
     assert_eq!(arrived.len(), 40, "every message handled once");
+    transits(&arrived, &sent)
+}
+
+/// Each arrival's time since its message (numbered by index) was sent.
+fn transits(
+    arrived: &[(u64, lockstep::rt::time::Instant)],
+    sent: &[lockstep::rt::time::Instant],
+) -> Vec<Duration> {
     arrived
         .iter()
         .map(|&(value, at)| at.duration_since(sent[value as usize]))
@@ -346,10 +354,7 @@ fn transit_to_b(seed: u64, slow_c: bool) -> Vec<Duration> {
         })
         .expect("the world runs");
     let arrived = arrived.lock().unwrap();
-    arrived
-        .iter()
-        .map(|&(value, at)| at.duration_since(sent[value as usize]))
-        .collect()
+    transits(&arrived, &sent)
 }
 
 /// NET-6: giving one link its own (fixed) latency leaves every other link's
