@@ -159,9 +159,17 @@ impl Environment for SimEnvironment {
 }
 
 /// The proc a task belongs to by its name: `actor:p0@sim:p0.ping[0]`,
-/// `introspect:local.x[1]`, or its server on `sim:p0` (`serve:sim:p0`,
-/// `serve-link:sim:p0<-…`). Other tasks take their spawner's proc.
+/// `introspect:local.x[1]`, its router's channels (`channel:p0->sim:p1`), or
+/// its server on `sim:p0` (`serve:sim:p0`, `serve-link:sim:p0<-…`). Other
+/// tasks take their spawner's proc.
 fn proc_of_task(name: &str) -> Option<&str> {
+    // A proc's router channels: `channel:<proc>-><address>`.
+    if let Some((owner, _)) = name
+        .strip_prefix("channel:")
+        .and_then(|rest| rest.split_once("->"))
+    {
+        return Some(owner);
+    }
     // A proc's server on its `sim:` address, and the links it accepts.
     if let Some(served) = name
         .strip_prefix("serve:sim:")

@@ -143,3 +143,44 @@ fn exec_7_a_paused_proc_answers_nothing_over_sessions_until_it_resumes() {
     }
     assert_eq!(taken_while_paused, 0);
 }
+
+/// Goal: EXEC-7 — what a paused proc would send does not leave it, even
+/// when its router's channel was opened from outside any actor (a client
+/// instance driven by the test's main task): the channel belongs to the proc
+/// it forwards for.
+#[test]
+fn exec_7_a_paused_sender_sends_nothing_over_sessions() {
+    use lockstep_sim::net::NetworkTransport;
+    let mut world = World::new(Config::with_seed(12));
+    world
+        .run(async {
+            let network = Network::new(
+                NetworkConfig {
+                    transport: NetworkTransport::Session,
+                    ..NetworkConfig::default()
+                },
+                ProcConfig::default(),
+            );
+            let (a, b) = (network.proc("a"), network.proc("b"));
+            let (client, _client) = a.instance("client").unwrap();
+            let handled = Arc::new(AtomicU64::new(0));
+            let tally: ActorRef<Tally> = b
+                .spawn(
+                    "tally",
+                    Tally {
+                        handled: handled.clone(),
+                        ticks: Arc::default(),
+                    },
+                )
+                .unwrap()
+                .bind();
+            network.pause("a");
+            tally.send(&client, 1).unwrap();
+            lockstep::time::sleep(Duration::from_secs(3)).await;
+            assert_eq!(handled.load(Ordering::SeqCst), 0, "nothing left a");
+            network.resume("a");
+            lockstep::time::sleep(Duration::from_secs(1)).await;
+            assert_eq!(handled.load(Ordering::SeqCst), 1, "sent after the resume");
+        })
+        .expect("the world runs");
+}

@@ -91,6 +91,9 @@ struct Channel {
 struct RouterState {
     transport: Arc<dyn Transport>,
     config: ChannelConfig,
+    /// The proc this router forwards for, once told: its channel tasks are
+    /// named `channel:<proc>-><address>` (a simulator then knows whose they are).
+    owner: std::sync::OnceLock<String>,
     channels: Mutex<Channels>,
     counters: Arc<Counters>,
 }
@@ -118,6 +121,7 @@ impl Router {
             state: Arc::new(RouterState {
                 transport: Arc::new(transport),
                 config,
+                owner: std::sync::OnceLock::new(),
                 channels: Mutex::new(Channels::default()),
                 counters: Arc::default(),
             }),
@@ -171,8 +175,12 @@ impl Router {
             }
         }
         let (queue, receiver) = mpsc::unbounded_channel();
+        let name = match self.state.owner.get() {
+            Some(owner) => format!("channel:{owner}->{addr}"),
+            None => format!("channel:{addr}"),
+        };
         let task = runtime::spawn(
-            &format!("channel:{addr}"),
+            &name,
             run_channel(
                 addr.clone(),
                 self.state.transport.clone(),
@@ -226,6 +234,10 @@ impl Router {
 }
 
 impl MailboxSender for Router {
+    fn forwards_for(&self, proc_id: &crate::id::ProcId) {
+        let _ = self.state.owner.set(proc_id.name().to_owned());
+    }
+
     fn post(&self, envelope: MessageEnvelope, return_handle: &ReturnHandle) {
         let (frame, queue) = match self.route(&envelope) {
             Ok(route) => route,

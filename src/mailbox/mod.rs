@@ -26,7 +26,7 @@ pub(crate) use port::{PortSink, SerializedPort};
 pub use reordering::ReorderingSender;
 pub use undeliverable::{SendError, Undeliverable, UndeliverableReason};
 
-use crate::id::{ActorId, HANDLER_PORT_BIT, PortId};
+use crate::id::{ActorId, HANDLER_PORT_BIT, PortId, ProcId};
 use crate::sequencing::ReorderLimits;
 use crate::sync::Mutex;
 
@@ -62,6 +62,10 @@ pub trait MailboxSender: Send + Sync + 'static {
         envelope: MessageEnvelope,
         return_handle: &PortHandle<Undeliverable<MessageEnvelope>>,
     );
+
+    /// Told once, by the proc it forwards for, which proc that is (a router
+    /// names its channel tasks after it). Default: not needed.
+    fn forwards_for(&self, _proc_id: &ProcId) {}
 }
 
 /// Return `envelope` through `return_handle` with `reason`; if even that

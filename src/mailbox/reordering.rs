@@ -72,6 +72,10 @@ impl<S: MailboxSender> ReorderingSender<S> {
 }
 
 impl<S: MailboxSender> MailboxSender for ReorderingSender<S> {
+    fn forwards_for(&self, proc_id: &crate::id::ProcId) {
+        self.destination.forwards_for(proc_id);
+    }
+
     fn post(
         &self,
         envelope: MessageEnvelope,

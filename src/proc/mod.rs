@@ -306,6 +306,7 @@ impl Proc {
 
     /// A proc with an explicit configuration.
     pub fn with_config(proc_id: ProcId, forwarder: impl MailboxSender, config: ProcConfig) -> Self {
+        forwarder.forwards_for(&proc_id);
         let state = Arc::new(ProcState {
             proc_id,
             config,
