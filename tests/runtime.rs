@@ -478,7 +478,10 @@ fn recv_fails_once_every_handle_is_gone() {
             Ok(1),
             "what was queued still arrives"
         );
-        let closed = receiver.recv().await.unwrap_err();
+        let closed = lockstep::time::timeout(Duration::from_secs(5), receiver.recv())
+            .await
+            .expect("recv ends instead of waiting forever")
+            .unwrap_err();
         assert_eq!(&closed.port_id, receiver.port_id());
     });
 }

@@ -109,9 +109,9 @@ pub(crate) struct MailboxState {
 #[derive(Clone)]
 pub(crate) struct ReturnPath {
     handle: Option<PortHandle<Undeliverable<MessageEnvelope>>>,
-    /// Set when the actor is terminated by force (its proc crashed): what its
-    /// ports still hold is lost with it, as its work queue is (NET-4), not
-    /// sent on by a proc that is gone.
+    /// Set when the actor's proc crashed: what its ports still hold is lost
+    /// with it, as its work queue is (NET-4), not sent on by a proc that is
+    /// gone. (An actor terminated by force in a live proc still returns.)
     forced: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -120,7 +120,7 @@ impl ReturnPath {
     /// terminated by force (then it is logged as lost).
     pub(crate) fn send_back(&self, envelope: MessageEnvelope, reason: UndeliverableReason) {
         if self.forced.load(Ordering::Acquire) {
-            tracing::error!(%envelope, %reason, "lost with its actor, terminated by force");
+            tracing::error!(%envelope, %reason, "lost with its crashed proc");
             return;
         }
         match &self.handle {
@@ -199,9 +199,9 @@ impl Mailbox {
         spent.push_back(index);
     }
 
-    /// The actor is being terminated by force: its ports keep what they
-    /// hold (lost with it) rather than return it (see [`ReturnPath`]).
-    pub(crate) fn mark_terminated_by_force(&self) {
+    /// The actor's proc crashed: its ports keep what they hold (lost with
+    /// it) rather than return it (see [`ReturnPath`]).
+    pub(crate) fn mark_lost_with_proc(&self) {
         self.state.returns.forced.store(true, Ordering::Release);
     }
 

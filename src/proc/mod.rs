@@ -553,6 +553,13 @@ impl Proc {
     /// simulator's crash fault; a crashed proc keeps its id so a new proc can
     /// take its place on restart.
     pub fn crash(&self, reason: &str) {
+        // Every actor, child and client first: what their ports hold is lost
+        // with the proc (NET-4), before any is dropped.
+        for actor_id in self.all_actor_ids() {
+            if let Some(cell) = self.lookup(&actor_id) {
+                cell.mark_lost_with_proc();
+            }
+        }
         let cells: Vec<InstanceCell> = self
             .all_actor_ids()
             .iter()

@@ -209,13 +209,20 @@ impl<T> Inbound<T> {
         let (Some(buffer), SeqInfo::Session { session_id, seq }) = (&self.buffer, seq_info) else {
             return false;
         };
+        if crate::rt::mutation::enabled(crate::rt::mutation::REORDER_BYPASS) {
+            return false; // The planted bug bypasses the buffer: no slots.
+        }
         let mut ordering = buffer.lock();
         let Reordering { buffer, released } = &mut *ordering;
         match buffer.push(session_id, seq, None, released) {
-            Ok(PushOutcome::DuplicateDropped) | Err(_) => false,
+            Ok(PushOutcome::DuplicateDropped) => false,
             Ok(_) => {
                 released.drain(..).flatten().for_each(&mut release);
                 true
+            }
+            Err(error) => {
+                tracing::warn!(session_id, seq, %error, "could not fill a refused seq's slot; later messages wait behind it");
+                false
             }
         }
     }

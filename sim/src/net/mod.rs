@@ -785,8 +785,8 @@ impl State {
 /// duplication stream, and through it which later messages are duplicated).
 enum Draws {
     Original,
-    // Boxed: one per duplicate, and keeps the common `Original` small.
-    Duplicate(Box<rand_chacha::ChaCha8Rng>),
+    /// A splitmix64 state seeded from one duplication draw.
+    Duplicate(u64),
 }
 
 impl Draws {
@@ -794,16 +794,14 @@ impl Draws {
         if copy == 0 {
             Draws::Original
         } else {
-            use rand::SeedableRng;
-            let seed = random::next_u64(DUPLICATION);
-            Draws::Duplicate(Box::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed)))
+            Draws::Duplicate(random::next_u64(DUPLICATION))
         }
     }
 
     fn next(&mut self, stream: RandomStream) -> u64 {
         match self {
             Draws::Original => random::next_u64(stream),
-            Draws::Duplicate(rng) => rand::RngCore::next_u64(&mut **rng),
+            Draws::Duplicate(state) => crate::hash::splitmix64(state),
         }
     }
 

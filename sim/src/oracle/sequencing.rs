@@ -35,6 +35,15 @@ fn number(event: &Event, name: &str) -> u64 {
     }
 }
 
+/// Move `last` handled past the skipped seqs right after it.
+fn pass_skipped(last: &mut u64, skipped: Option<&mut BTreeSet<u64>>) {
+    if let Some(skipped) = skipped {
+        while skipped.remove(&(*last + 1)) {
+            *last += 1;
+        }
+    }
+}
+
 /// A sequenced send not yet accounted for.
 struct Pending {
     sender: String,
@@ -59,6 +68,8 @@ pub fn check(
     // has arrived in the destination proc (local sends arrive at once).
     let mut pending: BTreeMap<(u64, u64, String), Pending> = BTreeMap::new();
     let mut crashed_procs: BTreeSet<String> = BTreeSet::new();
+    // (session, actor) → seqs whose slots were filled (CH-13), not yet passed.
+    let mut skipped: BTreeMap<(u64, String), BTreeSet<u64>> = BTreeMap::new();
     // Buffer off: per actor, arrivals not yet handled, in arrival order.
     let mut arrivals: BTreeMap<String, std::collections::VecDeque<(u64, u64)>> = BTreeMap::new();
     for event in trace.events() {
@@ -160,17 +171,23 @@ pub fn check(
                     );
                 }
                 *last = (*last).max(seq);
+                pass_skipped(last, skipped.get_mut(&(session, actor)));
             }
             "seq_skipped" => {
                 // CH-13: a refused message's slot was filled; for a handler
-                // port it stands in for that seq's handling (SEQ-2 goes on).
+                // port it stands in for that seq's handling once the seqs
+                // before it are handled (SEQ-2 goes on past it).
                 let Ok(dest) = text(event, "dest").parse::<PortId>() else {
                     continue;
                 };
                 if dest.is_handler_port() {
                     let key = (number(event, "session"), dest.actor_id().to_string());
-                    let last = last_handled.entry(key).or_insert(0);
-                    *last = (*last).max(number(event, "seq"));
+                    skipped
+                        .entry(key.clone())
+                        .or_default()
+                        .insert(number(event, "seq"));
+                    let last = last_handled.entry(key.clone()).or_insert(0);
+                    pass_skipped(last, skipped.get_mut(&key));
                 }
             }
             "undeliverable" => {
@@ -220,5 +237,24 @@ pub fn check(
                 Some(*at),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: a filled slot (CH-13) counts as passed only once the seqs
+    /// before it are handled, so handling those is not reported as late.
+    #[test]
+    fn a_skipped_seq_ahead_of_a_gap_is_passed_only_when_the_gap_closes() {
+        let mut skipped = BTreeSet::from([3, 5]);
+        let mut last = 1;
+        pass_skipped(&mut last, Some(&mut skipped));
+        assert_eq!(last, 1, "seq 2 is not handled yet");
+        last = 2;
+        pass_skipped(&mut last, Some(&mut skipped));
+        assert_eq!(last, 3, "3 was skipped, 4 is next");
+        assert_eq!(skipped, BTreeSet::from([5]));
     }
 }
