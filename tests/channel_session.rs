@@ -442,3 +442,58 @@ fn ch_13_an_envelope_too_large_for_the_receiver_comes_back_and_the_rest_go_on() 
         assert_eq!((stats.envelopes_refused, stats.links_failed), (1, 0));
     });
 }
+
+/// Hands each blob it handles to the test.
+#[derive(Debug)]
+struct Collect(tokio::sync::mpsc::UnboundedSender<Vec<u8>>);
+
+impl lockstep::Actor for Collect {}
+
+impl lockstep::Handler<Vec<u8>> for Collect {
+    async fn handle(
+        &mut self,
+        _cx: &lockstep::Context<Self>,
+        blob: Vec<u8>,
+    ) -> Result<(), lockstep::HandlerError> {
+        self.0.send(blob)?;
+        Ok(())
+    }
+}
+
+lockstep::export!(Collect: Vec<u8>);
+
+/// Goal: CH-13 through an actor's handler port: after a refused (too large)
+/// message, the actor handles the next one from the same sender — its seq's
+/// slot in the actor's ordering stage was filled (`seq_skipped`).
+#[test]
+fn ch_13_an_actor_handles_what_follows_a_refused_message() {
+    on_both(|| async {
+        let config = ChannelConfig::default();
+        let transport = FaultyTransport {
+            inner: Transports::new(LocalNetwork::new(), config.frame_bytes_max),
+            faults: Faults::default(),
+        };
+        let small = ChannelConfig {
+            message_bytes_max: 1024,
+            ..config.clone()
+        };
+        let a = node("a", &transport, &config).await;
+        let b = node("b", &transport, &small).await;
+        let (client, _client) = a.proc.instance("client").unwrap();
+        let _returned = client.take_undeliverable_receiver().unwrap();
+        let (seen, mut collected) = tokio::sync::mpsc::unbounded_channel();
+        let collector: lockstep::ActorRef<Collect> =
+            b.proc.spawn("collect", Collect(seen)).unwrap().bind();
+        for blob in [vec![1; 8], vec![2; 4096], vec![3; 8]] {
+            collector.send(&client, blob).unwrap();
+        }
+        assert_eq!(
+            within("the first", collected.recv()).await,
+            Some(vec![1; 8])
+        );
+        assert_eq!(
+            within("the third", collected.recv()).await,
+            Some(vec![3; 8])
+        );
+    });
+}
