@@ -390,6 +390,23 @@ fn ch_12_a_misdirected_envelope_comes_back_and_is_not_relayed() {
     });
 }
 
+/// Nodes `a` (default limits) and `b`, which takes messages of at most
+/// 1,024 bytes, on one fault-free network (CH-13's setting).
+async fn sender_and_small_receiver() -> (Node, Node) {
+    let config = ChannelConfig::default();
+    let transport = FaultyTransport {
+        inner: Transports::new(LocalNetwork::new(), config.frame_bytes_max),
+        faults: Faults::default(),
+    };
+    let small = ChannelConfig {
+        message_bytes_max: 1024,
+        ..config.clone()
+    };
+    let a = node("a", &transport, &config).await;
+    let b = node("b", &transport, &small).await;
+    (a, b)
+}
+
 /// Goal: CH-13 — an envelope the receiving proc cannot take (larger than its
 /// `message_bytes_max`) comes back to its sender as `TooLarge`, and the
 /// session goes on: traffic behind it is delivered at once, without the link
@@ -399,17 +416,7 @@ fn ch_12_a_misdirected_envelope_comes_back_and_is_not_relayed() {
 #[test]
 fn ch_13_an_envelope_too_large_for_the_receiver_comes_back_and_the_rest_go_on() {
     on_both(|| async {
-        let config = ChannelConfig::default();
-        let transport = FaultyTransport {
-            inner: Transports::new(LocalNetwork::new(), config.frame_bytes_max),
-            faults: Faults::default(),
-        };
-        let small = ChannelConfig {
-            message_bytes_max: 1024,
-            ..config.clone()
-        };
-        let a = node("a", &transport, &config).await;
-        let b = node("b", &transport, &small).await;
+        let (a, b) = sender_and_small_receiver().await;
         let (client, _client) = a.proc.instance("client").unwrap();
         let mut returned = client.take_undeliverable_receiver().unwrap();
         let (sink, _sink) = b.proc.instance("sink").unwrap();
@@ -468,17 +475,7 @@ lockstep::export!(Collect: Vec<u8>);
 #[test]
 fn ch_13_an_actor_handles_what_follows_a_refused_message() {
     on_both(|| async {
-        let config = ChannelConfig::default();
-        let transport = FaultyTransport {
-            inner: Transports::new(LocalNetwork::new(), config.frame_bytes_max),
-            faults: Faults::default(),
-        };
-        let small = ChannelConfig {
-            message_bytes_max: 1024,
-            ..config.clone()
-        };
-        let a = node("a", &transport, &config).await;
-        let b = node("b", &transport, &small).await;
+        let (a, b) = sender_and_small_receiver().await;
         let (client, _client) = a.proc.instance("client").unwrap();
         let _returned = client.take_undeliverable_receiver().unwrap();
         let (seen, mut collected) = tokio::sync::mpsc::unbounded_channel();

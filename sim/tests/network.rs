@@ -116,6 +116,14 @@ impl Handler<u64> for Stopwatch {
 
 lockstep::export!(Stopwatch: u64);
 
+/// The timing tests' latency: uniform in 1..=50 ms.
+fn one_to_fifty_ms() -> Latency {
+    Latency::Uniform {
+        min: Duration::from_millis(1),
+        max: Duration::from_millis(50),
+    }
+}
+
 /// Transit time of each of 40 messages sent 100 s apart (far more than any
 /// delay here, so no message waits behind another), with uniform latency.
 fn transit_times(seed: u64, duplicate: f64, loss: f64) -> Vec<Duration> {
@@ -125,10 +133,7 @@ fn transit_times(seed: u64, duplicate: f64, loss: f64) -> Vec<Duration> {
         .run(async move {
             let network = Network::new(
                 NetworkConfig {
-                    latency: Latency::Uniform {
-                        min: Duration::from_millis(1),
-                        max: Duration::from_millis(50),
-                    },
+                    latency: one_to_fifty_ms(),
                     duplicate_probability: duplicate,
                     frame_loss_probability: loss,
                     retransmit_delay: Duration::from_secs(10),
@@ -327,10 +332,7 @@ fn transit_to_b(seed: u64, slow_c: bool) -> Vec<Duration> {
         .run(async move {
             let network = Network::new(
                 NetworkConfig {
-                    latency: Latency::Uniform {
-                        min: Duration::from_millis(1),
-                        max: Duration::from_millis(50),
-                    },
+                    latency: one_to_fifty_ms(),
                     ..NetworkConfig::default()
                 },
                 ProcConfig::default(),

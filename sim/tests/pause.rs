@@ -89,34 +89,61 @@ fn exec_7_a_paused_proc_runs_nothing_until_it_resumes() {
     assert_eq!(kinds, ["net_pause", "net_resume"]);
 }
 
+/// Procs `a` and `b` over the real session protocol; a client on `a` and a
+/// tally on `b` (counting into `handled`).
+struct SessionPair {
+    network: Network,
+    client: lockstep::Instance<()>,
+    _client: lockstep::ActorHandle<()>,
+    tally: ActorRef<Tally>,
+    handled: Arc<AtomicU64>,
+}
+
+/// Builds a [`SessionPair`]; call inside a world.
+fn session_pair() -> SessionPair {
+    let network = Network::new(
+        NetworkConfig {
+            transport: lockstep_sim::net::NetworkTransport::Session,
+            ..NetworkConfig::default()
+        },
+        ProcConfig::default(),
+    );
+    let (a, b) = (network.proc("a"), network.proc("b"));
+    let (client, client_handle) = a.instance("client").unwrap();
+    let handled = Arc::new(AtomicU64::new(0));
+    let tally = b
+        .spawn(
+            "tally",
+            Tally {
+                handled: handled.clone(),
+                ticks: Arc::default(),
+            },
+        )
+        .unwrap()
+        .bind();
+    SessionPair {
+        network,
+        client,
+        _client: client_handle,
+        tally,
+        handled,
+    }
+}
+
 /// Goal: EXEC-7 over the real session protocol: a paused proc's server
 /// and actors stop too, so a request to it is answered only after the resume.
 #[test]
 fn exec_7_a_paused_proc_answers_nothing_over_sessions_until_it_resumes() {
-    use lockstep_sim::net::NetworkTransport;
     let mut world = World::new(Config::with_seed(8));
     let waited = world
         .run(async {
-            let network = Network::new(
-                NetworkConfig {
-                    transport: NetworkTransport::Session,
-                    ..NetworkConfig::default()
-                },
-                ProcConfig::default(),
-            );
-            let (a, b) = (network.proc("a"), network.proc("b"));
-            let (client, _client) = a.instance("client").unwrap();
-            let handled = Arc::new(AtomicU64::new(0));
-            let tally: ActorRef<Tally> = b
-                .spawn(
-                    "tally",
-                    Tally {
-                        handled: handled.clone(),
-                        ticks: Arc::default(),
-                    },
-                )
-                .unwrap()
-                .bind();
+            let SessionPair {
+                network,
+                client,
+                _client,
+                tally,
+                handled,
+            } = session_pair();
             network.pause("b");
             let paused_at = lockstep::time::now();
             tally.send(&client, 1).unwrap();
@@ -150,30 +177,16 @@ fn exec_7_a_paused_proc_answers_nothing_over_sessions_until_it_resumes() {
 /// it forwards for.
 #[test]
 fn exec_7_a_paused_sender_sends_nothing_over_sessions() {
-    use lockstep_sim::net::NetworkTransport;
     let mut world = World::new(Config::with_seed(12));
     world
         .run(async {
-            let network = Network::new(
-                NetworkConfig {
-                    transport: NetworkTransport::Session,
-                    ..NetworkConfig::default()
-                },
-                ProcConfig::default(),
-            );
-            let (a, b) = (network.proc("a"), network.proc("b"));
-            let (client, _client) = a.instance("client").unwrap();
-            let handled = Arc::new(AtomicU64::new(0));
-            let tally: ActorRef<Tally> = b
-                .spawn(
-                    "tally",
-                    Tally {
-                        handled: handled.clone(),
-                        ticks: Arc::default(),
-                    },
-                )
-                .unwrap()
-                .bind();
+            let SessionPair {
+                network,
+                client,
+                _client,
+                tally,
+                handled,
+            } = session_pair();
             network.pause("a");
             tally.send(&client, 1).unwrap();
             lockstep::time::sleep(Duration::from_secs(3)).await;
