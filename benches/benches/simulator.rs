@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lockstep::{ActorHandle, Proc, ProcConfig};
 use lockstep_benches::workloads::{
-    Peer, Player, RemotePeer, RemotePlayer, STOP, players_ping_pong, raw_player,
+    Peer, Player, RemotePeer, RemotePlayer, STOP, players_ping_pong, raw_player, stop_all,
+    time_batches,
 };
 use lockstep_benches::{Target, fastest, report_rate, selected};
 use lockstep_sim::net::{Latency, Network, NetworkConfig};
@@ -69,13 +70,6 @@ async fn actors_ping_pong(iterations: u64) -> Duration {
     players_ping_pong(&Proc::local(), HOPS, iterations).await
 }
 
-async fn stop_all(actors: impl IntoIterator<Item = ActorHandle<Player>>) {
-    for actor in actors {
-        actor.drain_and_stop("done").expect("stop");
-        actor.await;
-    }
-}
-
 /// `iterations` batches of [`HOPS`] hops between two actors on two procs
 /// joined by the simulated network with zero latency; wall time.
 async fn procs_ping_pong(iterations: u64) -> Duration {
@@ -97,16 +91,11 @@ async fn procs_ping_pong(iterations: u64) -> Duration {
         .expect("ping is alive");
     pong.send(&client, RemotePeer(ping.bind()))
         .expect("pong is alive");
-    let start = Instant::now();
-    for _ in 0..iterations {
+    let elapsed = time_batches(iterations, &mut finished, || {
         ping.send(&client, HOPS).expect("ping is alive");
-        finished.recv().await.expect("a player signals");
-    }
-    let elapsed = start.elapsed();
-    for actor in [ping, pong] {
-        actor.drain_and_stop("done").expect("stop");
-        actor.await;
-    }
+    })
+    .await;
+    stop_all([ping, pong]).await;
     elapsed
 }
 

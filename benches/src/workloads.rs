@@ -13,7 +13,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use lockstep::{Actor, ActorRef, Context, Handler, HandlerError, PortHandle, Proc};
+use lockstep::{Actor, ActorHandle, ActorRef, Context, Handler, HandlerError, PortHandle, Proc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -202,16 +202,13 @@ pub async fn count_batches(proc: &Proc, batch: u64, sequenced: bool, iterations:
     let _reference = sequenced.then(|| counter.bind::<Counter>());
     let port = counter.port::<u64>();
     assert_eq!(port.is_bound(), sequenced, "sends are sequenced iff bound");
-    let start = Instant::now();
-    for _ in 0..iterations {
+    let elapsed = time_batches(iterations, &mut finished, || {
         for message in 0..batch {
             port.send(&client, message).expect("the counter is alive");
         }
-        finished.recv().await.expect("the counter signals");
-    }
-    let elapsed = start.elapsed();
-    counter.drain_and_stop("benchmark done").expect("stop");
-    counter.await;
+    })
+    .await;
+    stop_all([counter]).await;
     elapsed
 }
 
@@ -229,15 +226,33 @@ pub async fn players_ping_pong(proc: &Proc, hops: u64, iterations: u64) -> Durat
     pong.send(&client, Peer(ping.port()))
         .expect("pong is alive");
     let serve = ping.port::<u64>();
+    let elapsed = time_batches(iterations, &mut finished, || {
+        serve.send(&client, hops).expect("ping is alive");
+    })
+    .await;
+    stop_all([ping, pong]).await;
+    elapsed
+}
+
+/// Wall time of `iterations` rounds: `start_round`, then wait for one
+/// signal on `finished`.
+pub async fn time_batches(
+    iterations: u64,
+    finished: &mut mpsc::UnboundedReceiver<()>,
+    mut start_round: impl FnMut(),
+) -> Duration {
     let start = Instant::now();
     for _ in 0..iterations {
-        serve.send(&client, hops).expect("ping is alive");
-        finished.recv().await.expect("a player signals");
+        start_round();
+        finished.recv().await.expect("the workload signals");
     }
-    let elapsed = start.elapsed();
-    for player in [ping, pong] {
-        player.drain_and_stop("benchmark done").expect("stop");
-        player.await;
+    start.elapsed()
+}
+
+/// Drain and stop each of `actors`, waiting for each to end.
+pub async fn stop_all<A: Actor>(actors: impl IntoIterator<Item = ActorHandle<A>>) {
+    for actor in actors {
+        actor.drain_and_stop("benchmark done").expect("stop");
+        actor.await;
     }
-    elapsed
 }
