@@ -26,11 +26,22 @@ pub use backend::MutexGuard;
 /// Atomics from the active backend.
 pub mod atomic {
     #[cfg(lockstep_loom)]
-    pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, fence};
+    pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
     #[cfg(not(lockstep_loom))]
-    pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, fence};
+    pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 
     pub use std::sync::atomic::Ordering;
+
+    /// Where two `SeqCst` accesses must stay ordered as a store followed by
+    /// a load (a two-flag handshake). The language's single total order of
+    /// `SeqCst` accesses already keeps them so; loom models `SeqCst`
+    /// accesses as acquire/release only, so under loom this is a `SeqCst`
+    /// fence, and in real builds nothing (no `mfence` on the send path).
+    #[inline(always)]
+    pub fn seq_cst_handshake() {
+        #[cfg(lockstep_loom)]
+        loom::sync::atomic::fence(Ordering::SeqCst);
+    }
 }
 
 /// A mutual-exclusion lock whose [`lock`](Mutex::lock) returns the guard.

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use crate::sync::Mutex;
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering, seq_cst_handshake};
 
 /// One waker slot shared by an actor's queues.
 pub(crate) struct Doorbell {
@@ -52,12 +52,11 @@ impl Doorbell {
             _ => *slot = Some(waker.clone()),
         }
         drop(slot);
-        // published after the waker; the fence orders it before the
-        // caller's re-check of the queues (a store followed by a load needs
-        // one: this is the two-flag handshake, and the sender's side is in
-        // `ring`).
+        // published after the waker, and before the caller's re-check
+        // of the queues (a two-flag handshake; the sender's side is in
+        // `ring`). All four accesses are `SeqCst`.
         self.waiting.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        seq_cst_handshake();
     }
 
     /// The loop found work after registering: it is not going to sleep, so
@@ -77,7 +76,7 @@ impl Doorbell {
     /// Wake the loop if it asked to be woken.
     fn ring(&self) {
         // the item's count is published before `waiting` is read.
-        fence(Ordering::SeqCst);
+        seq_cst_handshake();
         if self.waiting.swap(false, Ordering::SeqCst) {
             if let Some(waker) = self.waker.lock().as_ref() {
                 waker.wake_by_ref();
