@@ -91,9 +91,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit_bytes: u64) -> Result<T, 
 /// at most `limit_bytes` (CODEC-2). For looking into a value that cannot be
 /// decoded whole (say, who sent an envelope too large to take).
 pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8], limit_bytes: u64) -> Result<T, CodecError> {
-    bincode::DefaultOptions::new()
-        .with_limit(limit_bytes)
-        .with_fixint_encoding()
+    options(limit_bytes)
         .allow_trailing_bytes()
         .deserialize(bytes)
         .map_err(|error| classify::<T>(&error, limit_bytes))

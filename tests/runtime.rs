@@ -506,6 +506,29 @@ fn ud_1_an_abandoned_once_port_wait_returns_its_message() {
     });
 }
 
+/// Goal: CH-13 at the port: a sequenced message the port refuses (here, the
+/// wrong type) comes back, and its seq's slot is filled, so the next message
+/// from the same sender is delivered rather than held behind a gap.
+#[test]
+fn a_refused_message_does_not_hold_back_the_next_one() {
+    on_both(|| async {
+        let (_proc, client, _client, mut returned) = returning_client();
+        let (port, mut receiver) = client.open_port::<u64>();
+        let port_ref = port.bind();
+        PortRef::<String>::attest(port_ref.port_id().clone())
+            .send(&client, "not a number".to_owned())
+            .unwrap();
+        port_ref.send(&client, 7).unwrap();
+        let back = returned.recv().await.unwrap();
+        assert!(
+            matches!(back.reason, UndeliverableReason::TypeMismatch { .. }),
+            "{back}"
+        );
+        let next = lockstep::time::timeout(Duration::from_secs(5), receiver.recv()).await;
+        assert_eq!(next.expect("not held behind the refused seq"), Ok(7));
+    });
+}
+
 /// Goal: UD-1 for local sends: a handle send to a terminated actor fails
 /// synchronously and hands the message back.
 #[test]

@@ -22,7 +22,6 @@ use super::link::{FrameTx, Link, Transport};
 use super::session::{LinkState, ReturnCause, Returned, SenderSession};
 use super::wire::{DataFrame, SessionMessage};
 use super::{AddrError, ChannelAddr, ChannelConfig, ChannelError};
-use crate::codec::CodecError;
 use crate::mailbox::{
     MailboxSender, MessageEnvelope, PortHandle, Undeliverable, UndeliverableReason,
     return_undeliverable,
@@ -215,15 +214,8 @@ impl Router {
         // Encoded once, straight after room for the session's `Data` header;
         // before the channel, so a refused message opens no connection.
         let limit = self.state.config.message_bytes_max;
-        let frame = DataFrame::encode(envelope, limit).map_err(|error| match error {
-            CodecError::TooLarge { limit_bytes } => UndeliverableReason::TooLarge {
-                type_name: envelope.type_name().to_owned(),
-                limit_bytes,
-            },
-            error => UndeliverableReason::Malformed {
-                detail: error.to_string(),
-            },
-        })?;
+        let frame = DataFrame::encode(envelope, limit)
+            .map_err(|error| UndeliverableReason::from_codec(error, envelope.type_name()))?;
         let queue = self
             .channel_for(address)
             .map_err(|error| UndeliverableReason::Transport {

@@ -482,16 +482,8 @@ fn refuse(
         return;
     }
     tracing::warn!(%sender, %dest, %error, "refused an envelope this proc cannot take");
-    let reason = match error {
-        CodecError::TooLarge { limit_bytes } => UndeliverableReason::TooLarge {
-            type_name: type_name.clone().unwrap_or_default(),
-            limit_bytes,
-        },
-        other => UndeliverableReason::Malformed {
-            detail: other.to_string(),
-        },
-    };
     let type_name = type_name.unwrap_or_else(|| "(unreadable)".to_owned());
+    let reason = UndeliverableReason::from_codec(error, &type_name);
     // Its seq must not become a gap the messages behind it wait on forever.
     proc.skip_refused(&dest, headers.seq_info());
     let envelope = MessageEnvelope::new(sender, dest, headers, type_name, Payload::LocalOnly);

@@ -112,14 +112,14 @@ pub(crate) struct ReturnPath {
     /// Set when the actor's proc crashed: what its ports still hold is lost
     /// with it, as its work queue is (NET-4), not sent on by a proc that is
     /// gone. (An actor terminated by force in a live proc still returns.)
-    forced: Arc<std::sync::atomic::AtomicBool>,
+    lost_with_proc: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ReturnPath {
-    /// Return `envelope` to its sender with `reason`, unless the actor was
-    /// terminated by force (then it is logged as lost).
+    /// Return `envelope` to its sender with `reason`, unless the actor's
+    /// proc crashed (then it is logged as lost).
     pub(crate) fn send_back(&self, envelope: MessageEnvelope, reason: UndeliverableReason) {
-        if self.forced.load(Ordering::Acquire) {
+        if self.lost_with_proc.load(Ordering::Acquire) {
             tracing::error!(%envelope, %reason, "lost with its crashed proc");
             return;
         }
@@ -156,7 +156,7 @@ impl Mailbox {
                 registered: Mutex::new(BTreeMap::new()),
                 returns: ReturnPath {
                     handle: returns,
-                    forced: Arc::default(),
+                    lost_with_proc: Arc::default(),
                 },
                 spent_once_ports: Mutex::new(std::collections::VecDeque::new()),
             }),
@@ -202,7 +202,10 @@ impl Mailbox {
     /// The actor's proc crashed: its ports keep what they hold (lost with
     /// it) rather than return it (see [`ReturnPath`]).
     pub(crate) fn mark_lost_with_proc(&self) {
-        self.state.returns.forced.store(true, Ordering::Release);
+        self.state
+            .returns
+            .lost_with_proc
+            .store(true, Ordering::Release);
     }
 
     /// Where this mailbox's ports send back what they cannot hand over.

@@ -225,7 +225,15 @@ impl<M: RemoteMessage> SerializedPort for PortState<M> {
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
         let message = match decode_for::<M>(&self.mailbox, &self.port_id, &envelope) {
             Ok(message) => message,
-            Err(reason) => return Err((envelope, reason)),
+            Err(reason) => {
+                // CH-13: refused here, so its seq must not become a gap the
+                // messages behind it wait on forever.
+                let seq_info = envelope.headers().seq_info();
+                if self.sink.skip(seq_info) {
+                    crate::observe::skipped(&self.port_id, seq_info);
+                }
+                return Err((envelope, reason));
+            }
         };
         self.sink
             .deliver(message, envelope.headers().clone(), envelope.sender())
@@ -305,15 +313,7 @@ pub(crate) fn envelope_for<M: RemoteMessage>(
             Payload::Serialized(bytes),
         )),
         Err(error) => {
-            let reason = match error {
-                codec::CodecError::TooLarge { limit_bytes } => UndeliverableReason::TooLarge {
-                    type_name: std::any::type_name::<M>().to_owned(),
-                    limit_bytes,
-                },
-                other => UndeliverableReason::Malformed {
-                    detail: other.to_string(),
-                },
-            };
+            let reason = UndeliverableReason::from_codec(error, std::any::type_name::<M>());
             Err(SendError::new(message, reason))
         }
     }

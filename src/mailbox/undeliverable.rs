@@ -121,6 +121,21 @@ pub enum UndeliverableReason {
     },
 }
 
+impl UndeliverableReason {
+    /// Why a message of type `type_name` could not be encoded or decoded.
+    pub fn from_codec(error: crate::codec::CodecError, type_name: &str) -> Self {
+        match error {
+            crate::codec::CodecError::TooLarge { limit_bytes } => UndeliverableReason::TooLarge {
+                type_name: type_name.to_owned(),
+                limit_bytes,
+            },
+            other => UndeliverableReason::Malformed {
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
 impl From<AdmissionError> for UndeliverableReason {
     fn from(error: AdmissionError) -> Self {
         UndeliverableReason::Ordering(error.to_string())

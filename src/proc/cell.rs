@@ -270,15 +270,15 @@ impl InstanceCell {
 }
 
 impl InstanceCell {
-    /// Terminate a wedged actor from outside: abort its task, fail it, and do
-    /// the same to its children first. Work still queued is lost with the
-    /// task, which is logged (the one place UD-1 cannot hold).
     /// Its proc crashed: what its ports hold is lost with it, like its work
     /// queue (NET-4), rather than returned by a proc that is gone.
     pub(crate) fn mark_lost_with_proc(&self) {
         self.state.mailbox.mark_lost_with_proc();
     }
 
+    /// Terminate a wedged actor from outside: abort its task, fail it, and do
+    /// the same to its children first. Work still queued is lost with the
+    /// task, which is logged (the one place UD-1 cannot hold).
     pub(crate) fn terminate_by_force(&self, reason: String) {
         for child in self.children() {
             child.terminate_by_force(format!("parent {} was terminated", self.actor_id()));

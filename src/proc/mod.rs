@@ -409,9 +409,7 @@ impl Proc {
     /// messages behind it are handled rather than held behind a gap that can
     /// never close. Traced as `seq_skipped`.
     pub(crate) fn skip_refused(&self, dest: &crate::id::PortId, seq_info: SeqInfo) {
-        if dest.actor_id().proc_id() != self.proc_id() {
-            return;
-        }
+        // (Another proc's actor is never found here.)
         if let Some(cell) = self.lookup(dest.actor_id()) {
             if cell.state.mailbox.skip(dest, seq_info) {
                 crate::observe::skipped(dest, seq_info);
@@ -553,20 +551,17 @@ impl Proc {
     /// simulator's crash fault; a crashed proc keeps its id so a new proc can
     /// take its place on restart.
     pub fn crash(&self, reason: &str) {
-        // Every actor, child and client first: what their ports hold is lost
-        // with the proc (NET-4), before any is dropped.
-        for actor_id in self.all_actor_ids() {
-            if let Some(cell) = self.lookup(&actor_id) {
-                cell.mark_lost_with_proc();
-            }
-        }
         let cells: Vec<InstanceCell> = self
             .all_actor_ids()
             .iter()
             .filter_map(|actor_id| self.lookup(actor_id))
-            .filter(|cell| cell.state.parent.is_none())
             .collect();
-        for cell in cells {
+        // Every actor, child and client first: what their ports hold is lost
+        // with the proc (NET-4), before any is dropped.
+        for cell in &cells {
+            cell.mark_lost_with_proc();
+        }
+        for cell in cells.into_iter().filter(|cell| cell.state.parent.is_none()) {
             if cell.status() == ActorStatus::Client {
                 cell.state
                     .status

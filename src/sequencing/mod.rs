@@ -130,6 +130,23 @@ impl<T> std::ops::DerefMut for Reordering<T> {
     }
 }
 
+/// Push `slot` as seq `seq` of `session_id` under the buffer's lock, and
+/// hand what that releases, in order and without the filled (`None`) slots,
+/// to `release` (still under the lock: concurrent senders cannot interleave).
+fn push<T>(
+    buffer: &Mutex<Reordering<Option<T>>>,
+    session_id: u64,
+    seq: u64,
+    slot: Option<T>,
+    release: impl FnMut(T),
+) -> Result<PushOutcome, ReorderError<Option<T>>> {
+    let mut ordering = buffer.lock();
+    let Reordering { buffer, released } = &mut *ordering;
+    let outcome = buffer.push(session_id, seq, slot, released);
+    released.drain(..).flatten().for_each(release);
+    outcome
+}
+
 /// The item of an admission that handed one in (never a skip's `None`).
 fn admitted<T>(item: Option<T>) -> T {
     item.expect("admissions carry an item")
@@ -169,17 +186,12 @@ impl<T> Inbound<T> {
                 return Ok(());
             }
         };
-        let mut ordering = buffer.lock();
-        let Reordering { buffer, released } = &mut *ordering;
-        match buffer.push(session_id, seq, Some(item), released) {
+        match push(buffer, session_id, seq, Some(item), release) {
             Ok(PushOutcome::DuplicateDropped) => {
                 crate::observe::duplicate_dropped(session_id, seq);
                 Ok(())
             }
-            Ok(_) => {
-                released.drain(..).flatten().for_each(&mut release);
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             Err(ReorderError::InvalidSeqZero { session_id, item }) => Err((
                 admitted(item),
                 AdmissionError::InvalidSeqZero { session_id },
@@ -205,21 +217,16 @@ impl<T> Inbound<T> {
     /// buffer off, or for `Direct` traffic, there is no slot to fill.
     /// Returns whether a slot was filled (a repeat of a seq already passed
     /// fills nothing).
-    pub(crate) fn skip(&self, seq_info: SeqInfo, mut release: impl FnMut(T)) -> bool {
+    pub(crate) fn skip(&self, seq_info: SeqInfo, release: impl FnMut(T)) -> bool {
         let (Some(buffer), SeqInfo::Session { session_id, seq }) = (&self.buffer, seq_info) else {
             return false;
         };
         if crate::rt::mutation::enabled(crate::rt::mutation::REORDER_BYPASS) {
             return false; // The planted bug bypasses the buffer: no slots.
         }
-        let mut ordering = buffer.lock();
-        let Reordering { buffer, released } = &mut *ordering;
-        match buffer.push(session_id, seq, None, released) {
+        match push(buffer, session_id, seq, None, release) {
             Ok(PushOutcome::DuplicateDropped) => false,
-            Ok(_) => {
-                released.drain(..).flatten().for_each(&mut release);
-                true
-            }
+            Ok(_) => true,
             Err(error) => {
                 tracing::warn!(session_id, seq, %error, "could not fill a refused seq's slot; later messages wait behind it");
                 false
