@@ -184,7 +184,7 @@ impl WorldHandle {
 
     /// A network with this run's fault mix ([`crate::net::Network::for_this_world`]).
     pub fn network(&self, proc_config: lockstep::ProcConfig) -> crate::net::Network {
-        crate::net::Network::new(self.fault_mix().network, proc_config)
+        crate::net::Network::for_profile(self.profile, self.seed, proc_config)
     }
 }
 
@@ -194,6 +194,8 @@ pub(crate) struct Plan {
     pub(crate) seeds: Vec<u64>,
     pub(crate) jobs: usize,
     pub(crate) replay: bool,
+    /// The fault profile `Network::for_this_world` builds (`calm` if unset).
+    pub(crate) profile: Profile,
 }
 
 /// Why the environment variables could not be used.
@@ -203,6 +205,9 @@ pub enum PlanError {
     /// `LOCKSTEP_SEED` is not a seed.
     #[error("LOCKSTEP_SEED: {0}")]
     Seed(#[from] SeedParseError),
+    /// The configured profile (or `LOCKSTEP_PROFILE`) is not a profile.
+    #[error(transparent)]
+    Profile(#[from] UnknownProfile),
     /// `LOCKSTEP_SEEDS` or `LOCKSTEP_JOBS` is not a positive integer.
     #[error("{name}=`{value}` is not a positive integer")]
     Count {
@@ -226,12 +231,14 @@ pub(crate) fn plan(
     config: &CheckConfig,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Plan, PlanError> {
+    let profile = Profile::named_or_calm(config.world.profile.as_deref())?;
     if let Some(text) = lookup("LOCKSTEP_SEED") {
         // CHECK-1: exactly this seed, once.
         return Ok(Plan {
             seeds: vec![seed::parse(&text)?],
             jobs: 1,
             replay: true,
+            profile,
         });
     }
     let jobs =
@@ -245,6 +252,7 @@ pub(crate) fn plan(
         seeds,
         jobs: jobs.max(1),
         replay: false,
+        profile,
     })
 }
 
@@ -275,11 +283,8 @@ where
     if let Ok(profile) = std::env::var("LOCKSTEP_PROFILE") {
         config.world.profile = Some(profile);
     }
-    // Validated now, wherever it came from (the attribute, the config or
-    // `LOCKSTEP_PROFILE`), so a typo is an error rather than a silent calm run.
-    if let Err(error) = profile_of(&config) {
-        panic!("lockstep-sim: {error}");
-    }
+    // The plan validates the profile, wherever it came from (the attribute,
+    // the config or `LOCKSTEP_PROFILE`): a typo is an error, not a calm run.
     let plan = plan(&config, |name| std::env::var(name).ok())
         .unwrap_or_else(|error| panic!("lockstep-sim: {error}"));
     eprintln!("{}", banner(&config, &plan));
@@ -308,7 +313,7 @@ where
     if plan.jobs <= 1 || plan.seeds.len() <= 1 {
         let mut runs = Vec::with_capacity(plan.seeds.len());
         for &seed in &plan.seeds {
-            let run = run_seed(&config.world, seed, body);
+            let run = run_seed(&config.world, plan.profile, seed, body);
             let failed = run.failure.is_some();
             runs.push(run);
             if failed {
@@ -328,7 +333,7 @@ where
                     let Some(&seed) = plan.seeds.get(index) else {
                         break;
                     };
-                    let run = run_seed(&config.world, seed, body);
+                    let run = run_seed(&config.world, plan.profile, seed, body);
                     if run.failure.is_some() {
                         stop.store(true, Ordering::Release);
                     }
@@ -353,17 +358,13 @@ where
 }
 
 /// Runs one seed in a fresh world; the body is called inside the world.
-fn run_seed<F, Fut>(template: &Config, seed: u64, body: &F) -> SeedRun
+fn run_seed<F, Fut>(template: &Config, profile: Profile, seed: u64, body: &F) -> SeedRun
 where
     F: Fn(WorldHandle) -> Fut,
     Fut: Future,
     Fut::Output: Outcome,
 {
-    let handle = WorldHandle {
-        seed,
-        // Validated by `check` before any run.
-        profile: Profile::named_or_calm(template.profile.as_deref()).unwrap_or(Profile::Calm),
-    };
+    let handle = WorldHandle { seed, profile };
     let mut world = World::new(template.clone().seed(seed));
     let outcome = world.run(async { body(handle).await.into_result() });
     let failure = match outcome {
@@ -380,15 +381,9 @@ where
     }
 }
 
-/// The fault profile bodies get from `Network::for_this_world` (`calm`
-/// when none is set), or why the configured name is not one.
-fn profile_of(config: &CheckConfig) -> Result<Profile, UnknownProfile> {
-    Profile::named_or_calm(config.world.profile.as_deref())
-}
-
 fn banner(config: &CheckConfig, plan: &Plan) -> String {
     let name = config.test_name.as_deref().unwrap_or("(unnamed)");
-    let profile = profile_of(config).unwrap_or(Profile::Calm);
+    let profile = plan.profile;
     if plan.replay {
         // One seed: its whole derived fault mix, as `Network::for_this_world`
         // will build it.
@@ -493,7 +488,8 @@ mod tests {
             Plan {
                 seeds: vec![42],
                 jobs: 1,
-                replay: true
+                replay: true,
+                profile: Profile::Calm,
             }
         );
     }

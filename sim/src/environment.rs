@@ -75,15 +75,16 @@ impl Environment for SimEnvironment {
         let inherited = core
             .current
             .map_or(0, |current| core.tasks.skew_ns(current));
-        let skew = proc_of_task(name)
+        let named_owner = proc_of_task(name);
+        let skew = named_owner
             .and_then(|proc| core.clock_skews.get(proc).copied())
             .unwrap_or(inherited);
         // EXEC-7: the same attribution decides which tasks a paused proc
         // stops; the network's couriers belong to no proc (what is on the
         // wire still arrives).
-        let proc = match proc_of_task(name) {
+        let proc = match named_owner {
             Some(proc) => Some(core.tasks.intern_name(proc)),
-            None if name.starts_with("net:") => None,
+            None if name.starts_with(crate::net::COURIER_TASK_PREFIX) => None,
             None => core
                 .current
                 .and_then(|current| core.tasks.proc_of(current).cloned()),

@@ -38,12 +38,11 @@ impl Latency {
         match self {
             Latency::Fixed(latency) => *latency,
             Latency::Uniform { min, max } => {
-                let span = u128::from(max.saturating_sub(*min).as_nanos() as u64) + 1;
-                // Multiply-shift, as `random::below` does.
-                *min + Duration::from_nanos(((u128::from(bits) * span) >> 64) as u64)
+                let span = max.saturating_sub(*min).as_nanos() as u64;
+                *min + Duration::from_nanos(crate::hash::below(bits, span.saturating_add(1)))
             }
             Latency::Exponential { mean, max } => {
-                let unit = (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+                let unit = crate::hash::unit_f64(bits);
                 let draw = -(1.0 - unit).ln() * mean.as_secs_f64();
                 Duration::from_secs_f64(draw).min(*max)
             }

@@ -58,8 +58,12 @@ use lockstep::{
 pub use latency::Latency;
 pub use transport::{FRAME_LATENCY, FRAME_LOSS, SCHEME, SimTransport};
 
-// NET-6: a duplicate copy draws its path, delay and losses from the
-// duplication stream, so even the copies' draws vanish with duplication.
+/// How a path's courier task's name starts (`net:a->b`): such tasks belong
+/// to no proc, so pausing one never stops what is already on the wire.
+pub(crate) const COURIER_TASK_PREFIX: &str = "net:";
+
+// NET-6: one stream per fault concern. A duplicate takes one draw from the
+// duplication stream and derives its path, delay and losses from it (`Draws`).
 /// Per-message latency of the original copy.
 pub const LATENCY: RandomStream = RandomStream("network.latency");
 /// Which path of a link a message takes.
@@ -260,6 +264,11 @@ impl Network {
         .expect("Network::for_this_world runs inside a simulated world");
         let profile = crate::fault::Profile::named_or_calm(profile.as_deref())
             .unwrap_or_else(|error| panic!("lockstep-sim: {error}"));
+        Self::for_profile(profile, seed, proc_config)
+    }
+
+    /// A network with the fault mix `profile` derives for `seed`.
+    pub fn for_profile(profile: crate::fault::Profile, seed: u64, proc_config: ProcConfig) -> Self {
         Self::new(
             crate::fault::FaultMix::derive(profile, seed).network,
             proc_config,
@@ -687,7 +696,7 @@ impl Network {
         }
         for key in couriers {
             let network = self.clone();
-            let name = format!("net:{}->{}", key.0, key.1);
+            let name = format!("{COURIER_TASK_PREFIX}{}->{}", key.0, key.1);
             drop(lockstep::rt::spawn(&name, network.carry(key)));
         }
     }
@@ -805,14 +814,12 @@ impl Draws {
         }
     }
 
-    /// In `0..bound`, by multiply-shift (as `random::below`).
     fn below(&mut self, stream: RandomStream, bound: u64) -> u64 {
-        ((u128::from(self.next(stream)) * u128::from(bound)) >> 64) as u64
+        crate::hash::below(self.next(stream), bound)
     }
 
-    /// In `[0, 1)` (as `random::unit_f64`).
     fn unit(&mut self, stream: RandomStream) -> f64 {
-        (self.next(stream) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        crate::hash::unit_f64(self.next(stream))
     }
 }
 
