@@ -103,11 +103,10 @@ pub enum AdmissionError {
 ///
 /// With the buffer off (a per-proc switch) it releases in arrival order.
 ///
-/// Its buffer holds `Option<T>`: `None` fills the slot of a seq that was
-/// refused on the way ([`Inbound::skip`], CH-13), so what follows it is not
-/// held behind a gap that can never close.
+/// A seq refused on its way is passed over ([`Inbound::skip`], CH-13), so
+/// what follows it is not held behind a gap that can never close.
 pub(crate) struct Inbound<T> {
-    buffer: Option<Mutex<Reordering<Option<T>>>>,
+    buffer: Option<Mutex<Reordering<T>>>,
 }
 
 /// The reorder buffer and the list its releases go through, kept between
@@ -128,28 +127,6 @@ impl<T> std::ops::DerefMut for Reordering<T> {
     fn deref_mut(&mut self) -> &mut ReorderBuffer<T> {
         &mut self.buffer
     }
-}
-
-/// Push `slot` as seq `seq` of `session_id` under the buffer's lock, and
-/// hand what that releases, in order and without the filled (`None`) slots,
-/// to `release` (still under the lock: concurrent senders cannot interleave).
-fn push<T>(
-    buffer: &Mutex<Reordering<Option<T>>>,
-    session_id: u64,
-    seq: u64,
-    slot: Option<T>,
-    release: impl FnMut(T),
-) -> Result<PushOutcome, ReorderError<Option<T>>> {
-    let mut ordering = buffer.lock();
-    let Reordering { buffer, released } = &mut *ordering;
-    let outcome = buffer.push(session_id, seq, slot, released);
-    released.drain(..).flatten().for_each(release);
-    outcome
-}
-
-/// The item of an admission that handed one in (never a skip's `None`).
-fn admitted<T>(item: Option<T>) -> T {
-    item.expect("admissions carry an item")
 }
 
 impl<T> Inbound<T> {
@@ -186,23 +163,26 @@ impl<T> Inbound<T> {
                 return Ok(());
             }
         };
-        match push(buffer, session_id, seq, Some(item), release) {
+        let mut ordering = buffer.lock();
+        let Reordering { buffer, released } = &mut *ordering;
+        let outcome = buffer.push(session_id, seq, item, released);
+        released.drain(..).for_each(&mut release);
+        match outcome {
             Ok(PushOutcome::DuplicateDropped) => {
                 crate::observe::duplicate_dropped(session_id, seq);
                 Ok(())
             }
             Ok(_) => Ok(()),
-            Err(ReorderError::InvalidSeqZero { session_id, item }) => Err((
-                admitted(item),
-                AdmissionError::InvalidSeqZero { session_id },
-            )),
+            Err(ReorderError::InvalidSeqZero { session_id, item }) => {
+                Err((item, AdmissionError::InvalidSeqZero { session_id }))
+            }
             Err(ReorderError::BufferFull {
                 session_id,
                 seq,
                 buffered,
                 item,
             }) => Err((
-                admitted(item),
+                item,
                 AdmissionError::BufferFull {
                     session_id,
                     seq,
@@ -212,11 +192,10 @@ impl<T> Inbound<T> {
         }
     }
 
-    /// Fill the slot of `seq_info`, a message refused before it got here
-    /// (CH-13), and release what waited behind it, in order. With the
-    /// buffer off, or for `Direct` traffic, there is no slot to fill.
-    /// Returns whether a slot was filled (a repeat of a seq already passed
-    /// fills nothing).
+    /// Pass over `seq_info`, a message refused before it got here (CH-13),
+    /// and release what waited behind it, in order. With the buffer off, or
+    /// for `Direct` traffic, there is nothing to pass. Whether the seq was
+    /// still to come (a repeat, or a seq already passed, is not).
     pub(crate) fn skip(&self, seq_info: SeqInfo, release: impl FnMut(T)) -> bool {
         let (Some(buffer), SeqInfo::Session { session_id, seq }) = (&self.buffer, seq_info) else {
             return false;
@@ -224,14 +203,11 @@ impl<T> Inbound<T> {
         if crate::rt::mutation::enabled(crate::rt::mutation::REORDER_BYPASS) {
             return false; // The planted bug bypasses the buffer: no slots.
         }
-        match push(buffer, session_id, seq, None, release) {
-            Ok(PushOutcome::DuplicateDropped) => false,
-            Ok(_) => true,
-            Err(error) => {
-                tracing::warn!(session_id, seq, %error, "could not fill a refused seq's slot; later messages wait behind it");
-                false
-            }
-        }
+        let mut ordering = buffer.lock();
+        let Reordering { buffer, released } = &mut *ordering;
+        let skipped = buffer.skip(session_id, seq, released);
+        released.drain(..).for_each(release);
+        skipped
     }
 
     /// The ordering snapshot of every session (empty with the buffer off).
@@ -250,12 +226,7 @@ impl<T> Inbound<T> {
     /// Take every message held behind a gap (the destination is terminating).
     pub(crate) fn take_buffered(&self) -> Vec<T> {
         match &self.buffer {
-            Some(buffer) => buffer
-                .lock()
-                .take_buffered()
-                .into_iter()
-                .flatten()
-                .collect(),
+            Some(buffer) => buffer.lock().take_buffered(),
             None => Vec::new(),
         }
     }
@@ -304,5 +275,28 @@ mod tests {
         assert!(!inbound.skip(SeqInfo::Direct, |item: &str| released.push(item)));
         let unordered = Inbound::<&str>::new(None);
         assert!(!unordered.skip(session(1), |_| unreachable!()));
+    }
+
+    /// Goal: a skip ahead of the window is passed over when the window gets
+    /// there: seq 6 is refused before seq 5 arrives; 5 then releases, 6 is
+    /// passed, 7 is due at once.
+    #[test]
+    fn skip_ahead_of_a_gap_is_passed_when_the_gap_closes() {
+        let inbound = Inbound::new(Some(ReorderLimits::default()));
+        let mut released = Vec::new();
+        for seq in 1..=4 {
+            inbound
+                .admit(session(seq), seq, |item| released.push(item))
+                .unwrap();
+        }
+        assert!(inbound.skip(session(6), |item| released.push(item)));
+        assert_eq!(inbound.buffered_total(), 0, "a skip holds no message");
+        inbound
+            .admit(session(5), 5, |item| released.push(item))
+            .unwrap();
+        inbound
+            .admit(session(7), 7, |item| released.push(item))
+            .unwrap();
+        assert_eq!(released, [1, 2, 3, 4, 5, 7]);
     }
 }

@@ -37,7 +37,7 @@
 //! come within reach migrate into the ring. In-order arrival with nothing
 //! buffered touches neither and allocates nothing beyond the caller's `released`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -305,6 +305,24 @@ impl<T> ReorderBuffer<T> {
         Ok(outcome)
     }
 
+    /// Seq `seq` of session `session_id` was refused on its way and will
+    /// never arrive (CH-13): pass over it, appending to `released` what no
+    /// longer waits. Whether it was still to come (seq 0 never is).
+    pub fn skip(&mut self, session_id: u64, seq: u64, released: &mut Vec<T>) -> bool {
+        if seq == 0 {
+            return false;
+        }
+        let limits = self.limits;
+        let session = self
+            .sessions
+            .entry(session_id)
+            .or_insert_with(SessionBuffer::new);
+        let skipped = session.skip(seq, &limits, released);
+        #[cfg(debug_assertions)]
+        session.check_layout(&limits);
+        skipped
+    }
+
     /// Ordering state of every session seen so far, in session-id order.
     pub fn snapshot(&self) -> Vec<SessionOrdering> {
         self.sessions
@@ -357,7 +375,11 @@ struct SessionBuffer<T> {
     /// Occupied ring slots plus spill entries.
     buffered: usize,
     duplicates_dropped: u64,
+    /// Seqs released, or passed because they were skipped (SEQ-2 counts both).
     released_total: u64,
+    /// Seqs ahead of `next_expected` that will never arrive (refused on
+    /// their way, CH-13): passed over when the window reaches them.
+    skipped: BTreeSet<u64>,
 }
 
 impl<T> SessionBuffer<T> {
@@ -369,6 +391,7 @@ impl<T> SessionBuffer<T> {
             buffered: 0,
             duplicates_dropped: 0,
             released_total: 0,
+            skipped: BTreeSet::new(),
         }
     }
 
@@ -448,19 +471,56 @@ impl<T> SessionBuffer<T> {
                     self.released_total, self.next_expected
                 ),
             );
-            self.next_expected = self
-                .next_expected
-                .checked_add(1)
-                .expect("a session cannot release more than u64::MAX messages");
-            // Drop the (empty) slot of the seq just released; the ring now
-            // starts at the new next_expected.
-            self.ring.pop_front();
-            self.migrate_spill(limits);
-            match self.take_next_expected() {
+            match self.pass(limits) {
                 Some(next) => item = next,
                 None => return count,
             }
         }
+    }
+
+    /// Moves the window one past `next_expected` (just released or skipped),
+    /// and over any skipped seqs it then reaches; returns the item now due,
+    /// if it is buffered.
+    fn pass(&mut self, limits: &ReorderLimits) -> Option<T> {
+        loop {
+            self.next_expected = self
+                .next_expected
+                .checked_add(1)
+                .expect("a session cannot pass more than u64::MAX messages");
+            // Drop the (empty) slot of the seq just passed; the ring now
+            // starts at the new next_expected.
+            self.ring.pop_front();
+            self.migrate_spill(limits);
+            if let Some(next) = self.take_next_expected() {
+                if !self.skipped.is_empty() {
+                    // It came after all (a copy of a refused message).
+                    self.skipped.remove(&self.next_expected);
+                }
+                return Some(next);
+            }
+            if self.skipped.is_empty() || !self.skipped.remove(&self.next_expected) {
+                return None;
+            }
+            self.released_total += 1;
+        }
+    }
+
+    /// CH-13: seq `seq` will never arrive. If it is the one due, the window
+    /// moves past it and what waited behind it goes to `released`; if it is
+    /// ahead, it is passed over when the window gets there. Whether the seq
+    /// was still to come.
+    fn skip(&mut self, seq: u64, limits: &ReorderLimits, released: &mut Vec<T>) -> bool {
+        if seq > self.next_expected {
+            return self.skipped.insert(seq);
+        }
+        if seq < self.next_expected {
+            return false;
+        }
+        self.released_total += 1;
+        if let Some(next) = self.pass(limits) {
+            self.release_run(next, limits, released);
+        }
+        true
     }
 
     /// Removes and returns the buffered item for `next_expected`, if present.
