@@ -207,6 +207,15 @@ impl ActorId {
         }
     }
 
+    /// The port `index` of this actor, consuming the id (no reference-count
+    /// traffic, where [`ActorId::port_id`] clones).
+    pub fn into_port_id(self, index: u64) -> PortId {
+        PortId {
+            actor_id: self,
+            index,
+        }
+    }
+
     /// True when both ids name the same actor (a pointer check first).
     pub fn same(&self, other: &ActorId) -> bool {
         Arc::ptr_eq(&self.0, &other.0) || self == other
@@ -302,7 +311,7 @@ impl FromStr for PortId {
             return Err(malformed());
         }
         let index: u64 = index.parse().map_err(|_| malformed())?;
-        Ok(actor.parse::<ActorId>()?.port_id(index))
+        Ok(actor.parse::<ActorId>()?.into_port_id(index))
     }
 }
 
@@ -323,59 +332,23 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// Recently decoded actor ids, so a decoder that sees the same senders and
-/// destinations over and over (a channel link) hands out clones of one id
-/// instead of allocating its names again for every message.
-///
-/// A pure cache: ids are compared by value, so whether an id came from it
-/// never changes behaviour. Holds at most [`IdCache::CAPACITY`] ids.
-#[derive(Debug, Default)]
-pub struct IdCache {
-    recent: Vec<ActorId>,
-    /// The slot the next miss overwrites once full (round robin).
-    next: usize,
-}
-
-impl IdCache {
-    /// How many ids a cache keeps.
-    pub const CAPACITY: usize = 16;
-
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn find(&self, parts: &wire::ActorIdPartsWire<'_>) -> Option<ActorId> {
-        self.recent.iter().find(|id| parts.matches(id)).cloned()
-    }
-
-    fn remember(&mut self, id: ActorId) {
-        if self.recent.len() < Self::CAPACITY {
-            self.recent.push(id);
-        } else {
-            self.recent[self.next] = id;
-            self.next = (self.next + 1) % Self::CAPACITY;
-        }
-    }
-}
-
 /// Deserialization through the validating constructors (ID-2 holds for
 /// every id decoded from untrusted bytes, with no second parse), borrowing
 /// names from the input where the format allows (serde copies the optional
-/// address; ids that hit an [`IdCache`] copy nothing). The layouts mirror the
-/// derived `Serialize` impls field for field, so the encoding is unchanged.
-pub(crate) mod wire {
+/// address). The layouts mirror the derived `Serialize` impls field for
+/// field, so the encoding is unchanged. (Links decode envelopes, and the ids
+/// in them, without serde: `codec::decode_envelope`.)
+mod wire {
     use std::borrow::Cow;
-    use std::fmt;
 
-    use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+    use serde::de::Error as _;
     use serde::{Deserialize, Deserializer};
 
-    use super::{ActorId, IdCache, IdError, PortId, ProcId};
+    use super::{ActorId, IdError, ProcId};
 
     #[derive(Deserialize)]
     #[serde(rename = "ProcId")]
-    pub(super) struct ProcIdWire<'a> {
+    struct ProcIdWire<'a> {
         #[serde(borrow)]
         name: Cow<'a, str>,
         #[serde(borrow)]
@@ -393,7 +366,7 @@ pub(crate) mod wire {
 
     #[derive(Deserialize)]
     #[serde(rename = "ActorIdParts")]
-    pub(super) struct ActorIdPartsWire<'a> {
+    struct ActorIdPartsWire<'a> {
         #[serde(borrow)]
         proc_id: ProcIdWire<'a>,
         #[serde(borrow)]
@@ -402,15 +375,6 @@ pub(crate) mod wire {
     }
 
     impl ActorIdPartsWire<'_> {
-        /// Whether `id` is the id these parts describe.
-        pub(super) fn matches(&self, id: &ActorId) -> bool {
-            let proc_id = id.proc_id();
-            id.pid() == self.pid
-                && id.name() == self.name
-                && proc_id.name() == self.proc_id.name
-                && proc_id.address() == self.proc_id.address.as_deref()
-        }
-
         fn to_actor_id(&self) -> Result<ActorId, IdError> {
             ActorId::new(self.proc_id.to_proc_id()?, &self.name, self.pid)
         }
@@ -432,53 +396,6 @@ pub(crate) mod wire {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             let ActorIdWire(parts) = ActorIdWire::deserialize(deserializer)?;
             parts.to_actor_id().map_err(D::Error::custom)
-        }
-    }
-
-    /// Decodes an [`ActorId`] through an [`IdCache`].
-    pub(crate) struct CachedActorId<'c>(pub(crate) &'c mut IdCache);
-
-    impl<'de> DeserializeSeed<'de> for CachedActorId<'_> {
-        type Value = ActorId;
-
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ActorId, D::Error> {
-            let ActorIdWire(parts) = ActorIdWire::deserialize(deserializer)?;
-            if let Some(id) = self.0.find(&parts) {
-                return Ok(id);
-            }
-            let id = parts.to_actor_id().map_err(D::Error::custom)?;
-            self.0.remember(id.clone());
-            Ok(id)
-        }
-    }
-
-    /// Decodes a [`PortId`] (laid out as its derived `Serialize` writes it)
-    /// through an [`IdCache`].
-    pub(crate) struct CachedPortId<'c>(pub(crate) &'c mut IdCache);
-
-    impl<'de> DeserializeSeed<'de> for CachedPortId<'_> {
-        type Value = PortId;
-
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<PortId, D::Error> {
-            deserializer.deserialize_struct("PortId", &["actor_id", "index"], self)
-        }
-    }
-
-    impl<'de> Visitor<'de> for CachedPortId<'_> {
-        type Value = PortId;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a port id")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut fields: A) -> Result<PortId, A::Error> {
-            let actor_id = fields
-                .next_element_seed(CachedActorId(self.0))?
-                .ok_or_else(|| A::Error::invalid_length(0, &"a port id"))?;
-            let index: u64 = fields
-                .next_element()?
-                .ok_or_else(|| A::Error::invalid_length(1, &"a port id"))?;
-            Ok(actor_id.port_id(index))
         }
     }
 }

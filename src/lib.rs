@@ -68,8 +68,9 @@ pub use actor::{
     Actor, ActorError, ActorErrorKind, ActorHandle, ActorStatus, Binds, CheckpointError,
     Checkpointable, Handler, HandlerError, Referable, RemoteHandles, Signal,
 };
+pub use codec::IdCache;
 pub use context::SendContext;
-pub use id::{ActorId, IdCache, PortId, ProcId};
+pub use id::{ActorId, PortId, ProcId};
 pub use mailbox::{
     Headers, MailboxSender, Message, MessageEnvelope, OncePortHandle, OncePortRef, PortHandle,
     PortReceiver, PortRef, RemoteMessage, SendError, Undeliverable, UndeliverableReason,

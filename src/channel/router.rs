@@ -214,7 +214,7 @@ impl Router {
         // Encoded once, straight after room for the session's `Data` header;
         // before the channel, so a refused message opens no connection.
         let limit = self.state.config.message_bytes_max;
-        let frame = DataFrame::encode(envelope, limit)
+        let frame = DataFrame::encode_envelope(envelope, limit)
             .map_err(|error| UndeliverableReason::from_codec(error, envelope.type_name()))?;
         let queue = self
             .channel_for(address)

@@ -3,11 +3,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::wire::{CachedActorId, CachedPortId};
-use crate::id::{ActorId, IdCache, PortId};
+use crate::id::{ActorId, PortId};
 use crate::sequencing::SeqInfo;
 
 /// Typed message headers, set by the runtime when a message is sent.
@@ -59,9 +59,7 @@ pub struct MessageEnvelope {
     sender: ActorId,
     dest: PortId,
     headers: Headers,
-    /// Static when the envelope was made here (no allocation per message);
-    /// owned when it was decoded.
-    type_name: Cow<'static, str>,
+    type_name: TypeName,
     payload: Payload,
 }
 
@@ -71,7 +69,7 @@ impl MessageEnvelope {
         sender: ActorId,
         dest: PortId,
         headers: Headers,
-        type_name: impl Into<Cow<'static, str>>,
+        type_name: impl Into<TypeName>,
         payload: Payload,
     ) -> Self {
         Self {
@@ -100,7 +98,7 @@ impl MessageEnvelope {
 
     /// The Rust type name of the message.
     pub fn type_name(&self) -> &str {
-        &self.type_name
+        self.type_name.as_str()
     }
 
     /// The body.
@@ -119,50 +117,83 @@ impl fmt::Display for MessageEnvelope {
     }
 }
 
-/// Decodes a [`MessageEnvelope`] (laid out as its derived `Serialize` writes
-/// it) with its sender and destination ids going through an [`IdCache`].
-pub(crate) struct CachedEnvelope<'c>(pub(crate) &'c mut IdCache);
+/// The Rust type name an envelope carries: static when the envelope was
+/// made here, shared when it was decoded (a link's decoder hands out clones
+/// of one name for every message of a type), so neither allocates per
+/// message. Compares, hashes and prints as the text.
+#[derive(Clone)]
+pub enum TypeName {
+    /// A name known at compile time (`std::any::type_name`).
+    Static(&'static str),
+    /// A name read from the wire.
+    Shared(Arc<str>),
+}
 
-impl<'de> serde::de::DeserializeSeed<'de> for CachedEnvelope<'_> {
-    type Value = MessageEnvelope;
-
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<MessageEnvelope, D::Error> {
-        const FIELDS: &[&str] = &["sender", "dest", "headers", "type_name", "payload"];
-        deserializer.deserialize_struct("MessageEnvelope", FIELDS, self)
+impl TypeName {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TypeName::Static(name) => name,
+            TypeName::Shared(name) => name,
+        }
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for CachedEnvelope<'_> {
-    type Value = MessageEnvelope;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a message envelope")
+impl From<&'static str> for TypeName {
+    fn from(name: &'static str) -> Self {
+        TypeName::Static(name)
     }
+}
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut fields: A,
-    ) -> Result<MessageEnvelope, A::Error> {
-        use serde::de::Error as _;
-        let missing = |index| A::Error::invalid_length(index, &"a message envelope");
-        let sender = fields
-            .next_element_seed(CachedActorId(&mut *self.0))?
-            .ok_or_else(|| missing(0))?;
-        let dest = fields
-            .next_element_seed(CachedPortId(self.0))?
-            .ok_or_else(|| missing(1))?;
-        let headers = fields.next_element()?.ok_or_else(|| missing(2))?;
-        let type_name = fields.next_element()?.ok_or_else(|| missing(3))?;
-        let payload = fields.next_element()?.ok_or_else(|| missing(4))?;
-        Ok(MessageEnvelope {
-            sender,
-            dest,
-            headers,
-            type_name,
-            payload,
-        })
+impl From<String> for TypeName {
+    fn from(name: String) -> Self {
+        TypeName::Shared(name.into())
+    }
+}
+
+impl From<Arc<str>> for TypeName {
+    fn from(name: Arc<str>) -> Self {
+        TypeName::Shared(name)
+    }
+}
+
+impl From<Cow<'static, str>> for TypeName {
+    fn from(name: Cow<'static, str>) -> Self {
+        match name {
+            Cow::Borrowed(name) => TypeName::Static(name),
+            Cow::Owned(name) => name.into(),
+        }
+    }
+}
+
+impl PartialEq for TypeName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for TypeName {}
+
+impl fmt::Debug for TypeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for TypeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TypeName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TypeName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(TypeName::from)
     }
 }

@@ -17,8 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub(crate) use envelope::CachedEnvelope;
-pub use envelope::{Headers, MessageEnvelope, Payload};
+pub use envelope::{Headers, MessageEnvelope, Payload, TypeName};
 pub use port::{
     OncePortHandle, OncePortReceiver, OncePortRef, PortHandle, PortReceiver, PortRef, RecvError,
 };

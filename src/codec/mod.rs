@@ -5,6 +5,13 @@
 //! CODEC-1: decoding never reads or allocates more than the limit, whatever
 //! lengths the bytes claim; it fails with [`CodecError`] instead.
 //! CODEC-2: decoding untrusted bytes never panics.
+//! CODEC-3 (in [`envelope`]'s `encode_envelope` / `decode_envelope`): the
+//! envelope, which every link message is, is written and read directly, in
+//! exactly the layout bincode gives it.
+
+mod envelope;
+
+pub use envelope::{IdCache, decode_envelope, encode_envelope};
 
 use bincode::Options;
 use serde::Serialize;
@@ -52,23 +59,11 @@ fn classify<T: ?Sized>(error: &bincode::ErrorKind, limit_bytes: u64) -> CodecErr
 
 /// Encode `value`, failing if it would exceed `limit_bytes`.
 pub fn encode<T: Serialize + ?Sized>(value: &T, limit_bytes: u64) -> Result<Vec<u8>, CodecError> {
-    encode_with_headroom(value, limit_bytes, 0)
-}
-
-/// Encode `value` after `headroom` zero bytes a caller will fill in (a frame
-/// header), so the encoding is never copied to make room; the limit applies
-/// to the encoding alone.
-pub fn encode_with_headroom<T: Serialize + ?Sized>(
-    value: &T,
-    limit_bytes: u64,
-    headroom: usize,
-) -> Result<Vec<u8>, CodecError> {
     let classify = |error: bincode::Error| classify::<T>(&error, limit_bytes);
     let size = options(limit_bytes)
         .serialized_size(value)
         .map_err(classify)?;
-    let mut bytes = Vec::with_capacity(headroom + size as usize);
-    bytes.resize(headroom, 0);
+    let mut bytes = Vec::with_capacity(size as usize);
     // Already sized within the limit: write without sizing it again.
     options(limit_bytes)
         .with_no_limit()
