@@ -133,6 +133,10 @@ struct ActorIdParts {
     /// The text form, made on first use (traces print ids on every event).
     #[serde(skip)]
     text: std::sync::OnceLock<Arc<str>>,
+    /// The wire form, made on first use by the envelope encoder (links
+    /// write the same senders and destinations on every message).
+    #[serde(skip)]
+    encoded: std::sync::OnceLock<Box<[u8]>>,
 }
 
 impl ActorIdParts {
@@ -181,6 +185,7 @@ impl ActorId {
             name: name.into(),
             pid,
             text: std::sync::OnceLock::new(),
+            encoded: std::sync::OnceLock::new(),
         })))
     }
 
@@ -228,6 +233,14 @@ impl ActorId {
         self.0
             .text
             .get_or_init(|| format!("{}.{}[{}]", self.0.proc_id, self.0.name, self.0.pid).into())
+    }
+}
+
+impl ActorId {
+    /// This id's encoding, made by `encode` the first time and kept (the
+    /// codec owns the layout; the id only stores what it made).
+    pub(crate) fn encoded(&self, encode: impl FnOnce(&ActorId) -> Box<[u8]>) -> &[u8] {
+        self.0.encoded.get_or_init(|| encode(self))
     }
 }
 

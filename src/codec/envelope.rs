@@ -52,8 +52,8 @@ pub fn encode_envelope(
     }
     let mut out = Vec::with_capacity(headroom + size);
     out.resize(headroom, 0);
-    put_actor(&mut out, envelope.sender());
-    put_actor(&mut out, envelope.dest().actor_id());
+    out.extend_from_slice(actor_encoding(envelope.sender()));
+    out.extend_from_slice(actor_encoding(envelope.dest().actor_id()));
     put_u64(&mut out, envelope.dest().index());
     match envelope.headers().seq_info() {
         SeqInfo::Direct => put_u32(&mut out, SEQ_DIRECT),
@@ -293,7 +293,16 @@ fn put_str(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-fn put_actor(out: &mut Vec<u8>, id: &ActorId) {
+/// The id's encoding, made on first use and kept on the id.
+fn actor_encoding(id: &ActorId) -> &[u8] {
+    id.encoded(|id| {
+        let mut encoding = Vec::with_capacity(actor_len(id));
+        write_actor(&mut encoding, id);
+        encoding.into()
+    })
+}
+
+fn write_actor(out: &mut Vec<u8>, id: &ActorId) {
     let proc_id = id.proc_id();
     put_str(out, proc_id.name().as_bytes());
     match proc_id.address() {
@@ -325,8 +334,8 @@ fn envelope_len(envelope: &MessageEnvelope) -> usize {
         Payload::Serialized(bytes) => 4 + 8 + bytes.len(),
         Payload::LocalOnly => 4,
     };
-    actor_len(envelope.sender())
-        + actor_len(envelope.dest().actor_id())
+    actor_encoding(envelope.sender()).len()
+        + actor_encoding(envelope.dest().actor_id()).len()
         + 8
         + seq_info
         + str_len(envelope.type_name())
@@ -389,12 +398,15 @@ mod tests {
 
     proptest! {
         /// CODEC-3: the direct encoder writes bincode's bytes for the derived
-        /// `Serialize`, after the requested headroom.
+        /// `Serialize`, after the requested headroom, on an id's first use
+        /// and from its kept encoding afterwards.
         #[test]
         fn codec_3_encoding_is_bincodes_layout_byte_for_byte(envelope in envelope(), headroom in 0usize..12) {
             let direct = encode_envelope(&envelope, LIMIT, headroom).unwrap();
             prop_assert_eq!(&direct[..headroom], &vec![0u8; headroom][..]);
             prop_assert_eq!(&direct[headroom..], &codec::encode(&envelope, LIMIT).unwrap()[..]);
+            // Again, from the encodings the ids now keep.
+            prop_assert_eq!(encode_envelope(&envelope, LIMIT, headroom).unwrap(), direct);
         }
 
         /// CODEC-3: every encoding decodes to the same envelope, through a
