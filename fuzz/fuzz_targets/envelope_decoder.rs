@@ -1,6 +1,7 @@
 //! CH-9 / CODEC-1 / CODEC-2: decoding an envelope from untrusted bytes never
-//! panics and never allocates beyond the limit; what decodes re-encodes; the
-//! cached decoder accepts exactly what the derived one accepts; reading the
+//! panics and never allocates beyond the limit; what decodes re-encodes, and
+//! the direct encoder writes bincode's bytes (CODEC-3); the direct, cached
+//! decoder accepts exactly what bincode's derived one accepts; reading the
 //! addresses of an envelope that does not decode whole (CH-13) never panics,
 //! and agrees with the whole decode when there is one.
 #![no_main]
@@ -26,6 +27,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some(envelope) = cached {
         let bytes = lockstep::codec::encode(&envelope, MESSAGE_BYTES_MAX).expect("re-encodes");
+        let direct = lockstep::codec::encode_envelope(&envelope, MESSAGE_BYTES_MAX, 0);
+        assert_eq!(direct.as_ref(), Ok(&bytes));
         assert_eq!(
             decode_envelope(&bytes, MESSAGE_BYTES_MAX, &mut ids).as_ref(),
             Ok(&envelope)

@@ -1,8 +1,10 @@
 //! What a frame means: the session protocol's messages, and envelopes.
 //!
 //! Owns: the byte layout of [`SessionMessage`] (one tag byte, then fixed
-//! big-endian fields; `Data` carries the rest of the frame as its payload) and
-//! [`decode_envelope`], the hardened decoder of envelopes from untrusted bytes.
+//! big-endian fields; `Data` carries the rest of the frame as its payload),
+//! and what can be read of an envelope that does not decode whole
+//! ([`envelope_addresses`]). Envelopes themselves decode through
+//! [`decode_envelope`], re-exported from `codec`, which owns their layout.
 //! Does not own: framing (`frame`) or what to do with a message (`session`).
 //!
 //! CH-9: decoding untrusted bytes never panics and never allocates from an

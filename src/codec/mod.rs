@@ -92,22 +92,6 @@ pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8], limit_bytes: u64) -> Res
         .map_err(|error| classify::<T>(&error, limit_bytes))
 }
 
-/// Decode with a [`DeserializeSeed`](serde::de::DeserializeSeed) (a decoder
-/// that carries state, such as an id cache) from exactly `bytes`, bounded by
-/// `limit_bytes` (CODEC-1, CODEC-2).
-pub fn decode_seed<'de, S: serde::de::DeserializeSeed<'de>>(
-    bytes: &'de [u8],
-    limit_bytes: u64,
-    seed: S,
-) -> Result<S::Value, CodecError> {
-    if bytes.len() as u64 > limit_bytes {
-        return Err(CodecError::TooLarge { limit_bytes });
-    }
-    options(limit_bytes)
-        .deserialize_seed(seed, bytes)
-        .map_err(|error| classify::<S::Value>(&error, limit_bytes))
-}
-
 /// Serde adapter that writes a `Vec<u8>` as one byte string (a bulk copy)
 /// rather than a sequence of integers. Use with `#[serde(with = "lockstep::codec::bytes")]`.
 pub mod bytes {

@@ -120,7 +120,7 @@ impl fmt::Display for MessageEnvelope {
 /// The Rust type name an envelope carries: static when the envelope was
 /// made here, shared when it was decoded (a link's decoder hands out clones
 /// of one name for every message of a type), so neither allocates per
-/// message. Compares, hashes and prints as the text.
+/// message. Compares and prints as the text.
 #[derive(Clone)]
 pub enum TypeName {
     /// A name known at compile time (`std::any::type_name`).
