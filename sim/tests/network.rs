@@ -102,7 +102,7 @@ fn net_1_a_burst_over_a_slow_path_arrives_in_send_order() {
 
 /// Records when each numbered message arrives.
 #[derive(Debug)]
-struct Stopwatch(Arc<Mutex<Vec<(u64, lockstep::rt::time::Instant)>>>);
+struct Stopwatch(Arrivals);
 
 impl Actor for Stopwatch {}
 
@@ -124,51 +124,55 @@ fn one_to_fifty_ms() -> Latency {
     }
 }
 
-/// Transit time of each of 40 messages sent 100 s apart (far more than any
-/// delay here, so no message waits behind another), with uniform latency.
-fn transit_times(seed: u64, duplicate: f64, loss: f64) -> Vec<Duration> {
-    let arrived = Arc::new(Mutex::new(Vec::new()));
+/// Where a [`Stopwatch`] records arrivals.
+type Arrivals = Arc<Mutex<Vec<(u64, lockstep::rt::time::Instant)>>>;
+
+/// Runs `send` in a world of `seed` on a network of `config`. `send` gets
+/// the network and a record for stopwatches, and returns when each numbered
+/// message was sent; the result is each recorded arrival's transit time.
+fn recorded_transits<F, Sending>(seed: u64, config: NetworkConfig, send: F) -> Vec<Duration>
+where
+    F: FnOnce(Network, Arrivals) -> Sending + 'static,
+    Sending: std::future::Future<Output = Vec<lockstep::rt::time::Instant>> + 'static,
+{
+    let arrived = Arrivals::default();
     let record = arrived.clone();
     let sent = World::new(Config::with_seed(seed))
-        .run(async move {
-            let network = Network::new(
-                NetworkConfig {
-                    latency: one_to_fifty_ms(),
-                    duplicate_probability: duplicate,
-                    frame_loss_probability: loss,
-                    retransmit_delay: Duration::from_secs(10),
-                    delivery_timeout: Duration::from_secs(3600),
-                    ..NetworkConfig::default()
-                },
-                ProcConfig::default(),
-            );
-            let (a, b) = (network.proc("a"), network.proc("b"));
-            let (client, _client) = a.instance("client").unwrap();
-            let stopwatch: ActorRef<Stopwatch> =
-                b.spawn("stopwatch", Stopwatch(record)).unwrap().bind();
-            let mut sent = Vec::new();
-            for value in 0..40 {
-                sent.push(lockstep::time::now());
-                stopwatch.send(&client, value).unwrap();
-                lockstep::time::sleep(Duration::from_secs(100)).await;
-            }
-            sent
-        })
+        .run(async move { send(Network::new(config, ProcConfig::default()), record).await })
         .expect("the world runs");
     let arrived = arrived.lock().unwrap();
-    assert_eq!(arrived.len(), 40, "every message handled once");
-    transits(&arrived, &sent)
-}
-
-/// Each arrival's time since its message (numbered by index) was sent.
-fn transits(
-    arrived: &[(u64, lockstep::rt::time::Instant)],
-    sent: &[lockstep::rt::time::Instant],
-) -> Vec<Duration> {
     arrived
         .iter()
         .map(|&(value, at)| at.duration_since(sent[value as usize]))
         .collect()
+}
+
+/// Transit time of each of 40 messages sent 100 s apart (far more than any
+/// delay here, so no message waits behind another), with uniform latency.
+fn transit_times(seed: u64, duplicate: f64, loss: f64) -> Vec<Duration> {
+    let config = NetworkConfig {
+        latency: one_to_fifty_ms(),
+        duplicate_probability: duplicate,
+        frame_loss_probability: loss,
+        retransmit_delay: Duration::from_secs(10),
+        delivery_timeout: Duration::from_secs(3600),
+        ..NetworkConfig::default()
+    };
+    let transits = recorded_transits(seed, config, |network, record| async move {
+        let (a, b) = (network.proc("a"), network.proc("b"));
+        let (client, _client) = a.instance("client").unwrap();
+        let stopwatch: ActorRef<Stopwatch> =
+            b.spawn("stopwatch", Stopwatch(record)).unwrap().bind();
+        let mut sent = Vec::new();
+        for value in 0..40 {
+            sent.push(lockstep::time::now());
+            stopwatch.send(&client, value).unwrap();
+            lockstep::time::sleep(Duration::from_secs(100)).await;
+        }
+        sent
+    });
+    assert_eq!(transits.len(), 40, "every message handled once");
+    transits
 }
 
 /// NET-6: turning loss on changes nothing but the retransmissions: each
@@ -326,37 +330,27 @@ fn net_4_a_crashed_procs_ports_send_nothing_back() {
 /// Transit times of 20 messages on `a → b`, sent 100 s apart, each followed
 /// by one on `a → c`; `slow_c` gives `a → c` a fixed latency of its own.
 fn transit_to_b(seed: u64, slow_c: bool) -> Vec<Duration> {
-    let arrived = Arc::new(Mutex::new(Vec::new()));
-    let record = arrived.clone();
-    let sent = World::new(Config::with_seed(seed))
-        .run(async move {
-            let network = Network::new(
-                NetworkConfig {
-                    latency: one_to_fifty_ms(),
-                    ..NetworkConfig::default()
-                },
-                ProcConfig::default(),
-            );
-            let (a, b, c) = (network.proc("a"), network.proc("b"), network.proc("c"));
-            if slow_c {
-                network.set_link_latency("a", "c", Some(Latency::Fixed(Duration::from_millis(7))));
-            }
-            let (client, _client) = a.instance("client").unwrap();
-            let to_b: ActorRef<Stopwatch> = b.spawn("watch", Stopwatch(record)).unwrap().bind();
-            let to_c: ActorRef<Stopwatch> =
-                c.spawn("watch", Stopwatch(Arc::default())).unwrap().bind();
-            let mut sent = Vec::new();
-            for value in 0..20 {
-                sent.push(lockstep::time::now());
-                to_b.send(&client, value).unwrap();
-                to_c.send(&client, value).unwrap();
-                lockstep::time::sleep(Duration::from_secs(100)).await;
-            }
-            sent
-        })
-        .expect("the world runs");
-    let arrived = arrived.lock().unwrap();
-    transits(&arrived, &sent)
+    let config = NetworkConfig {
+        latency: one_to_fifty_ms(),
+        ..NetworkConfig::default()
+    };
+    recorded_transits(seed, config, move |network, record| async move {
+        let (a, b, c) = (network.proc("a"), network.proc("b"), network.proc("c"));
+        if slow_c {
+            network.set_link_latency("a", "c", Some(Latency::Fixed(Duration::from_millis(7))));
+        }
+        let (client, _client) = a.instance("client").unwrap();
+        let to_b: ActorRef<Stopwatch> = b.spawn("watch", Stopwatch(record)).unwrap().bind();
+        let to_c: ActorRef<Stopwatch> = c.spawn("watch", Stopwatch(Arc::default())).unwrap().bind();
+        let mut sent = Vec::new();
+        for value in 0..20 {
+            sent.push(lockstep::time::now());
+            to_b.send(&client, value).unwrap();
+            to_c.send(&client, value).unwrap();
+            lockstep::time::sleep(Duration::from_secs(100)).await;
+        }
+        sent
+    })
 }
 
 /// NET-6: giving one link its own (fixed) latency leaves every other link's

@@ -137,20 +137,14 @@ fn exec_7_a_paused_proc_answers_nothing_over_sessions_until_it_resumes() {
     let mut world = World::new(Config::with_seed(8));
     let waited = world
         .run(async {
-            let SessionPair {
-                network,
-                client,
-                _client,
-                tally,
-                handled,
-            } = session_pair();
-            network.pause("b");
+            let pair = session_pair();
+            pair.network.pause("b");
             let paused_at = lockstep::time::now();
-            tally.send(&client, 1).unwrap();
+            pair.tally.send(&pair.client, 1).unwrap();
             lockstep::time::sleep(Duration::from_secs(3)).await;
-            assert_eq!(handled.load(Ordering::SeqCst), 0, "nothing ran on b");
-            network.resume("b");
-            while handled.load(Ordering::SeqCst) == 0 {
+            assert_eq!(pair.handled.load(Ordering::SeqCst), 0, "nothing ran on b");
+            pair.network.resume("b");
+            while pair.handled.load(Ordering::SeqCst) == 0 {
                 lockstep::time::sleep(Duration::from_millis(1)).await;
             }
             lockstep::time::now().duration_since(paused_at)
@@ -180,20 +174,18 @@ fn exec_7_a_paused_sender_sends_nothing_over_sessions() {
     let mut world = World::new(Config::with_seed(12));
     world
         .run(async {
-            let SessionPair {
-                network,
-                client,
-                _client,
-                tally,
-                handled,
-            } = session_pair();
-            network.pause("a");
-            tally.send(&client, 1).unwrap();
+            let pair = session_pair();
+            pair.network.pause("a");
+            pair.tally.send(&pair.client, 1).unwrap();
             lockstep::time::sleep(Duration::from_secs(3)).await;
-            assert_eq!(handled.load(Ordering::SeqCst), 0, "nothing left a");
-            network.resume("a");
+            assert_eq!(pair.handled.load(Ordering::SeqCst), 0, "nothing left a");
+            pair.network.resume("a");
             lockstep::time::sleep(Duration::from_secs(1)).await;
-            assert_eq!(handled.load(Ordering::SeqCst), 1, "sent after the resume");
+            assert_eq!(
+                pair.handled.load(Ordering::SeqCst),
+                1,
+                "sent after the resume"
+            );
         })
         .expect("the world runs");
 }
