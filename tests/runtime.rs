@@ -529,6 +529,33 @@ fn a_refused_message_does_not_hold_back_the_next_one() {
     });
 }
 
+/// Goal: CH-13 across an actor's handler ports, which share one ordering
+/// domain: a sequenced message for a handler the actor does not have comes
+/// back `PortUnbound`, and its slot in that domain is filled, so the next
+/// message to the actor is handled rather than held behind a gap.
+#[test]
+fn a_message_for_a_missing_handler_does_not_hold_back_the_next_one() {
+    on_both(|| async {
+        let (proc, client, _client, mut returned) = returning_client();
+        let (port, mut seen) = client.open_port::<u64>();
+        let echo: ActorRef<Echo> = proc.spawn("echo", Echo(port.bind())).unwrap().bind();
+        let missing = echo
+            .actor_id()
+            .port_id(lockstep::id::handler_port_index::<String>());
+        PortRef::<String>::attest(missing)
+            .send(&client, "no handler for this".to_owned())
+            .unwrap();
+        echo.send(&client, 7).unwrap();
+        let back = returned.recv().await.unwrap();
+        assert!(
+            matches!(back.reason, UndeliverableReason::PortUnbound { .. }),
+            "{back}"
+        );
+        let next = lockstep::time::timeout(Duration::from_secs(5), seen.recv()).await;
+        assert_eq!(next.expect("not held behind the refused seq"), Ok(7));
+    });
+}
+
 /// Goal: UD-1 for local sends: a handle send to a terminated actor fails
 /// synchronously and hands the message back.
 #[test]

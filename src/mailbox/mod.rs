@@ -222,8 +222,27 @@ impl Mailbox {
     /// Fill the ordering slot of a message for `dest` that was refused on
     /// its way here (CH-13); whether a slot was filled.
     pub(crate) fn skip(&self, dest: &PortId, seq_info: crate::sequencing::SeqInfo) -> bool {
-        let port = self.state.registered.lock().get(&dest.index()).cloned();
-        port.is_some_and(|port| port.skip(seq_info))
+        self.ordering_port(dest)
+            .is_some_and(|port| port.skip(seq_info))
+    }
+
+    /// The port whose ordering stage a message for `dest` passes through:
+    /// its own, or, for a handler port this actor does not have, any of its
+    /// sequenced handler ports, since they all share one ordering domain
+    /// ([`ReceivingDomain::of`](crate::sequencing::ReceivingDomain::of);
+    /// control ports are never sequenced and have no ordering stage).
+    fn ordering_port(&self, dest: &PortId) -> Option<Arc<dyn SerializedPort>> {
+        let registered = self.state.registered.lock();
+        if let Some(port) = registered.get(&dest.index()) {
+            return Some(port.clone());
+        }
+        if !dest.is_handler_port() {
+            return None;
+        }
+        registered
+            .range(crate::id::HANDLER_PORT_BIT..)
+            .find(|(index, _)| !is_control_port(**index))
+            .map(|(_, port)| port.clone())
     }
 
     /// Deliver an envelope addressed to one of this mailbox's ports.
@@ -243,6 +262,12 @@ impl Mailbox {
                 Ok(())
             }
             None => {
+                // CH-13: refused here, so its seq must not become a gap the
+                // actor's other handlers wait behind forever.
+                let seq_info = envelope.headers().seq_info();
+                if self.skip(envelope.dest(), seq_info) {
+                    crate::observe::skipped(envelope.dest(), seq_info);
+                }
                 let reason = UndeliverableReason::PortUnbound {
                     port_id: envelope.dest().clone(),
                 };
