@@ -27,7 +27,6 @@ fn answered_within(plan: FaultPlan, heal_after: bool, budget: Duration) -> bool 
                 plan.execute(faults.clone()).await;
                 if heal_after {
                     faults.heal_all();
-                    faults.resume_all();
                 }
             }));
             let (client, _client) = client_proc.instance("client").unwrap();

@@ -96,7 +96,8 @@ impl fmt::Display for FaultPlan {
 impl FaultPlan {
     /// Apply the plan to `network`, each fault at its time (from now)
     /// (PLAN-1). Spawn it next to the system under test. It does not heal
-    /// what it cut: call `network.heal_all()` (or let the liveness phase) after.
+    /// what it cut or resume what it paused: call `network.heal_all()` (or
+    /// let the liveness phase) after.
     pub async fn execute(self, network: Network) {
         self.execute_with(network, |_, _| {}).await;
     }

@@ -517,12 +517,16 @@ impl Network {
         }
     }
 
-    /// Heal every cut direction.
+    /// End every standing fault: heal every cut direction and resume every
+    /// paused proc (what the liveness phase needs before it waits for the
+    /// system to settle). Crashed procs stay down; restarting is the
+    /// scenario's decision.
     pub fn heal_all(&self) {
         let cut: Vec<(String, String)> = self.lock().cut.iter().cloned().collect();
         for (from, to) in cut {
             self.heal(&from, &to);
         }
+        self.resume_all();
     }
 
     /// Whether any direction is cut.

@@ -35,11 +35,20 @@ fn number(event: &Event, name: &str) -> u64 {
     }
 }
 
-/// Move `last` handled past the skipped seqs right after it.
-fn pass_skipped(last: &mut u64, skipped: Option<&mut BTreeSet<u64>>) {
-    if let Some(skipped) = skipped {
-        while skipped.remove(&(*last + 1)) {
-            *last += 1;
+/// How far an actor has got in one session, for its current incarnation.
+#[derive(Default)]
+struct Progress {
+    /// The last seq handled (or passed as skipped).
+    last_handled: u64,
+    /// Seqs whose slots were filled (CH-13), not yet passed.
+    skipped: BTreeSet<u64>,
+}
+
+impl Progress {
+    /// Move `last_handled` past the skipped seqs right after it.
+    fn pass_skipped(&mut self) {
+        while self.skipped.remove(&(self.last_handled + 1)) {
+            self.last_handled += 1;
         }
     }
 }
@@ -62,14 +71,12 @@ pub fn check(
     held_at_end: &HeldAtEnd,
     report: &mut OracleReport,
 ) {
-    // (session, actor) → last handled seq, for the current incarnation.
-    let mut last_handled: BTreeMap<(u64, String), u64> = BTreeMap::new();
+    // (session, actor) → how far the actor's current incarnation has got.
+    let mut progress: BTreeMap<(u64, String), Progress> = BTreeMap::new();
     // (session, seq, dest actor) → pending send: sender, when, and whether it
     // has arrived in the destination proc (local sends arrive at once).
     let mut pending: BTreeMap<(u64, u64, String), Pending> = BTreeMap::new();
     let mut crashed_procs: BTreeSet<String> = BTreeSet::new();
-    // (session, actor) → seqs whose slots were filled (CH-13), not yet passed.
-    let mut skipped: BTreeMap<(u64, String), BTreeSet<u64>> = BTreeMap::new();
     // Buffer off: per actor, arrivals not yet handled, in arrival order.
     let mut arrivals: BTreeMap<String, std::collections::VecDeque<(u64, u64)>> = BTreeMap::new();
     for event in trace.events() {
@@ -77,7 +84,7 @@ pub fn check(
         match event.kind {
             "actor_spawn" => {
                 let actor = text(event, "actor");
-                last_handled.retain(|(_, handled_by), _| handled_by != actor);
+                progress.retain(|(_, handled_by), _| handled_by != actor);
                 arrivals.remove(actor);
             }
             "arrived" => {
@@ -149,8 +156,9 @@ pub fn check(
                     continue;
                 }
                 report.checked(ORACLE);
-                let last = last_handled.entry((session, actor.clone())).or_insert(0);
-                if seq <= *last {
+                let progress = progress.entry((session, actor.clone())).or_default();
+                let last = progress.last_handled;
+                if seq <= last {
                     report.violated(
                         ORACLE,
                         "SEQ-3",
@@ -159,19 +167,19 @@ pub fn check(
                         ),
                         Some(event.time),
                     );
-                } else if seq != *last + 1 {
+                } else if seq != last + 1 {
                     report.violated(
                         ORACLE,
                         "SEQ-2",
                         format!(
                             "{actor} handled seq {seq} of session {session:016x} out of order: seq {} never came first",
-                            *last + 1
+                            last + 1
                         ),
                         Some(event.time),
                     );
                 }
-                *last = (*last).max(seq);
-                pass_skipped(last, skipped.get_mut(&(session, actor)));
+                progress.last_handled = last.max(seq);
+                progress.pass_skipped();
             }
             "seq_skipped" => {
                 // CH-13: a refused message's slot was filled; for a handler
@@ -182,12 +190,9 @@ pub fn check(
                 };
                 if dest.is_handler_port() {
                     let key = (number(event, "session"), dest.actor_id().to_string());
-                    skipped
-                        .entry(key.clone())
-                        .or_default()
-                        .insert(number(event, "seq"));
-                    let last = last_handled.entry(key.clone()).or_insert(0);
-                    pass_skipped(last, skipped.get_mut(&key));
+                    let progress = progress.entry(key).or_default();
+                    progress.skipped.insert(number(event, "seq"));
+                    progress.pass_skipped();
                 }
             }
             "undeliverable" => {
@@ -248,13 +253,15 @@ mod tests {
     /// before it are handled, so handling those is not reported as late.
     #[test]
     fn a_skipped_seq_ahead_of_a_gap_is_passed_only_when_the_gap_closes() {
-        let mut skipped = BTreeSet::from([3, 5]);
-        let mut last = 1;
-        pass_skipped(&mut last, Some(&mut skipped));
-        assert_eq!(last, 1, "seq 2 is not handled yet");
-        last = 2;
-        pass_skipped(&mut last, Some(&mut skipped));
-        assert_eq!(last, 3, "3 was skipped, 4 is next");
-        assert_eq!(skipped, BTreeSet::from([5]));
+        let mut progress = Progress {
+            last_handled: 1,
+            skipped: BTreeSet::from([3, 5]),
+        };
+        progress.pass_skipped();
+        assert_eq!(progress.last_handled, 1, "seq 2 is not handled yet");
+        progress.last_handled = 2;
+        progress.pass_skipped();
+        assert_eq!(progress.last_handled, 3, "3 was skipped, 4 is next");
+        assert_eq!(progress.skipped, BTreeSet::from([5]));
     }
 }
