@@ -1,7 +1,6 @@
 //! The message envelope: what travels between mailboxes when a message is
 //! sent by reference (serialized), and what comes back when it can't be delivered.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -148,21 +147,6 @@ impl From<&'static str> for TypeName {
 impl From<String> for TypeName {
     fn from(name: String) -> Self {
         TypeName::Shared(name.into())
-    }
-}
-
-impl From<Arc<str>> for TypeName {
-    fn from(name: Arc<str>) -> Self {
-        TypeName::Shared(name)
-    }
-}
-
-impl From<Cow<'static, str>> for TypeName {
-    fn from(name: Cow<'static, str>) -> Self {
-        match name {
-            Cow::Borrowed(name) => TypeName::Static(name),
-            Cow::Owned(name) => name.into(),
-        }
     }
 }
 
