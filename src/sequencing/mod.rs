@@ -298,5 +298,11 @@ mod tests {
             .admit(session(7), 7, |item| released.push(item))
             .unwrap();
         assert_eq!(released, [1, 2, 3, 4, 5, 7]);
+        let ordering = &inbound.snapshot()[0];
+        assert_eq!(
+            (ordering.released_total, ordering.skipped_total),
+            (6, 1),
+            "a passed seq is counted apart from the released items"
+        );
     }
 }

@@ -244,6 +244,9 @@ pub struct SessionOrdering {
     pub duplicates_dropped: u64,
     /// Items released so far.
     pub released_total: u64,
+    /// Seqs passed over so far because their messages were refused on
+    /// their way (CH-13).
+    pub skipped_total: u64,
 }
 
 /// The reorder buffer of one receiving domain: per-session state keyed by
@@ -375,8 +378,11 @@ struct SessionBuffer<T> {
     /// Occupied ring slots plus spill entries.
     buffered: usize,
     duplicates_dropped: u64,
-    /// Seqs released, or passed because they were skipped (SEQ-2 counts both).
+    /// Items released.
     released_total: u64,
+    /// Seqs passed because they were skipped (SEQ-2 counts them with the
+    /// released ones).
+    skipped_total: u64,
     /// Seqs ahead of `next_expected` that will never arrive (refused on
     /// their way, CH-13): passed over when the window reaches them.
     skipped: BTreeSet<u64>,
@@ -391,6 +397,7 @@ impl<T> SessionBuffer<T> {
             buffered: 0,
             duplicates_dropped: 0,
             released_total: 0,
+            skipped_total: 0,
             skipped: BTreeSet::new(),
         }
     }
@@ -465,10 +472,10 @@ impl<T> SessionBuffer<T> {
             // so the release count and the window position must agree.
             check(
                 SequencingInvariant::Seq2,
-                self.released_total == self.next_expected,
+                self.released_total + self.skipped_total == self.next_expected,
                 format_args!(
-                    "released {} items but released seq {}",
-                    self.released_total, self.next_expected
+                    "released {} items and skipped {} seqs but released seq {}",
+                    self.released_total, self.skipped_total, self.next_expected
                 ),
             );
             match self.pass(limits) {
@@ -501,7 +508,7 @@ impl<T> SessionBuffer<T> {
             if self.skipped.is_empty() || !self.skipped.remove(&self.next_expected) {
                 return None;
             }
-            self.released_total += 1;
+            self.skipped_total += 1;
         }
     }
 
@@ -516,7 +523,7 @@ impl<T> SessionBuffer<T> {
         if seq < self.next_expected {
             return false;
         }
-        self.released_total += 1;
+        self.skipped_total += 1;
         if let Some(next) = self.pass(limits) {
             self.release_run(next, limits, released);
         }
@@ -601,6 +608,7 @@ impl<T> SessionBuffer<T> {
             newest_buffered_seq: self.newest_buffered(),
             duplicates_dropped: self.duplicates_dropped,
             released_total: self.released_total,
+            skipped_total: self.skipped_total,
         }
     }
 

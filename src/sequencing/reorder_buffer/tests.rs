@@ -323,6 +323,7 @@ fn snapshot_shows_an_open_gap_and_its_resolution() {
                 newest_buffered_seq: Some(40),
                 duplicates_dropped: 1,
                 released_total: 2,
+                skipped_total: 0,
             },
             SessionOrdering {
                 session_id: 9,
@@ -333,6 +334,7 @@ fn snapshot_shows_an_open_gap_and_its_resolution() {
                 newest_buffered_seq: None,
                 duplicates_dropped: 0,
                 released_total: 1,
+                skipped_total: 0,
             },
         ]
     );
