@@ -1,10 +1,10 @@
 //! What a frame means: the session protocol's messages, and envelopes.
 //!
 //! Owns: the byte layout of [`SessionMessage`] (one tag byte, then fixed
-//! big-endian fields; `Data` carries the rest of the frame as its payload),
-//! and what can be read of an envelope that does not decode whole
-//! ([`envelope_addresses`]). Envelopes themselves decode through
-//! [`decode_envelope`], re-exported from `codec`, which owns their layout.
+//! big-endian fields; `Data` carries the rest of the frame as its payload).
+//! Envelopes decode through [`decode_envelope`] (and, when they cannot be
+//! taken whole, [`envelope_addresses`]), re-exported from `codec`, which owns
+//! their layout.
 //! Does not own: framing (`frame`) or what to do with a message (`session`).
 //!
 //! CH-9: decoding untrusted bytes never panics and never allocates from an
@@ -20,10 +20,9 @@
 //! - `3` Ack: `acked: u64`
 //! - `4` Close
 
-pub use crate::codec::decode_envelope;
 use crate::codec::{self, CodecError};
-use crate::id::{ActorId, PortId};
-use crate::mailbox::{Headers, MessageEnvelope};
+pub use crate::codec::{decode_envelope, envelope_addresses};
+use crate::mailbox::MessageEnvelope;
 
 /// One message of the session protocol (see the module doc for the layout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,25 +249,6 @@ impl DataFrame {
         self.0[1..DATA_HEADER_BYTES].copy_from_slice(&seq.to_be_bytes());
         self.0
     }
-}
-
-/// What can still be read of an envelope that does not decode whole (too
-/// large for this proc, or a part of it malformed): who sent it, to where,
-/// how it was sequenced, and its type name if that much is readable. `None`
-/// when not even the addresses are (not an envelope at all).
-pub fn envelope_addresses(
-    bytes: &[u8],
-    message_bytes_max: u64,
-) -> Option<(ActorId, PortId, Headers, Option<String>)> {
-    // The layout of `MessageEnvelope`'s fields, in order, as far as needed.
-    if let Ok((sender, dest, headers, type_name)) =
-        codec::decode_prefix::<(ActorId, PortId, Headers, String)>(bytes, message_bytes_max)
-    {
-        return Some((sender, dest, headers, Some(type_name)));
-    }
-    let (sender, dest, headers) =
-        codec::decode_prefix::<(ActorId, PortId, Headers)>(bytes, message_bytes_max).ok()?;
-    Some((sender, dest, headers, None))
 }
 
 #[cfg(test)]

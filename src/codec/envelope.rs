@@ -1,8 +1,8 @@
 //! The envelope's wire layout, written and read directly: the hot path of
 //! every channel link (an envelope per message each way).
 //!
-//! Owns: [`encode_envelope`], [`decode_envelope`] and the [`IdCache`] a
-//! link's decoder keeps.
+//! Owns: [`encode_envelope`], [`decode_envelope`], [`envelope_addresses`]
+//! and the [`IdCache`] a link's decoder keeps.
 //!
 //! CODEC-3: the layout is the one bincode gives `MessageEnvelope`'s derived
 //! `Serialize` under [`super`]'s options, byte for byte: `encode_envelope`
@@ -28,7 +28,7 @@
 use std::sync::Arc;
 
 use super::CodecError;
-use crate::id::{ActorId, ProcId};
+use crate::id::{ActorId, PortId, ProcId};
 use crate::mailbox::{Headers, MessageEnvelope, Payload, TypeName};
 use crate::sequencing::SeqInfo;
 
@@ -88,16 +88,7 @@ pub fn decode_envelope(
         return Err(CodecError::TooLarge { limit_bytes });
     }
     let mut reader = Reader { bytes, at: 0 };
-    let sender = ids.actor(&mut reader)?;
-    let dest = ids.actor(&mut reader)?.into_port_id(reader.u64()?);
-    let seq_info = match reader.u32()? {
-        SEQ_DIRECT => SeqInfo::Direct,
-        SEQ_SESSION => SeqInfo::Session {
-            session_id: reader.u64()?,
-            seq: reader.u64()?,
-        },
-        other => return Err(malformed(format!("unknown SeqInfo variant {other}"))),
-    };
+    let (sender, dest, headers) = read_addresses(&mut reader, ids)?;
     let type_name = ids.type_name(&mut reader)?;
     let payload = match reader.u32()? {
         PAYLOAD_SERIALIZED => Payload::Serialized(reader.bytes()?.to_vec()),
@@ -111,12 +102,45 @@ pub fn decode_envelope(
         )));
     }
     Ok(MessageEnvelope::new(
-        sender,
-        dest,
-        Headers::new(seq_info),
-        type_name,
-        payload,
+        sender, dest, headers, type_name, payload,
     ))
+}
+
+/// What can still be read of an envelope that does not decode whole (too
+/// large for this proc, or malformed past its addresses): who sent it, to
+/// where, how it was sequenced, and its type name if that much is readable.
+/// `None` when not even the addresses are (not an envelope at all). Reads
+/// at most `limit_bytes` of the input (CODEC-1, CODEC-2).
+pub fn envelope_addresses(
+    bytes: &[u8],
+    limit_bytes: u64,
+) -> Option<(ActorId, PortId, Headers, Option<String>)> {
+    let readable = usize::try_from(limit_bytes).map_or(bytes.len(), |limit| limit.min(bytes.len()));
+    let mut reader = Reader {
+        bytes: &bytes[..readable],
+        at: 0,
+    };
+    let (sender, dest, headers) = read_addresses(&mut reader, &mut IdCache::new()).ok()?;
+    let type_name = reader.str().ok().map(str::to_owned);
+    Some((sender, dest, headers, type_name))
+}
+
+/// The envelope's leading fields: sender, destination and headers.
+fn read_addresses(
+    reader: &mut Reader<'_>,
+    ids: &mut IdCache,
+) -> Result<(ActorId, PortId, Headers), CodecError> {
+    let sender = ids.actor(reader)?;
+    let dest = ids.actor(reader)?.into_port_id(reader.u64()?);
+    let seq_info = match reader.u32()? {
+        SEQ_DIRECT => SeqInfo::Direct,
+        SEQ_SESSION => SeqInfo::Session {
+            session_id: reader.u64()?,
+            seq: reader.u64()?,
+        },
+        other => return Err(malformed(format!("unknown SeqInfo variant {other}"))),
+    };
+    Ok((sender, dest, Headers::new(seq_info)))
 }
 
 /// Recently decoded actor ids and type names, each with the bytes it was
@@ -429,7 +453,35 @@ mod tests {
             let bytes = encode_envelope(&envelope, LIMIT, 0).unwrap();
             let mut ids = IdCache::new();
             prop_assert_eq!(decode_envelope(&bytes, LIMIT, &mut ids).unwrap(), envelope.clone());
-            prop_assert_eq!(decode_envelope(&bytes, LIMIT, &mut ids).unwrap(), envelope);
+            prop_assert_eq!(decode_envelope(&bytes, LIMIT, &mut ids).unwrap(), envelope.clone());
+        }
+
+        /// CH-13: the addresses of an envelope are read even when the limit
+        /// cuts it short (too large to take) — and its type name when the
+        /// limit still covers it.
+        #[test]
+        fn addresses_are_read_from_an_envelope_too_large_to_take(envelope in envelope(), cut in 0usize..64) {
+            let bytes = encode_envelope(&envelope, LIMIT, 0).unwrap();
+            let type_name_end = bytes.len() - match envelope.payload() {
+                Payload::Serialized(payload) => 12 + payload.len(),
+                Payload::LocalOnly => 4,
+            };
+            let limit = type_name_end.saturating_sub(cut) as u64;
+            let (sender, dest, headers, type_name) = match envelope_addresses(&bytes, limit) {
+                Some(addresses) => addresses,
+                None => {
+                    // Only when the limit cuts into the addresses themselves.
+                    prop_assert!(limit < (type_name_end - 8 - envelope.type_name().len()) as u64);
+                    return Ok(());
+                }
+            };
+            prop_assert_eq!(&sender, envelope.sender());
+            prop_assert_eq!(&dest, envelope.dest());
+            prop_assert_eq!(&headers, envelope.headers());
+            prop_assert_eq!(type_name.is_some(), cut == 0);
+            if let Some(type_name) = type_name {
+                prop_assert_eq!(type_name, envelope.type_name());
+            }
         }
 
         /// CODEC-2, CODEC-3: bytes flipped, cut or extended decode exactly

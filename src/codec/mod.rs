@@ -11,7 +11,7 @@
 
 mod envelope;
 
-pub use envelope::{IdCache, decode_envelope, encode_envelope};
+pub use envelope::{IdCache, decode_envelope, encode_envelope, envelope_addresses};
 
 use bincode::Options;
 use serde::Serialize;
