@@ -482,30 +482,32 @@ impl<M: Message> PortSink<M> for QueueSink<M> {
             headers,
             sender: sender.clone(),
         };
-        let shared = &self.shared;
-        let admitted = shared
+        let admitted = self
+            .shared
             .inbound
-            .admit(seq_info, queued, |queued| {
-                // The receiver closed while this was being admitted.
-                if let Err(mpsc::error::SendError(queued)) = self.sender.send(queued) {
-                    shared.return_queued(queued);
-                }
-            })
+            .admit(seq_info, queued, |queued| self.release(queued))
             .map_err(|(queued, error)| (queued.message, error.into()));
         if self.sender.is_closed() {
             // Buffered after the receiver took the buffer's contents.
-            shared.return_buffered();
+            self.shared.return_buffered();
         }
         admitted
     }
 
     fn skip(&self, seq_info: SeqInfo) -> bool {
-        let shared = &self.shared;
-        shared.inbound.skip(seq_info, |queued| {
-            if let Err(mpsc::error::SendError(queued)) = self.sender.send(queued) {
-                shared.return_queued(queued);
-            }
-        })
+        self.shared
+            .inbound
+            .skip(seq_info, |queued| self.release(queued))
+    }
+}
+
+impl<M: Message> QueueSink<M> {
+    /// Queue what the ordering stage released; if the receiver closed
+    /// meanwhile, it goes back to its sender.
+    fn release(&self, queued: Queued<M>) {
+        if let Err(mpsc::error::SendError(queued)) = self.sender.send(queued) {
+            self.shared.return_queued(queued);
+        }
     }
 }
 
@@ -513,6 +515,13 @@ impl<M: Message> PortSink<M> for QueueSink<M> {
 pub(crate) struct EnqueueSink<M> {
     inbound: Inbound<(M, Headers)>,
     serve: Box<dyn Fn(Headers, M) + Send + Sync>,
+}
+
+impl<M> EnqueueSink<M> {
+    /// Serve what the ordering stage released, in order.
+    fn release(&self, (message, headers): (M, Headers)) {
+        (self.serve)(headers, message)
+    }
 }
 
 impl<M: Message> PortSink<M> for EnqueueSink<M> {
@@ -524,16 +533,15 @@ impl<M: Message> PortSink<M> for EnqueueSink<M> {
     ) -> Result<(), (M, UndeliverableReason)> {
         let seq_info = headers.seq_info();
         self.inbound
-            .admit(seq_info, (message, headers), |(message, headers)| {
-                (self.serve)(headers, message)
+            .admit(seq_info, (message, headers), |released| {
+                self.release(released)
             })
             .map_err(|((message, _), error)| (message, error.into()))
     }
 
     fn skip(&self, seq_info: SeqInfo) -> bool {
-        self.inbound.skip(seq_info, |(message, headers)| {
-            (self.serve)(headers, message)
-        })
+        self.inbound
+            .skip(seq_info, |released| self.release(released))
     }
 }
 
