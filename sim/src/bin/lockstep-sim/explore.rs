@@ -151,11 +151,10 @@ pub fn run(args: Args) -> Result<bool, String> {
         }
     });
     progress.finish_and_clear();
-    let never_held = print_summary(&scenarios, &tallies, args.profile, args.transport);
-    let messages: u64 = tallies
-        .iter()
-        .map(|tally| tally.lock().expect("tally lock").messages)
-        .sum();
+    let Summary {
+        never_held,
+        messages,
+    } = print_summary(&scenarios, &tallies, args.profile, args.transport);
     let wall = exploring.elapsed().as_secs_f64();
     println!(
         "total: {} runs, {messages} simulated messages in {wall:.2}s wall on {jobs} job(s) \
@@ -189,19 +188,29 @@ fn record(tally: &Mutex<Tally>, report: &RunReport, wall: Duration) {
 }
 
 /// Prints the table; returns how many `sometimes` properties never held.
+/// What the summary table adds up to.
+struct Summary {
+    /// `sometimes` properties that never held in any seed.
+    never_held: usize,
+    /// Simulated messages across every scenario.
+    messages: u64,
+}
+
 fn print_summary(
     scenarios: &[Box<dyn Scenario>],
     tallies: &[Mutex<Tally>],
     profile: Profile,
     transport: NetworkTransport,
-) -> usize {
+) -> Summary {
     let mut never_held = 0;
+    let mut messages = 0;
     println!(
         "{:<20} {:>6} {:>8} {:>12} {:>14} {:>10} {:>14}",
         "scenario", "seeds", "failures", "messages", "sim-time", "run-time", "sim-msgs/s"
     );
     for (scenario, tally) in scenarios.iter().zip(tallies) {
         let tally = tally.lock().expect("tally lock");
+        messages += tally.messages;
         let rate = tally.messages as f64 / tally.wall.as_secs_f64().max(1e-9);
         println!(
             "{:<20} {:>6} {:>8} {:>12} {:>14} {:>10} {:>14.0}",
@@ -239,5 +248,8 @@ fn print_summary(
             );
         }
     }
-    never_held
+    Summary {
+        never_held,
+        messages,
+    }
 }
