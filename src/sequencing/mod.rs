@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::id::{ActorId, PortId};
 use crate::sync::Mutex;
 pub use reorder_buffer::{
-    PushOutcome, ReorderBuffer, ReorderError, ReorderLimits, SessionOrdering,
+    PushOutcome, ReorderBuffer, ReorderError, ReorderLimits, SessionOrdering, SkipOutcome,
 };
 pub use sequencer::Sequencer;
 
@@ -205,9 +205,18 @@ impl<T> Inbound<T> {
         }
         let mut ordering = buffer.lock();
         let Reordering { buffer, released } = &mut *ordering;
-        let skipped = buffer.skip(session_id, seq, released);
+        let outcome = buffer.skip(session_id, seq, released);
         released.drain(..).for_each(release);
-        skipped
+        if outcome == SkipOutcome::WindowFull {
+            // SEQ-5: the gap stays; what queues behind it is refused once the
+            // window is full, and goes back to its sender.
+            tracing::warn!(
+                session_id,
+                seq,
+                "seq refused on its way not passed over: the session's window is full (SEQ-5)"
+            );
+        }
+        outcome.skipped()
     }
 
     /// The ordering snapshot of every session (empty with the buffer off).

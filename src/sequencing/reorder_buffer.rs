@@ -19,9 +19,13 @@
 //!   is a duplicate: dropped and counted ([`PushOutcome::DuplicateDropped`]).
 //! - **SEQ-4**: a gap in one session holds back only that session's later items;
 //!   other sessions keep releasing.
-//! - **SEQ-5**: a session never buffers more than
-//!   [`ReorderLimits::buffered_messages_max`] items; a push that would exceed it
-//!   fails with [`ReorderError::BufferFull`], handing the item back.
+//! - **SEQ-5**: a session never holds more than
+//!   [`ReorderLimits::buffered_messages_max`] entries ahead of its window:
+//!   buffered items plus seqs it was told to pass over (CH-13). A push that
+//!   would exceed it fails with [`ReorderError::BufferFull`], handing the item
+//!   back; a skip that would exceed it is refused ([`SkipOutcome::WindowFull`]),
+//!   so a peer sending envelopes that cannot be decoded cannot grow a
+//!   session's memory without bound.
 //!
 //! SEQ-1, SEQ-3 and SEQ-5 are caller-observable outcomes. The internal
 //! consistency SEQ-2, SEQ-3 and SEQ-5 rely on (release position, ring/spill
@@ -55,7 +59,8 @@ pub enum SequencingInvariant {
     Seq3,
     /// SEQ-4: a gap in one session holds back only that session.
     Seq4,
-    /// SEQ-5: a session's buffered count never exceeds `buffered_messages_max`.
+    /// SEQ-5: a session's buffered items plus the seqs it will pass over never
+    /// exceed `buffered_messages_max`.
     Seq5,
 }
 
@@ -80,7 +85,9 @@ impl SequencingInvariant {
             }
             Self::Seq3 => "a seq already released or already buffered is a duplicate",
             Self::Seq4 => "a gap in one session holds back only that session",
-            Self::Seq5 => "a session's buffered count never exceeds buffered_messages_max",
+            Self::Seq5 => {
+                "a session's buffered items plus passed-over seqs never exceed buffered_messages_max"
+            }
         }
     }
 }
@@ -155,6 +162,27 @@ pub enum PushOutcome {
     DuplicateDropped,
 }
 
+/// What [`ReorderBuffer::skip`] did with a seq that will never arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipOutcome {
+    /// The seq was due or ahead: it is (or will be) passed over, and what
+    /// waited behind it was appended to `released`.
+    Skipped,
+    /// The seq was already released or passed: nothing to fill.
+    NotPending,
+    /// SEQ-5: the session already holds `buffered_messages_max` entries
+    /// ahead of its window; the seq stays a gap (messages behind it are held,
+    /// then refused with [`ReorderError::BufferFull`], never lost).
+    WindowFull,
+}
+
+impl SkipOutcome {
+    /// Whether the seq will be passed over.
+    pub fn skipped(self) -> bool {
+        self == SkipOutcome::Skipped
+    }
+}
+
 /// Why [`ReorderBuffer::push`] refused an item. Every variant hands it back.
 #[derive(thiserror::Error)]
 #[non_exhaustive]
@@ -167,16 +195,18 @@ pub enum ReorderError<T> {
         /// The refused item.
         item: T,
     },
-    /// SEQ-5: the session already holds `buffered` items behind a gap.
+    /// SEQ-5: the session already holds `buffered` entries behind a gap
+    /// (items, and seqs it will pass over).
     #[error(
-        "session {session_id}: cannot buffer seq {seq}, {buffered} messages already buffered (SEQ-5)"
+        "session {session_id}: cannot buffer seq {seq}, {buffered} entries already held behind a gap (SEQ-5)"
     )]
     BufferFull {
         /// The session whose buffer is full.
         session_id: u64,
         /// The refused item's seq.
         seq: u64,
-        /// Items buffered for the session (equals `buffered_messages_max`).
+        /// Entries the session holds behind its gap: buffered items plus seqs
+        /// it will pass over (equals `buffered_messages_max`).
         buffered: usize,
         /// The refused item.
         item: T,
@@ -310,20 +340,28 @@ impl<T> ReorderBuffer<T> {
 
     /// Seq `seq` of session `session_id` was refused on its way and will
     /// never arrive (CH-13): pass over it, appending to `released` what no
-    /// longer waits. Whether it was still to come (seq 0 never is).
-    pub fn skip(&mut self, session_id: u64, seq: u64, released: &mut Vec<T>) -> bool {
+    /// longer waits. A seq ahead of the window is remembered, and counts
+    /// against the session's SEQ-5 limit like a buffered item.
+    pub fn skip(&mut self, session_id: u64, seq: u64, released: &mut Vec<T>) -> SkipOutcome {
         if seq == 0 {
-            return false;
+            return SkipOutcome::NotPending;
         }
         let limits = self.limits;
-        let session = self
-            .sessions
-            .entry(session_id)
-            .or_insert_with(SessionBuffer::new);
-        let skipped = session.skip(seq, &limits, released);
-        #[cfg(debug_assertions)]
-        session.check_layout(&limits);
-        skipped
+        if let Some(session) = self.sessions.get_mut(&session_id) {
+            let outcome = session.skip(seq, &limits, released);
+            #[cfg(debug_assertions)]
+            session.check_layout(&limits);
+            return outcome;
+        }
+        // As with `push`: a new session is recorded only if the skip is taken.
+        let mut session = SessionBuffer::new();
+        let outcome = session.skip(seq, &limits, released);
+        if outcome.skipped() {
+            #[cfg(debug_assertions)]
+            session.check_layout(&limits);
+            self.sessions.insert(session_id, session);
+        }
+        outcome
     }
 
     /// Ordering state of every session seen so far, in session-id order.
@@ -433,11 +471,11 @@ impl<T> SessionBuffer<T> {
             self.duplicates_dropped += 1;
             return Ok(PushOutcome::DuplicateDropped);
         }
-        if self.buffered >= limits.buffered_messages_max {
+        if self.held() >= limits.buffered_messages_max {
             return Err(ReorderError::BufferFull {
                 session_id,
                 seq,
-                buffered: self.buffered,
+                buffered: self.held(),
                 item,
             });
         }
@@ -448,15 +486,27 @@ impl<T> SessionBuffer<T> {
             }
         }
         self.buffered += 1;
+        self.check_held(limits);
+        Ok(PushOutcome::Buffered)
+    }
+
+    /// Entries held ahead of the window (SEQ-5 bounds them): buffered items
+    /// and seqs to pass over.
+    fn held(&self) -> usize {
+        self.buffered + self.skipped.len()
+    }
+
+    fn check_held(&self, limits: &ReorderLimits) {
         check(
             SequencingInvariant::Seq5,
-            self.buffered <= limits.buffered_messages_max,
+            self.held() <= limits.buffered_messages_max,
             format_args!(
-                "session {session_id} buffers {} > {}",
-                self.buffered, limits.buffered_messages_max
+                "{} items buffered and {} seqs to pass over > {}",
+                self.buffered,
+                self.skipped.len(),
+                limits.buffered_messages_max
             ),
         );
-        Ok(PushOutcome::Buffered)
     }
 
     /// Releases `first` (seq `next_expected`) and every buffered successor that
@@ -514,20 +564,28 @@ impl<T> SessionBuffer<T> {
 
     /// CH-13: seq `seq` will never arrive. If it is the one due, the window
     /// moves past it and what waited behind it goes to `released`; if it is
-    /// ahead, it is passed over when the window gets there. Whether the seq
-    /// was still to come.
-    fn skip(&mut self, seq: u64, limits: &ReorderLimits, released: &mut Vec<T>) -> bool {
-        if seq > self.next_expected {
-            return self.skipped.insert(seq);
-        }
+    /// ahead, it is passed over when the window gets there, unless the
+    /// session already holds all SEQ-5 allows.
+    fn skip(&mut self, seq: u64, limits: &ReorderLimits, released: &mut Vec<T>) -> SkipOutcome {
         if seq < self.next_expected {
-            return false;
+            return SkipOutcome::NotPending;
+        }
+        if seq > self.next_expected {
+            if self.skipped.contains(&seq) {
+                return SkipOutcome::NotPending;
+            }
+            if self.held() >= limits.buffered_messages_max {
+                return SkipOutcome::WindowFull;
+            }
+            self.skipped.insert(seq);
+            self.check_held(limits);
+            return SkipOutcome::Skipped;
         }
         self.skipped_total += 1;
         if let Some(next) = self.pass(limits) {
             self.release_run(next, limits, released);
         }
-        true
+        SkipOutcome::Skipped
     }
 
     /// Removes and returns the buffered item for `next_expected`, if present.
@@ -647,11 +705,18 @@ impl<T> SessionBuffer<T> {
         let counted = self.ring.iter().flatten().count() + self.spill.len();
         check(
             Seq5,
-            counted == self.buffered && self.buffered <= limits.buffered_messages_max,
+            counted == self.buffered && self.held() <= limits.buffered_messages_max,
             format_args!(
-                "buffered count {} (actual {counted}, max {})",
-                self.buffered, limits.buffered_messages_max
+                "buffered count {} (actual {counted}), {} seqs to pass over, max {}",
+                self.buffered,
+                self.skipped.len(),
+                limits.buffered_messages_max
             ),
+        );
+        check(
+            Seq2,
+            self.skipped.first().is_none_or(|&seq| seq > next),
+            format_args!("a seq to pass over is not ahead of next seq {next}"),
         );
     }
 }

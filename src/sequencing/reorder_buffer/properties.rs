@@ -181,4 +181,56 @@ proptest! {
         }
         prop_assert_eq!(released, (1..=count).map(|seq| (1, seq)).collect::<Vec<_>>());
     }
+
+    /// SEQ-2 and SEQ-5 with skips (CH-13): for one session whose messages
+    /// arrive in any order, each either delivered or refused on its way
+    /// (skipped), under any window limit and ring width, the session never
+    /// holds more than the limit (buffered items plus seqs to pass over); a
+    /// push or skip refused for a full window changes nothing and succeeds
+    /// when retried later; and in the end exactly the delivered messages are
+    /// released, in seq order, with every refused seq counted as skipped.
+    #[test]
+    fn skips_and_pushes_release_the_delivered_in_order_within_the_limit(
+        arrivals in (1..=60_u64).prop_flat_map(|count| {
+            (prop::collection::vec(any::<bool>(), count as usize), Just((1..=count).collect::<Vec<u64>>()).prop_shuffle())
+        }),
+        buffered_messages_max in 0_usize..=12,
+        ring_messages_max in 0_usize..=6,
+    ) {
+        let (refused, order) = arrivals;
+        let count = order.len() as u64;
+        let is_refused = |seq: u64| refused[(seq - 1) as usize];
+        let mut buffer = ReorderBuffer::new(ReorderLimits { ring_messages_max, buffered_messages_max });
+        let mut queue: VecDeque<u64> = order.into();
+        let mut released = Vec::new();
+        let mut attempts = 0;
+        while let Some(seq) = queue.pop_front() {
+            attempts += 1;
+            prop_assert!(attempts < 100_000, "retries made no progress");
+            let before = buffer.snapshot();
+            let full = if is_refused(seq) {
+                buffer.skip(1, seq, &mut released) == SkipOutcome::WindowFull
+            } else {
+                match buffer.push(1, seq, (1, seq), &mut released) {
+                    Ok(_) => false,
+                    Err(ReorderError::BufferFull { buffered, .. }) => {
+                        prop_assert_eq!(buffered, buffered_messages_max);
+                        true
+                    }
+                    Err(other) => return Err(TestCaseError::fail(format!("unexpected error {other}"))),
+                }
+            };
+            if full {
+                prop_assert_eq!(buffer.snapshot(), before, "a refusal changes nothing");
+                queue.push_back(seq);
+            }
+            let held = buffer.sessions.get(&1).map_or(0, SessionBuffer::held);
+            prop_assert!(held <= buffered_messages_max, "SEQ-5");
+        }
+        let delivered: Vec<Item> = (1..=count).filter(|&seq| !is_refused(seq)).map(|seq| (1, seq)).collect();
+        prop_assert_eq!(released, delivered);
+        let ordering = buffer.session_ordering(1).unwrap();
+        prop_assert_eq!(ordering.skipped_total, refused.iter().filter(|&&refused| refused).count() as u64);
+        prop_assert_eq!(ordering.next_expected_seq, count + 1);
+    }
 }

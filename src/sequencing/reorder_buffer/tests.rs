@@ -300,6 +300,51 @@ fn seq_5_zero_limit_refuses_every_out_of_order_item() {
     assert_eq!(push(&mut buffer, 1, 2).1, [(1, 2)]);
 }
 
+/// Goal: SEQ-5 counts seqs to pass over (CH-13) like buffered items, so a
+/// peer whose envelopes cannot be decoded cannot grow a session without
+/// bound. Method: limit 3; one buffered item and two skips ahead fill the
+/// window; a third skip and a buffered push are refused; the seq due is still
+/// skipped and accepted, and closing the gap frees the window again.
+#[test]
+fn seq_5_skips_ahead_count_against_the_window() {
+    let mut buffer = buffer(4, 3);
+    let mut released = Vec::new();
+    assert_eq!(push(&mut buffer, 1, 4).0, PushOutcome::Buffered);
+    assert_eq!(buffer.skip(1, 3, &mut released), SkipOutcome::Skipped);
+    assert_eq!(
+        buffer.skip(1, u64::MAX, &mut released),
+        SkipOutcome::Skipped
+    );
+    assert_eq!(
+        buffer.skip(1, 3, &mut released),
+        SkipOutcome::NotPending,
+        "a repeat fills nothing"
+    );
+    assert_eq!(
+        buffer.skip(1, 7, &mut released),
+        SkipOutcome::WindowFull,
+        "the window holds 1 item and 2 seqs to pass over"
+    );
+    assert!(matches!(
+        buffer.push(1, 6, (1, 6), &mut released),
+        Err(ReorderError::BufferFull { buffered: 3, .. })
+    ));
+    assert!(released.is_empty());
+    assert_eq!(session(&buffer, 1).skipped.len(), 2);
+
+    // The seq due is never refused: skipping it moves the window.
+    assert_eq!(buffer.skip(1, 1, &mut released), SkipOutcome::Skipped);
+    assert_eq!(seqs(&push(&mut buffer, 1, 2).1), [2, 4], "3 passed over");
+    assert_eq!(buffer.skip(1, 2, &mut released), SkipOutcome::NotPending);
+    assert_eq!(
+        buffer.skip(1, 7, &mut released),
+        SkipOutcome::Skipped,
+        "room again: only u64::MAX is still held"
+    );
+    let ordering = buffer.session_ordering(1).unwrap();
+    assert_eq!((ordering.released_total, ordering.skipped_total), (2, 2));
+}
+
 /// Goal: a stall is visible in introspection (DESIGN.md §3). Method: open a
 /// gap at 3 with items on both sides of the ring window, then check the
 /// snapshot; fill the gap and check again.
