@@ -253,7 +253,8 @@ impl Mailbox {
         let index = envelope.dest().index();
         let port = self.state.registered.lock().get(&index).cloned();
         match port {
-            Some(port) => port.deliver_serialized(envelope),
+            // The mailbox delivering is alive: its limit applies.
+            Some(port) => port.deliver_serialized(envelope, self.state.message_bytes_max),
             // PORT-3: another copy for a once port that already took its
             // message is a duplicate (the network may duplicate): dropped, traced.
             None if self.state.spent_once_ports.lock().contains(&index) => {

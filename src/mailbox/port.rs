@@ -47,9 +47,12 @@ pub(crate) trait PortSink<M>: Send + Sync + 'static {
 
 /// Delivery of an envelope's encoded payload to a bound port.
 pub(crate) trait SerializedPort: Send + Sync + 'static {
+    /// Decode the payload (within `limit_bytes`, the delivering mailbox's
+    /// message size limit) and deliver it.
     fn deliver_serialized(
         &self,
         envelope: MessageEnvelope,
+        limit_bytes: u64,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)>;
 
     /// See [`PortSink::skip`].
@@ -79,22 +82,6 @@ fn decode_payload<M: RemoteMessage>(
             detail: "a local-only message cannot be delivered by reference".into(),
         }),
     }
-}
-
-/// Decode an envelope for `port_id` within its mailbox's size limit; a port
-/// whose mailbox is gone is closed.
-fn decode_for<M: RemoteMessage>(
-    mailbox: &Weak<MailboxState>,
-    port_id: &PortId,
-    envelope: &MessageEnvelope,
-) -> Result<M, UndeliverableReason> {
-    let limit = mailbox
-        .upgrade()
-        .map(|mailbox| mailbox.message_bytes_max)
-        .ok_or_else(|| UndeliverableReason::PortClosed {
-            port_id: port_id.clone(),
-        })?;
-    decode_payload(envelope, limit)
 }
 
 pub(crate) struct PortState<M> {
@@ -222,8 +209,9 @@ impl<M: RemoteMessage> SerializedPort for PortState<M> {
     fn deliver_serialized(
         &self,
         envelope: MessageEnvelope,
+        limit_bytes: u64,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        let message = match decode_for::<M>(&self.mailbox, &self.port_id, &envelope) {
+        let message = match decode_payload::<M>(&envelope, limit_bytes) {
             Ok(message) => message,
             Err(reason) => {
                 // CH-13: refused here, so its seq must not become a gap the
@@ -661,8 +649,9 @@ impl<M: RemoteMessage> SerializedPort for OnceState<M> {
     fn deliver_serialized(
         &self,
         envelope: MessageEnvelope,
+        limit_bytes: u64,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        match decode_for::<M>(&self.mailbox, &self.port_id, &envelope) {
+        match decode_payload::<M>(&envelope, limit_bytes) {
             Ok(message) => self
                 .deliver(message, envelope.headers().clone(), envelope.sender())
                 .map_err(|(_message, reason)| (envelope, reason)),

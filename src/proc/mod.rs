@@ -388,16 +388,22 @@ impl Proc {
             self.state.forwarder.post(envelope, self.returns());
             return;
         }
-        let actor_id = envelope.dest().actor_id().clone();
-        match self.lookup(&actor_id) {
-            Some(cell) if cell.state.status.is_terminal() => self
-                .return_undeliverable(envelope, UndeliverableReason::ActorTerminated { actor_id }),
+        // The destination id is cloned only for a refusal's reason.
+        match self.lookup(envelope.dest().actor_id()) {
+            Some(cell) if cell.state.status.is_terminal() => {
+                let actor_id = envelope.dest().actor_id().clone();
+                self.return_undeliverable(
+                    envelope,
+                    UndeliverableReason::ActorTerminated { actor_id },
+                )
+            }
             Some(cell) => {
                 if let Err((envelope, reason)) = cell.state.mailbox.deliver_serialized(envelope) {
                     self.return_undeliverable(envelope, reason);
                 }
             }
             None => {
+                let actor_id = envelope.dest().actor_id().clone();
                 self.return_undeliverable(envelope, UndeliverableReason::ActorNotFound { actor_id })
             }
         }

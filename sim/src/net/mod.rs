@@ -40,7 +40,11 @@ mod latency;
 mod transport;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+// The network lives in one world, on one thread (WORLD-1): its lock is never
+// contended, so it is a spin lock, whose release is a plain store.
+use spin::mutex::{SpinMutex as Mutex, SpinMutexGuard as MutexGuard};
 use std::time::Duration;
 
 use lockstep::channel::{
@@ -280,8 +284,8 @@ impl Network {
         self.lock().config.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().expect("network state poisoned")
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     /// The address of proc `name`.
@@ -609,9 +613,10 @@ impl Network {
         envelope: MessageEnvelope,
         returns: &PortHandle<Undeliverable<MessageEnvelope>>,
     ) {
-        // A clone of the id (two reference counts), not of the name.
-        let to_id = envelope.dest().actor_id().proc_id().clone();
-        let to = to_id.name();
+        // The destination actor's id is one reference count to clone (its
+        // proc id would be two), and names the destination proc.
+        let to_actor = envelope.dest().actor_id().clone();
+        let to = to_actor.proc_id().name();
         let now = time::now();
         let mut couriers = Vec::new();
         // Copies due now with nothing ahead of them: decided under the same
@@ -628,7 +633,9 @@ impl Network {
                 return_undeliverable(
                     returns,
                     envelope,
-                    UndeliverableReason::NoRoute { proc_id: to_id },
+                    UndeliverableReason::NoRoute {
+                        proc_id: to_actor.proc_id().clone(),
+                    },
                 );
                 return;
             }
@@ -652,6 +659,8 @@ impl Network {
                     0 | 1 => 0,
                     paths => draws.below(PATHS, u64::from(paths)) as u32,
                 };
+                // NET-6: one draw whatever the distribution (a fixed latency
+                // too), so changing one link's latency leaves the others'.
                 let mut delay = state.latency(from, to).sample_from(draws.next(LATENCY));
                 let mut losses = 0;
                 while losses < 8
@@ -687,12 +696,8 @@ impl Network {
                 }
             }
             for left in (0..arrive_now).rev() {
-                let held = Held {
-                    since: now,
-                    envelope: copy_of(&mut envelope, left),
-                    returns: returns.clone(),
-                };
-                arrivals.extend(state.arrival(from, to, now, held));
+                let envelope = copy_of(&mut envelope, left);
+                arrivals.extend(state.arrival(from, to, now, now, envelope, returns));
             }
         }
         for arrival in arrivals {
@@ -733,7 +738,14 @@ impl Network {
     /// `held` reaches the end of link `from → to` now.
     fn arrive(&self, from: &str, to: &str, held: Held) {
         let now = time::now();
-        let arrival = self.lock().arrival(from, to, now, held);
+        let Held {
+            since,
+            envelope,
+            returns,
+        } = held;
+        let arrival = self
+            .lock()
+            .arrival(from, to, now, since, envelope, &returns);
         if let Some(arrival) = arrival {
             arrival.complete();
         }
@@ -749,30 +761,44 @@ impl State {
             .unwrap_or(&self.config.latency)
     }
 
-    /// What happens to `held` reaching the end of link `from → to` at
-    /// `now`: kept by a partition (`None`), or an [`Arrival`] to complete
-    /// once the network's lock is released.
-    fn arrival(&mut self, from: &str, to: &str, now: Instant, held: Held) -> Option<Arrival> {
+    /// What happens to `envelope`, sent at `since`, reaching the end of link
+    /// `from → to` at `now`: kept by a partition (`None`), or an [`Arrival`]
+    /// to complete once the network's lock is released. `returns` is cloned
+    /// only if the envelope is kept or goes back.
+    fn arrival(
+        &mut self,
+        from: &str,
+        to: &str,
+        now: Instant,
+        since: Instant,
+        envelope: MessageEnvelope,
+        returns: &PortHandle<Undeliverable<MessageEnvelope>>,
+    ) -> Option<Arrival> {
+        let held = |envelope| Held {
+            since,
+            envelope,
+            returns: returns.clone(),
+        };
         if !self.cut.is_empty() {
             let key = (from.to_owned(), to.to_owned());
             if self.cut.contains(&key) {
                 self.stats.held += 1;
-                self.held.entry(key).or_default().push_back(held);
+                self.held.entry(key).or_default().push_back(held(envelope));
                 return None;
             }
         }
         let timeout = self.config.delivery_timeout;
-        if now.duration_since(held.since) > timeout {
+        if now.duration_since(since) > timeout {
             self.stats.returned += 1;
             let reason = UndeliverableReason::DeliveryTimeout {
                 timeout_ms: timeout.as_millis() as u64,
             };
-            return Some(Arrival::Return(held, reason));
+            return Some(Arrival::Return(held(envelope), reason));
         }
         match self.procs.get(to).cloned().flatten() {
             Some(proc) => {
                 self.stats.delivered += 1;
-                Some(Arrival::Deliver(proc, held.envelope))
+                Some(Arrival::Deliver(proc, envelope))
             }
             None if lockstep::rt::mutation::enabled(
                 lockstep::rt::mutation::SILENT_DROP_ON_CRASH,
@@ -786,7 +812,7 @@ impl State {
                 let reason = UndeliverableReason::Transport {
                     detail: format!("proc {to} crashed"),
                 };
-                Some(Arrival::Return(held, reason))
+                Some(Arrival::Return(held(envelope), reason))
             }
         }
     }

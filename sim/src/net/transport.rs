@@ -40,7 +40,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
+
+use spin::mutex::{SpinMutex as Mutex, SpinMutexGuard as MutexGuard};
 
 use futures::future::{BoxFuture, Either, select};
 use lockstep::channel::wire::{SessionMessage, decode_envelope};
@@ -123,11 +125,11 @@ impl Fabric {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().expect("simulated link poisoned")
+    mutex.lock()
 }
 
 fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().expect("network state poisoned")
+    state.lock()
 }
 
 fn address(name: &str) -> ChannelAddr {
