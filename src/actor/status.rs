@@ -17,6 +17,7 @@ use std::task::{Poll, Waker};
 use serde::{Deserialize, Serialize};
 
 use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicBool, Ordering};
 
 use super::error::ActorErrorKind;
 
@@ -144,6 +145,9 @@ pub(crate) struct StatusCell {
 
 struct StatusShared {
     state: Mutex<StatusState>,
+    /// Set (under `state`'s lock) when the status becomes terminal, which it
+    /// then stays (LC-1): every delivery asks, and a load needs no lock.
+    terminal: AtomicBool,
 }
 
 struct StatusState {
@@ -162,6 +166,7 @@ impl StatusCell {
     fn with_status(initial: ActorStatus, actor_id: Option<crate::id::ActorId>) -> Self {
         Self {
             shared: Arc::new(StatusShared {
+                terminal: AtomicBool::new(initial.is_terminal()),
                 state: Mutex::new(StatusState {
                     status: initial,
                     version: 0,
@@ -195,16 +200,15 @@ impl StatusCell {
                 return false;
             }
             state.version += 1;
-            let waiters = if state.waiters.is_empty() {
-                BTreeMap::new()
-            } else {
-                std::mem::take(&mut state.waiters)
-            };
-            let terminal_waiters = if state.status.is_terminal() {
-                std::mem::take(&mut state.terminal_waiters)
-            } else {
-                BTreeMap::new()
-            };
+            // The per-message flips usually find nobody waiting: take (and
+            // later walk) a waiter map only when it has entries.
+            let waiters = (!state.waiters.is_empty()).then(|| std::mem::take(&mut state.waiters));
+            let terminal = state.status.is_terminal();
+            if terminal {
+                self.shared.terminal.store(true, Ordering::Release);
+            }
+            let terminal_waiters = (terminal && !state.terminal_waiters.is_empty())
+                .then(|| std::mem::take(&mut state.terminal_waiters));
             let lifecycle = !matches!(
                 state.status,
                 ActorStatus::Idle | ActorStatus::Processing(..)
@@ -215,7 +219,11 @@ impl StatusCell {
         if let (Some(actor_id), Some(status)) = (&self.actor_id, &observed) {
             crate::observe::status(actor_id, status);
         }
-        for waker in waiters.into_values().chain(terminal_waiters.into_values()) {
+        for waker in waiters
+            .into_iter()
+            .chain(terminal_waiters)
+            .flat_map(BTreeMap::into_values)
+        {
             waker.wake();
         }
         true
@@ -258,7 +266,7 @@ impl StatusCell {
     }
 
     pub(crate) fn is_terminal(&self) -> bool {
-        self.shared.state.lock().status.is_terminal()
+        self.shared.terminal.load(Ordering::Acquire)
     }
 
     pub(crate) fn subscribe(&self) -> StatusReceiver {
