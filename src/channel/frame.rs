@@ -182,6 +182,10 @@ impl<R: AsyncRead + Send + Unpin + 'static> FrameRx for StreamFrameRx<R> {
             }
         })
     }
+
+    fn try_recv_buffered(&mut self) -> Result<Option<Vec<u8>>, ChannelError> {
+        Ok(self.decoder.next_frame()?)
+    }
 }
 
 /// Writes frames to a byte stream (see [`stream_link`]).

@@ -39,6 +39,14 @@ pub trait FrameRx: Send + 'static {
     /// The next frame; `Ok(None)` when the peer closed cleanly. Must be
     /// cancel-safe: dropping the future loses no frame.
     fn recv(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>, ChannelError>>;
+
+    /// A frame already received whole, without waiting or reading more:
+    /// lets a reader drain a burst in one go instead of awaiting (and
+    /// allocating a future) per frame. Links that buffer nothing answer
+    /// `Ok(None)`; an error is the one `recv` would return.
+    fn try_recv_buffered(&mut self) -> Result<Option<Vec<u8>>, ChannelError> {
+        Ok(None)
+    }
 }
 
 /// One connection: frames out, frames in.

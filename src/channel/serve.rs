@@ -343,30 +343,36 @@ impl LinkTask {
                 _ = stopped.wait() => return Ok(()),
                 frame = self.link.rx.recv() => frame?,
                 () = sleep_until_or_forever(deadline) => {
-                    self.ack_if_due().await?;
+                    self.ack_if_due(time::now()).await?;
                     continue;
                 }
             };
             let Some(frame) = frame else {
                 return Ok(());
             };
-            self.on_frame(&frame).await?;
-            self.ack_if_due().await?;
+            // One clock read for the frame and the burst already buffered
+            // behind it, which is handled without going back to `select!`.
+            let now = time::now();
+            self.on_frame(&frame, now).await?;
+            while let Some(frame) = self.link.rx.try_recv_buffered()? {
+                self.on_frame(&frame, now).await?;
+            }
+            self.ack_if_due(now).await?;
         }
     }
 
-    async fn ack_if_due(&mut self) -> Result<(), ChannelError> {
+    async fn ack_if_due(&mut self, now: Instant) -> Result<(), ChannelError> {
         let (Some(session), Some(schedule)) = (&self.session, &mut self.schedule) else {
             return Ok(());
         };
         let last = session.lock().last();
-        match schedule.due(last, time::now()) {
+        match schedule.due(last, now) {
             Some(acked) => self.send(SessionMessage::Ack { acked }).await,
             None => Ok(()),
         }
     }
 
-    async fn on_frame(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
+    async fn on_frame(&mut self, frame: &[u8], now: Instant) -> Result<(), ChannelError> {
         match SessionMessage::decode(frame)? {
             SessionMessage::Hello {
                 session_id,
@@ -386,7 +392,7 @@ impl LinkTask {
                 })
                 .await
             }
-            SessionMessage::Data { seq, payload } => self.on_data(seq, payload),
+            SessionMessage::Data { seq, payload } => self.on_data(seq, payload, now),
             SessionMessage::Close => self.flush_ack().await,
             SessionMessage::Welcome { .. } | SessionMessage::Ack { .. } => {
                 Err(ChannelError::Session(SessionError::Unexpected {
@@ -397,7 +403,7 @@ impl LinkTask {
         }
     }
 
-    fn on_data(&mut self, seq: u64, payload: &[u8]) -> Result<(), ChannelError> {
+    fn on_data(&mut self, seq: u64, payload: &[u8], now: Instant) -> Result<(), ChannelError> {
         let (Some(session), Some(schedule)) = (&self.session, &mut self.schedule) else {
             return Err(ChannelError::Session(SessionError::Unexpected {
                 message: "Data",
@@ -425,7 +431,7 @@ impl LinkTask {
                         .envelopes_refused
                         .fetch_add(1, Ordering::Relaxed);
                     refuse(&state.proc, addresses, error);
-                    schedule.on_frame(false, time::now());
+                    schedule.on_frame(false, now);
                     return Ok(());
                 }
             };
@@ -453,7 +459,7 @@ impl LinkTask {
                     .messages_delivered
                     .fetch_add(1, Ordering::Relaxed);
             }
-            schedule.on_frame(false, time::now());
+            schedule.on_frame(false, now);
         } else {
             let before = session.counters().replays_dropped;
             session.on_data(seq)?;
@@ -462,7 +468,7 @@ impl LinkTask {
                 .counters
                 .replays_dropped
                 .fetch_add(dropped, Ordering::Relaxed);
-            schedule.on_frame(true, time::now());
+            schedule.on_frame(true, now);
         }
         Ok(())
     }
