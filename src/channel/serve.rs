@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use super::link::{Link, Listener};
 use super::session::{AckSchedule, DataVerdict, ReceiverSession, SessionError};
-use super::wire::{SessionMessage, decode_envelope, envelope_addresses};
+use super::wire::{SessionMessage, decode_envelope_view, envelope_addresses};
 use super::{ChannelAddr, ChannelConfig, ChannelError};
 use crate::codec::CodecError;
 use crate::codec::IdCache;
@@ -414,7 +414,7 @@ impl LinkTask {
         let mut session = session.lock();
         if seq == session.last() + 1 {
             let limit = state.config.message_bytes_max;
-            let envelope = match decode_envelope(payload, limit, &mut self.ids) {
+            let envelope = match decode_envelope_view(payload, limit, &mut self.ids) {
                 Ok(envelope) => envelope,
                 Err(error) => {
                     // CH-9: not an envelope at all: never acknowledged, the
@@ -438,7 +438,7 @@ impl LinkTask {
             let verdict = session.on_data(seq)?;
             debug_assert_eq!(verdict, DataVerdict::Deliver);
             let served_by = state.proc.proc_id();
-            let addressed_to = envelope.dest().actor_id().proc_id();
+            let addressed_to = envelope.dest_actor().proc_id();
             if addressed_to != served_by {
                 // CH-12: never relayed (the router would send it on by its
                 // address, possibly straight back here); its sender hears why.
@@ -446,14 +446,17 @@ impl LinkTask {
                     proc_id: addressed_to.clone(),
                     served_by: served_by.clone(),
                 };
-                state.proc.return_undeliverable(envelope, reason);
+                state
+                    .proc
+                    .return_undeliverable(envelope.to_envelope(), reason);
                 state
                     .counters
                     .envelopes_refused
                     .fetch_add(1, Ordering::Relaxed);
             } else {
-                // CH-4: posted under the session lock, so in order across links.
-                state.proc.post(envelope);
+                // CH-4: posted under the session lock, so in order across
+                // links; delivered from the frame itself (no owned copy).
+                state.proc.post_view(&envelope);
                 state
                     .counters
                     .messages_delivered

@@ -2,9 +2,10 @@
 //!
 //! Owns: the byte layout of [`SessionMessage`] (one tag byte, then fixed
 //! big-endian fields; `Data` carries the rest of the frame as its payload).
-//! Envelopes decode through [`decode_envelope`] (and, when they cannot be
-//! taken whole, [`envelope_addresses`]), re-exported from `codec`, which owns
-//! their layout.
+//! Envelopes decode through [`decode_envelope_view`] (read in place, what
+//! `serve` delivers from), [`decode_envelope`] (owned) and, when they cannot
+//! be taken whole, [`envelope_addresses`], re-exported from `codec`, which
+//! owns their layout.
 //! Does not own: framing (`frame`) or what to do with a message (`session`).
 //!
 //! CH-9: decoding untrusted bytes never panics and never allocates from an
@@ -21,7 +22,7 @@
 //! - `4` Close
 
 use crate::codec::{self, CodecError};
-pub use crate::codec::{decode_envelope, envelope_addresses};
+pub use crate::codec::{EnvelopeView, decode_envelope, decode_envelope_view, envelope_addresses};
 use crate::mailbox::MessageEnvelope;
 
 /// One message of the session protocol (see the module doc for the layout).

@@ -11,7 +11,10 @@
 
 mod envelope;
 
-pub use envelope::{IdCache, decode_envelope, encode_envelope, envelope_addresses};
+pub use envelope::{
+    EnvelopeView, IdCache, decode_envelope, decode_envelope_view, encode_envelope,
+    envelope_addresses,
+};
 
 use bincode::Options;
 use serde::Serialize;

@@ -21,7 +21,7 @@ pub use envelope::{Headers, MessageEnvelope, Payload, TypeName};
 pub use port::{
     OncePortHandle, OncePortReceiver, OncePortRef, PortHandle, PortReceiver, PortRef, RecvError,
 };
-pub(crate) use port::{PortSink, SerializedPort};
+pub(crate) use port::{PortSink, SerializedPort, ViewDelivery};
 pub use reordering::ReorderingSender;
 pub use undeliverable::{SendError, Undeliverable, UndeliverableReason};
 
@@ -243,6 +243,17 @@ impl Mailbox {
             .range(crate::id::HANDLER_PORT_BIT..)
             .find(|(index, _)| !is_control_port(**index))
             .map(|(_, port)| port.clone())
+    }
+
+    /// Deliver an envelope read in place to one of this mailbox's ports
+    /// (see [`SerializedPort::deliver_view`]); `NotTaken` (nothing done) when
+    /// the port is not bound here or would refuse it before its sink.
+    pub(crate) fn deliver_view(&self, view: &crate::codec::EnvelopeView<'_>) -> ViewDelivery {
+        let port = self.state.registered.lock().get(&view.dest_port()).cloned();
+        match port {
+            Some(port) => port.deliver_view(view, self.state.message_bytes_max),
+            None => ViewDelivery::NotTaken,
+        }
     }
 
     /// Deliver an envelope addressed to one of this mailbox's ports.

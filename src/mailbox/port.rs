@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::envelope::{Headers, MessageEnvelope, Payload};
 use super::undeliverable::{SendError, UndeliverableReason};
 use super::{Mailbox, MailboxState, Message, RemoteMessage, ReturnPath};
-use crate::codec;
+use crate::codec::{self, EnvelopeView};
 use crate::context::SendContext;
 use crate::id::{ActorId, PortId, handler_port_index};
 use crate::sequencing::{Inbound, ReceivingDomain, ReorderLimits, SeqInfo};
@@ -59,6 +59,25 @@ pub(crate) trait SerializedPort: Send + Sync + 'static {
     fn skip(&self, _seq_info: SeqInfo) -> bool {
         false
     }
+
+    /// Deliver straight from an envelope read in place (a link's frame):
+    /// the payload is decoded from the frame, nothing owned is made. Ports
+    /// that cannot, and any envelope this port would refuse before its sink
+    /// (wrong type, bad payload), answer `NotTaken` having done nothing, so
+    /// the owned path decides.
+    fn deliver_view(&self, _view: &EnvelopeView<'_>, _limit_bytes: u64) -> ViewDelivery {
+        ViewDelivery::NotTaken
+    }
+}
+
+/// What [`SerializedPort::deliver_view`] did.
+pub(crate) enum ViewDelivery {
+    /// Taken by the port's sink.
+    Delivered,
+    /// The sink refused it (closed, full): it goes back to its sender.
+    Refused(UndeliverableReason),
+    /// Nothing was done: deliver the owned envelope instead.
+    NotTaken,
 }
 
 fn decode_payload<M: RemoteMessage>(
@@ -226,6 +245,25 @@ impl<M: RemoteMessage> SerializedPort for PortState<M> {
         self.sink
             .deliver(message, envelope.headers().clone(), envelope.sender())
             .map_err(|(_message, reason)| (envelope, reason))
+    }
+
+    fn deliver_view(&self, view: &EnvelopeView<'_>, limit_bytes: u64) -> ViewDelivery {
+        if view.type_name() != std::any::type_name::<M>() {
+            return ViewDelivery::NotTaken;
+        }
+        let Some(payload) = view.payload() else {
+            return ViewDelivery::NotTaken;
+        };
+        let Ok(message) = codec::decode::<M>(payload, limit_bytes) else {
+            return ViewDelivery::NotTaken;
+        };
+        match self
+            .sink
+            .deliver(message, Headers::new(view.seq_info()), view.sender())
+        {
+            Ok(()) => ViewDelivery::Delivered,
+            Err((_message, reason)) => ViewDelivery::Refused(reason),
+        }
     }
 }
 

@@ -409,6 +409,27 @@ impl Proc {
         }
     }
 
+    /// Route an envelope read in place from a link (`serve`): a live local
+    /// actor's bound port takes its payload straight from the frame; every
+    /// other case (another proc, no such actor or port, a refusal before
+    /// the sink) goes the owned way through [`Proc::post`], unchanged.
+    pub(crate) fn post_view(&self, view: &crate::codec::EnvelopeView<'_>) {
+        if view.dest_actor().proc_id() == self.proc_id() {
+            if let Some(cell) = self.lookup(view.dest_actor()) {
+                if !cell.state.status.is_terminal() {
+                    match cell.state.mailbox.deliver_view(view) {
+                        crate::mailbox::ViewDelivery::Delivered => return,
+                        crate::mailbox::ViewDelivery::Refused(reason) => {
+                            return self.return_undeliverable(view.to_envelope(), reason);
+                        }
+                        crate::mailbox::ViewDelivery::NotTaken => {}
+                    }
+                }
+            }
+        }
+        self.post(view.to_envelope());
+    }
+
     /// A sequenced message for `dest` was refused before it reached this
     /// proc's actor (CH-13: it could not be decoded here) and went back to
     /// its sender: fill its slot in the destination's ordering stage, so the
