@@ -84,8 +84,8 @@ impl Shared {
         }
     }
 
-    /// Locks the core. A poisoned lock is still usable: no code panics while
-    /// holding it except on a broken invariant, which already failed the run.
+    /// Locks the core (a spin lock: see the module doc). Never taken again
+    /// by the thread holding it (LOCK-1), which would spin for ever.
     pub(crate) fn lock(&self) -> SpinMutexGuard<'_, Core> {
         self.core.lock()
     }

@@ -461,6 +461,31 @@ mod tests {
         cell.set(ActorStatus::Idle);
     }
 
+    /// The lock-free terminal flag agrees with the status itself: from a
+    /// terminal start, after `set`, and after `set_unless_terminal`, both
+    /// before and after the status turns terminal.
+    #[test]
+    fn is_terminal_agrees_with_the_status() {
+        let agree = |cell: &StatusCell| assert_eq!(cell.is_terminal(), cell.get().is_terminal());
+        let born_stopped = StatusCell::new(ActorStatus::Stopped("never ran".into()));
+        agree(&born_stopped);
+        assert!(born_stopped.is_terminal());
+        let cell = StatusCell::new(ActorStatus::Idle);
+        agree(&cell);
+        assert!(cell.set_unless_terminal(ActorStatus::Stopping));
+        agree(&cell);
+        assert!(!cell.is_terminal());
+        cell.set(ActorStatus::Stopped("done".into()));
+        agree(&cell);
+        assert!(cell.is_terminal());
+        let failing = StatusCell::new(ActorStatus::Idle);
+        assert!(
+            failing.set_unless_terminal(ActorStatus::Failed(ActorErrorKind::Aborted("x".into())))
+        );
+        agree(&failing);
+        assert!(failing.is_terminal());
+    }
+
     #[test]
     fn lc_1_set_unless_terminal_leaves_terminal_alone() {
         let cell = StatusCell::new(ActorStatus::Idle);

@@ -338,6 +338,30 @@ mod tests {
         drop(far.tx);
     }
 
+    /// A burst written at once is read whole by one `recv`; the frames
+    /// behind the first are handed out by `try_recv_buffered` without a
+    /// read, in order, and it answers `None` (not an error, not a wait) once
+    /// the buffer holds no whole frame.
+    #[tokio::test]
+    async fn a_burst_is_drained_from_the_buffer_in_order() {
+        let (near, far) = tokio::io::duplex(4096);
+        let (near_read, near_write) = tokio::io::split(near);
+        let (far_read, far_write) = tokio::io::split(far);
+        let peer = ChannelAddr::Local("pipe".into());
+        let mut near = stream_link(near_read, near_write, 1024, peer.clone());
+        let mut far = stream_link(far_read, far_write, 1024, peer);
+        let payloads: Vec<Vec<u8>> = (1..=5u8).map(|n| vec![n; usize::from(n) * 3]).collect();
+        let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        near.tx.send_batch(&refs).await.unwrap();
+        assert_eq!(far.rx.recv().await.unwrap().as_ref(), Some(&payloads[0]));
+        for payload in &payloads[1..] {
+            assert_eq!(far.rx.try_recv_buffered().unwrap().as_ref(), Some(payload));
+        }
+        assert_eq!(far.rx.try_recv_buffered().unwrap(), None);
+        near.tx.close().await;
+        assert_eq!(far.rx.recv().await.unwrap(), None);
+    }
+
     proptest! {
         /// CH-2: any split of a valid stream decodes to the same frames.
         #[test]

@@ -350,14 +350,19 @@ impl LinkTask {
             let Some(frame) = frame else {
                 return Ok(());
             };
-            // One clock read for the frame and the burst already buffered
-            // behind it, which is handled without going back to `select!`.
+            // The frames already buffered behind this one (at most a
+            // batch) are handled without going back to `select!`, with one
+            // clock read for the frames: `Data` never awaits, so no time
+            // passes between them.
             let now = time::now();
             self.on_frame(&frame, now).await?;
-            while let Some(frame) = self.link.rx.try_recv_buffered()? {
-                self.on_frame(&frame, now).await?;
+            for _ in 1..self.state.config.batch_frames_max {
+                match self.link.rx.try_recv_buffered()? {
+                    Some(frame) => self.on_frame(&frame, now).await?,
+                    None => break,
+                }
             }
-            self.ack_if_due(now).await?;
+            self.ack_if_due(time::now()).await?;
         }
     }
 

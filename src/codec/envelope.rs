@@ -316,6 +316,9 @@ struct Hints {
     type_name: usize,
 }
 
+// A decode pins one slot while it fills another (`Recent::remember`).
+const _: () = assert!(IdCache::CAPACITY >= 2);
+
 impl IdCache {
     /// How many ids (and how many type names) a cache keeps.
     pub const CAPACITY: usize = 16;

@@ -388,46 +388,57 @@ impl Proc {
             self.state.forwarder.post(envelope, self.returns());
             return;
         }
-        // The destination id is cloned only for a refusal's reason.
-        match self.lookup(envelope.dest().actor_id()) {
-            Some(cell) if cell.state.status.is_terminal() => {
-                let actor_id = envelope.dest().actor_id().clone();
-                self.return_undeliverable(
-                    envelope,
-                    UndeliverableReason::ActorTerminated { actor_id },
-                )
-            }
-            Some(cell) => {
-                if let Err((envelope, reason)) = cell.state.mailbox.deliver_serialized(envelope) {
-                    self.return_undeliverable(envelope, reason);
-                }
-            }
-            None => {
-                let actor_id = envelope.dest().actor_id().clone();
-                self.return_undeliverable(envelope, UndeliverableReason::ActorNotFound { actor_id })
-            }
+        match self.live_cell(envelope.dest().actor_id()) {
+            Ok(cell) => self.deliver_serialized(&cell, envelope),
+            Err(reason) => self.return_undeliverable(envelope, reason),
         }
     }
 
     /// Route an envelope read in place from a link (`serve`): a live local
-    /// actor's bound port takes its payload straight from the frame; every
-    /// other case (another proc, no such actor or port, a refusal before
-    /// the sink) goes the owned way through [`Proc::post`], unchanged.
+    /// actor's bound port takes its payload straight from the frame. Where
+    /// the port would refuse it before its sink (or cannot take a view),
+    /// the owned envelope goes the way [`Proc::post`] sends it, so every
+    /// refusal is the one `post` gives.
     pub(crate) fn post_view(&self, view: &crate::codec::EnvelopeView<'_>) {
-        if view.dest_actor().proc_id() == self.proc_id() {
-            if let Some(cell) = self.lookup(view.dest_actor()) {
-                if !cell.state.status.is_terminal() {
-                    match cell.state.mailbox.deliver_view(view) {
-                        crate::mailbox::ViewDelivery::Delivered => return,
-                        crate::mailbox::ViewDelivery::Refused(reason) => {
-                            return self.return_undeliverable(view.to_envelope(), reason);
-                        }
-                        crate::mailbox::ViewDelivery::NotTaken => {}
-                    }
-                }
+        if view.dest_actor().proc_id() != self.proc_id() {
+            return self.post(view.to_envelope());
+        }
+        let cell = match self.live_cell(view.dest_actor()) {
+            Ok(cell) => cell,
+            Err(reason) => return self.return_undeliverable(view.to_envelope(), reason),
+        };
+        match cell.state.mailbox.deliver_view(view) {
+            crate::mailbox::ViewDelivery::Delivered => {}
+            crate::mailbox::ViewDelivery::Refused(reason) => {
+                self.return_undeliverable(view.to_envelope(), reason);
+            }
+            crate::mailbox::ViewDelivery::NotTaken => {
+                self.deliver_serialized(&cell, view.to_envelope());
             }
         }
-        self.post(view.to_envelope());
+    }
+
+    /// The local actor `actor_id` if it can take messages, else why not.
+    /// (The id is cloned only for the refusal's reason.)
+    fn live_cell(&self, actor_id: &ActorId) -> Result<InstanceCell, UndeliverableReason> {
+        match self.lookup(actor_id) {
+            Some(cell) if cell.state.status.is_terminal() => {
+                Err(UndeliverableReason::ActorTerminated {
+                    actor_id: actor_id.clone(),
+                })
+            }
+            Some(cell) => Ok(cell),
+            None => Err(UndeliverableReason::ActorNotFound {
+                actor_id: actor_id.clone(),
+            }),
+        }
+    }
+
+    /// Hand `envelope` to `cell`'s mailbox; what it refuses goes back.
+    fn deliver_serialized(&self, cell: &InstanceCell, envelope: MessageEnvelope) {
+        if let Err((envelope, reason)) = cell.state.mailbox.deliver_serialized(envelope) {
+            self.return_undeliverable(envelope, reason);
+        }
     }
 
     /// A sequenced message for `dest` was refused before it reached this
@@ -836,4 +847,70 @@ impl std::fmt::Debug for Proc {
 pub(crate) fn new_outbox(actor_id: ActorId, proc: Proc) -> Outbox {
     let session_id = rt::random::next_u64(rt::RandomStream::SESSION);
     Outbox::new(actor_id, session_id, proc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{self, IdCache};
+    use crate::id::PortId;
+    use crate::mailbox::{Headers, Payload};
+
+    /// Goal: delivering an envelope read in place from a frame (`post_view`,
+    /// what `serve` does) and delivering the owned envelope (`post`) are one
+    /// behaviour: the same message reaches the port, and every refusal
+    /// (wrong type, bad payload, local-only payload, unbound port, no such
+    /// actor) comes back to the sender with the same reason.
+    #[tokio::test]
+    async fn post_view_delivers_and_refuses_exactly_as_post_does() {
+        let proc = Proc::local();
+        let (client, _client) = proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (port, mut receiver) = client.open_port::<u64>();
+        let port_id = port.bind().port_id().clone();
+        let nobody = proc.proc_id().actor_id("nobody", 0).unwrap();
+        let limit = codec::MESSAGE_BYTES_MAX_DEFAULT;
+        let envelope = |dest: PortId, type_name: &'static str, payload: Payload| {
+            MessageEnvelope::new(
+                client.self_id().clone(),
+                dest,
+                Headers::default(),
+                type_name,
+                payload,
+            )
+        };
+        let seven = || Payload::Serialized(codec::encode(&7u64, limit).unwrap());
+        let u64_name = std::any::type_name::<u64>();
+        let cases = [
+            envelope(port_id.clone(), u64_name, seven()),
+            envelope(port_id.clone(), "i32", seven()),
+            envelope(port_id.clone(), u64_name, Payload::Serialized(vec![1, 2])),
+            envelope(port_id.clone(), u64_name, Payload::LocalOnly),
+            envelope(client.self_id().port_id(999), u64_name, seven()),
+            envelope(nobody.port_id(1), u64_name, seven()),
+        ];
+        let mut ids = IdCache::new();
+        for case in cases {
+            let mut outcomes = Vec::new();
+            for by_view in [false, true] {
+                if by_view {
+                    let bytes = codec::encode_envelope(&case, limit, 0).unwrap();
+                    let view = codec::decode_envelope_view(&bytes, limit, &mut ids).unwrap();
+                    proc.post_view(&view);
+                } else {
+                    proc.post(case.clone());
+                }
+                let delivered = receiver.try_recv();
+                let back = returned.try_recv().ok();
+                assert!(returned.try_recv().is_err(), "one outcome per post");
+                outcomes.push((delivered, back.map(|back| (back.message, back.reason))));
+            }
+            assert_eq!(outcomes[0], outcomes[1], "{case}");
+            let (delivered, back) = &outcomes[0];
+            assert!(
+                delivered.is_some() != back.is_some(),
+                "{case}: exactly one outcome"
+            );
+        }
+    }
 }

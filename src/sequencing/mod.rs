@@ -84,16 +84,17 @@ pub enum AdmissionError {
         /// The offending session.
         session_id: u64,
     },
-    /// SEQ-5: the session buffered too many messages behind a gap.
+    /// SEQ-5: the session holds too much behind a gap.
     #[error(
-        "reorder buffer full for session {session_id:016x}: {buffered} messages wait behind a gap (seq {seq} refused)"
+        "reorder buffer full for session {session_id:016x}: {buffered} entries (messages, and seqs refused on their way) wait behind a gap (seq {seq} refused)"
     )]
     BufferFull {
         /// The session.
         session_id: u64,
         /// The refused seq.
         seq: u64,
-        /// How many were buffered.
+        /// Entries held behind the gap: buffered messages and seqs to pass
+        /// over.
         buffered: usize,
     },
 }

@@ -121,10 +121,11 @@ pub struct ReorderLimits {
     /// memory per session. 0 disables the ring (everything spills).
     /// Default [`ReorderLimits::RING_MESSAGES_MAX_DEFAULT`] (64).
     pub ring_messages_max: usize,
-    /// Most items one session may hold back behind a gap, in messages (ring and
-    /// spill together). Hitting it fails the push with
-    /// [`ReorderError::BufferFull`] (SEQ-5). In-order items are never buffered,
-    /// so they are accepted even when the buffer is full.
+    /// Most entries one session may hold behind a gap: items (ring and spill
+    /// together) plus seqs it will pass over (CH-13), which are also
+    /// accepted only this many seqs ahead. Hitting it fails the push with
+    /// [`ReorderError::BufferFull`] and refuses the skip (SEQ-5). In-order
+    /// items are never buffered, so they are accepted even when it is full.
     /// Default [`ReorderLimits::BUFFERED_MESSAGES_MAX_DEFAULT`] (100,000).
     pub buffered_messages_max: usize,
 }
@@ -171,8 +172,10 @@ pub enum SkipOutcome {
     /// The seq was already released or passed: nothing to fill.
     NotPending,
     /// SEQ-5: the session already holds `buffered_messages_max` entries
-    /// ahead of its window; the seq stays a gap (messages behind it are held,
-    /// then refused with [`ReorderError::BufferFull`], never lost).
+    /// ahead of its window, or the seq is farther ahead than that. It stays
+    /// a gap: the session stalls there (messages behind it are held, then
+    /// refused with [`ReorderError::BufferFull`] and returned, never lost)
+    /// unless the message itself still arrives.
     WindowFull,
 }
 
@@ -310,8 +313,9 @@ impl<T> ReorderBuffer<T> {
     /// # Errors
     /// [`ReorderError::InvalidSeqZero`] for seq 0 (SEQ-1);
     /// [`ReorderError::BufferFull`] if the item would have to be buffered and the
-    /// session already holds `buffered_messages_max` items (SEQ-5). Both hand
-    /// the item back and leave the buffer unchanged.
+    /// session already holds `buffered_messages_max` entries (items and seqs to
+    /// pass over, SEQ-5). Both hand the item back and leave the buffer
+    /// unchanged.
     pub fn push(
         &mut self,
         session_id: u64,
@@ -458,26 +462,25 @@ impl<T> SessionBuffer<T> {
             let count = self.release_run(item, limits, released);
             return Ok(PushOutcome::Released { count });
         }
-        let offset = seq - self.next_expected;
-        let ring_slot = usize::try_from(offset)
-            .ok()
-            .filter(|&slot| slot < limits.ring_messages_max);
-        let already_buffered = match ring_slot {
-            Some(slot) => matches!(self.ring.get(slot), Some(Some(_))),
-            None => self.spill.contains_key(&seq),
-        };
-        if already_buffered {
+        let ring_slot = self.ring_slot(seq, limits);
+        if self.is_buffered(seq, ring_slot) {
             // SEQ-3: keep the first copy; both carry the same seq from one sender.
             self.duplicates_dropped += 1;
             return Ok(PushOutcome::DuplicateDropped);
         }
-        if self.held() >= limits.buffered_messages_max {
+        // A seq marked to pass over that arrives after all (a copy of a
+        // refused message) takes its own mark's place in the window.
+        let was_skipped = usize::from(self.skipped.contains(&seq));
+        if self.held() - was_skipped >= limits.buffered_messages_max {
             return Err(ReorderError::BufferFull {
                 session_id,
                 seq,
                 buffered: self.held(),
                 item,
             });
+        }
+        if was_skipped == 1 {
+            self.skipped.remove(&seq);
         }
         match ring_slot {
             Some(slot) => self.place_in_ring(slot, item),
@@ -488,6 +491,21 @@ impl<T> SessionBuffer<T> {
         self.buffered += 1;
         self.check_held(limits);
         Ok(PushOutcome::Buffered)
+    }
+
+    /// The ring slot of `seq` (ahead of the window), or `None` if it would
+    /// spill.
+    fn ring_slot(&self, seq: u64, limits: &ReorderLimits) -> Option<usize> {
+        usize::try_from(seq - self.next_expected)
+            .ok()
+            .filter(|&slot| slot < limits.ring_messages_max)
+    }
+
+    fn is_buffered(&self, seq: u64, ring_slot: Option<usize>) -> bool {
+        match ring_slot {
+            Some(slot) => matches!(self.ring.get(slot), Some(Some(_))),
+            None => self.spill.contains_key(&seq),
+        }
     }
 
     /// Entries held ahead of the window (SEQ-5 bounds them): buffered items
@@ -571,10 +589,17 @@ impl<T> SessionBuffer<T> {
             return SkipOutcome::NotPending;
         }
         if seq > self.next_expected {
-            if self.skipped.contains(&seq) {
+            // Already marked, or its message is already here (a copy was
+            // refused): nothing to pass over.
+            if self.skipped.contains(&seq) || self.is_buffered(seq, self.ring_slot(seq, limits)) {
                 return SkipOutcome::NotPending;
             }
-            if self.held() >= limits.buffered_messages_max {
+            // A mark holds its place until the window reaches it: one past
+            // anything the window could hold would hold it for good.
+            let offset = seq - self.next_expected;
+            let beyond = usize::try_from(offset)
+                .map_or(true, |offset| offset > limits.buffered_messages_max);
+            if beyond || self.held() >= limits.buffered_messages_max {
                 return SkipOutcome::WindowFull;
             }
             self.skipped.insert(seq);

@@ -186,9 +186,11 @@ proptest! {
     /// arrive in any order, each either delivered or refused on its way
     /// (skipped), under any window limit and ring width, the session never
     /// holds more than the limit (buffered items plus seqs to pass over); a
-    /// push or skip refused for a full window changes nothing and succeeds
-    /// when retried later; and in the end exactly the delivered messages are
-    /// released, in seq order, with every refused seq counted as skipped.
+    /// push or skip refused for a full window changes nothing at all and
+    /// succeeds when retried later (a sender's timeout resends the push; the
+    /// test retries the skip too, to reach the end); and in the end exactly
+    /// the delivered messages are released, in seq order, with every refused
+    /// seq counted as skipped.
     #[test]
     fn skips_and_pushes_release_the_delivered_in_order_within_the_limit(
         arrivals in (1..=60_u64).prop_flat_map(|count| {
@@ -207,7 +209,7 @@ proptest! {
         while let Some(seq) = queue.pop_front() {
             attempts += 1;
             prop_assert!(attempts < 100_000, "retries made no progress");
-            let before = buffer.snapshot();
+            let before = format!("{:?}", buffer.sessions.get(&1));
             let full = if is_refused(seq) {
                 buffer.skip(1, seq, &mut released) == SkipOutcome::WindowFull
             } else {
@@ -221,7 +223,8 @@ proptest! {
                 }
             };
             if full {
-                prop_assert_eq!(buffer.snapshot(), before, "a refusal changes nothing");
+                // The whole session, its marks and layout too, is untouched.
+                prop_assert_eq!(format!("{:?}", buffer.sessions.get(&1)), before, "a refusal changes nothing");
                 queue.push_back(seq);
             }
             let held = buffer.sessions.get(&1).map_or(0, SessionBuffer::held);

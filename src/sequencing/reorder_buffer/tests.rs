@@ -303,46 +303,79 @@ fn seq_5_zero_limit_refuses_every_out_of_order_item() {
 /// Goal: SEQ-5 counts seqs to pass over (CH-13) like buffered items, so a
 /// peer whose envelopes cannot be decoded cannot grow a session without
 /// bound. Method: limit 3; one buffered item and two skips ahead fill the
-/// window; a third skip and a buffered push are refused; the seq due is still
-/// skipped and accepted, and closing the gap frees the window again.
+/// window; a third skip and a buffered push are refused; a skip farther
+/// ahead than the limit is refused even with room (it would hold its place
+/// for good); the seq due is still skipped, and closing the gap frees the
+/// window again.
 #[test]
 fn seq_5_skips_ahead_count_against_the_window() {
     let mut buffer = buffer(4, 3);
     let mut released = Vec::new();
+    assert_eq!(
+        buffer.skip(1, 5, &mut released),
+        SkipOutcome::WindowFull,
+        "4 seqs ahead of seq 1 is beyond a window of 3"
+    );
+    assert!(
+        buffer.sessions.is_empty(),
+        "a refused skip creates no session"
+    );
     assert_eq!(push(&mut buffer, 1, 4).0, PushOutcome::Buffered);
     assert_eq!(buffer.skip(1, 3, &mut released), SkipOutcome::Skipped);
     assert_eq!(
         buffer.skip(1, u64::MAX, &mut released),
-        SkipOutcome::Skipped
+        SkipOutcome::WindowFull,
+        "far beyond the window"
     );
+    assert_eq!(buffer.skip(1, 2, &mut released), SkipOutcome::Skipped);
     assert_eq!(
         buffer.skip(1, 3, &mut released),
         SkipOutcome::NotPending,
         "a repeat fills nothing"
     );
+    let full = format!("{:?}", session(&buffer, 1));
     assert_eq!(
-        buffer.skip(1, 7, &mut released),
-        SkipOutcome::WindowFull,
-        "the window holds 1 item and 2 seqs to pass over"
+        buffer.skip(1, 4, &mut released),
+        SkipOutcome::NotPending,
+        "seq 4 is buffered, not to come"
     );
     assert!(matches!(
-        buffer.push(1, 6, (1, 6), &mut released),
+        buffer.push(1, 5, (1, 5), &mut released),
         Err(ReorderError::BufferFull { buffered: 3, .. })
     ));
+    assert_eq!(
+        format!("{:?}", session(&buffer, 1)),
+        full,
+        "refusals change nothing"
+    );
     assert!(released.is_empty());
-    assert_eq!(session(&buffer, 1).skipped.len(), 2);
 
-    // The seq due is never refused: skipping it moves the window.
+    // The seq due is never refused: skipping it moves the window past 2
+    // and 3, releasing 4.
     assert_eq!(buffer.skip(1, 1, &mut released), SkipOutcome::Skipped);
-    assert_eq!(seqs(&push(&mut buffer, 1, 2).1), [2, 4], "3 passed over");
-    assert_eq!(buffer.skip(1, 2, &mut released), SkipOutcome::NotPending);
+    assert_eq!(seqs(&released), [4]);
     assert_eq!(
         buffer.skip(1, 7, &mut released),
         SkipOutcome::Skipped,
-        "room again: only u64::MAX is still held"
+        "room again"
     );
     let ordering = buffer.session_ordering(1).unwrap();
-    assert_eq!((ordering.released_total, ordering.skipped_total), (2, 2));
+    assert_eq!((ordering.released_total, ordering.skipped_total), (1, 3));
+}
+
+/// Goal: a message whose seq was marked to pass over that arrives after all
+/// (a copy of a refused one) takes its mark's place: it is buffered even
+/// with the window full, and released in order.
+#[test]
+fn seq_5_a_skipped_seq_that_arrives_takes_its_marks_place() {
+    let mut buffer = buffer(4, 2);
+    let mut released = Vec::new();
+    assert_eq!(buffer.skip(1, 2, &mut released), SkipOutcome::Skipped);
+    assert_eq!(push(&mut buffer, 1, 3).0, PushOutcome::Buffered);
+    assert_eq!(push(&mut buffer, 1, 2).0, PushOutcome::Buffered);
+    assert_eq!(seqs(&push(&mut buffer, 1, 1).1), [1, 2, 3]);
+    let ordering = buffer.session_ordering(1).unwrap();
+    assert_eq!((ordering.released_total, ordering.skipped_total), (3, 0));
 }
 
 /// Goal: a stall is visible in introspection (DESIGN.md §3). Method: open a
