@@ -69,44 +69,11 @@ impl Environment for SimEnvironment {
     }
 
     fn spawn(&self, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
-        let mut core = self.shared.lock();
-        // CLOCK-3: a task runs on its proc's skewed wall clock: the proc named
-        // by its actor id (actor and introspection tasks), else its spawner's.
-        let inherited = core
-            .current
-            .map_or(0, |current| core.tasks.skew_ns(current));
-        let named_owner = proc_of_task(name);
-        let skew = named_owner
-            .and_then(|proc| core.clock_skews.get(proc).copied())
-            .unwrap_or(inherited);
-        // EXEC-7: the same attribution decides which tasks a paused proc
-        // stops; the network's couriers belong to no proc (what is on the
-        // wire still arrives).
-        let proc = match named_owner {
-            Some(proc) => Some(core.tasks.intern_name(proc)),
-            None if name.starts_with(crate::net::COURIER_TASK_PREFIX) => None,
-            None => core
-                .current
-                .and_then(|current| core.tasks.proc_of(current).cloned()),
-        };
-        let name = core.tasks.intern_name(name);
-        let id = core.tasks.insert(name.clone(), Some(task), &self.shared);
-        core.tasks.set_skew_ns(id, skew);
-        core.tasks.set_proc(id, proc);
-        let id_text = id.to_string();
-        core.record_fields(
-            kind::TASK_SPAWN,
-            [
-                ("name", Recorded::Shared(&name)),
-                ("id", Recorded::Text(&id_text)),
-            ]
-            .into_iter(),
-        );
-        drop(core);
-        Box::new(SimAbort {
-            shared: self.shared.clone(),
-            id,
-        })
+        self.start(None, name, task)
+    }
+
+    fn spawn_for(&self, owner: &str, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
+        self.start(Some(owner), name, task)
     }
 
     fn random_u64(&self, stream: RandomStream) -> u64 {
@@ -159,30 +126,46 @@ impl Environment for SimEnvironment {
     }
 }
 
-/// The proc a task belongs to by its name: `actor:p0@sim:p0.ping[0]`,
-/// `introspect:local.x[1]`, its router's channels (`channel:p0->sim:p1`), or
-/// its server on `sim:p0` (`serve:sim:p0`, `serve-link:sim:p0<-…`). Other
-/// tasks take their spawner's proc.
-fn proc_of_task(name: &str) -> Option<&str> {
-    // A proc's router channels: `channel:<proc>-><address>`.
-    if let Some((owner, _)) = name
-        .strip_prefix("channel:")
-        .and_then(|rest| rest.split_once("->"))
-    {
-        return Some(owner);
+impl SimEnvironment {
+    /// Start a task of proc `owner`, or (`None`) of its spawner's proc.
+    /// EXEC-7: which proc a task belongs to decides which tasks a paused
+    /// proc stops; CLOCK-3: it runs on that proc's skewed wall clock. The
+    /// network's couriers belong to no proc (what is on the wire still
+    /// arrives).
+    fn start(&self, owner: Option<&str>, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
+        let mut core = self.shared.lock();
+        let spawner = core.current;
+        let inherited_skew = spawner.map_or(0, |spawner| core.tasks.skew_ns(spawner));
+        let (proc, skew) = match owner {
+            Some(owner) => (
+                Some(core.tasks.intern_name(owner)),
+                core.clock_skews.get(owner).copied().unwrap_or(0),
+            ),
+            None if name.starts_with(crate::net::COURIER_TASK_PREFIX) => (None, inherited_skew),
+            None => (
+                spawner.and_then(|spawner| core.tasks.proc_of(spawner).cloned()),
+                inherited_skew,
+            ),
+        };
+        let name = core.tasks.intern_name(name);
+        let id = core.tasks.insert(name.clone(), Some(task), &self.shared);
+        core.tasks.set_skew_ns(id, skew);
+        core.tasks.set_proc(id, proc);
+        let id_text = id.to_string();
+        core.record_fields(
+            kind::TASK_SPAWN,
+            [
+                ("name", Recorded::Shared(&name)),
+                ("id", Recorded::Text(&id_text)),
+            ]
+            .into_iter(),
+        );
+        drop(core);
+        Box::new(SimAbort {
+            shared: self.shared.clone(),
+            id,
+        })
     }
-    // A proc's server on its `sim:` address, and the links it accepts.
-    if let Some(served) = name
-        .strip_prefix("serve:sim:")
-        .or_else(|| name.strip_prefix("serve-link:sim:"))
-    {
-        return served.split("<-").next();
-    }
-    let actor = name
-        .strip_prefix("actor:")
-        .or_else(|| name.strip_prefix("introspect:"))?;
-    let head = actor.split('@').next()?;
-    Some(head.split('.').next().unwrap_or(head))
 }
 
 /// Aborts one simulated task.

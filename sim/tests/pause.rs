@@ -89,6 +89,75 @@ fn exec_7_a_paused_proc_runs_nothing_until_it_resumes() {
     assert_eq!(kinds, ["net_pause", "net_resume"]);
 }
 
+/// Starts, on its first message, a ticker task with the name it was given.
+#[derive(Debug)]
+struct NamedTicker {
+    task_name: String,
+    ticks: Arc<AtomicU64>,
+}
+
+impl Actor for NamedTicker {}
+
+impl Handler<u64> for NamedTicker {
+    async fn handle(&mut self, _cx: &Context<Self>, _n: u64) -> Result<(), HandlerError> {
+        let ticks = self.ticks.clone();
+        drop(lockstep::rt::spawn(&self.task_name, async move {
+            loop {
+                lockstep::time::sleep(Duration::from_millis(100)).await;
+                ticks.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        Ok(())
+    }
+}
+
+lockstep::export!(NamedTicker: u64);
+
+/// Goal: EXEC-7 — a task belongs to the proc of the task that spawned it,
+/// whatever its name says: a ticker an actor on `a` starts under a name that
+/// looks like `b`'s actor task keeps running while `b` is paused, and stops
+/// while `a` is. (Procs are told explicitly which tasks are theirs; names
+/// are for traces only.)
+#[test]
+fn exec_7_a_task_belongs_to_its_spawners_proc_whatever_its_name() {
+    let ticks = Arc::new(AtomicU64::new(0));
+    let seen = ticks.clone();
+    let mut world = World::new(Config::with_seed(5));
+    world
+        .run(async move {
+            let network = Network::new(NetworkConfig::default(), ProcConfig::default());
+            let (a, _b) = (network.proc("a"), network.proc("b"));
+            let (client, _client) = a.instance("client").unwrap();
+            let ticker = NamedTicker {
+                task_name: "actor:b@sim:b.tally[0]".into(),
+                ticks,
+            };
+            a.spawn("ticker", ticker).unwrap().send(&client, 1).unwrap();
+            lockstep::time::sleep(Duration::from_millis(550)).await;
+            let running = seen.load(Ordering::SeqCst);
+            assert!(running >= 4, "ticking: {running}");
+
+            network.pause("b");
+            lockstep::time::sleep(Duration::from_secs(1)).await;
+            let with_b_paused = seen.load(Ordering::SeqCst);
+            assert!(
+                with_b_paused >= running + 9,
+                "b's pause stops nothing of a's: {with_b_paused}"
+            );
+            network.resume("b");
+
+            network.pause("a");
+            lockstep::time::sleep(Duration::from_secs(1)).await;
+            assert_eq!(
+                seen.load(Ordering::SeqCst),
+                with_b_paused,
+                "a's pause stops it"
+            );
+            network.resume("a");
+        })
+        .expect("the world runs");
+}
+
 /// Procs `a` and `b` over the real session protocol; a client on `a` and a
 /// tally on `b` (counting into `handled`).
 struct SessionPair {

@@ -91,7 +91,8 @@ struct RouterState {
     transport: Arc<dyn Transport>,
     config: ChannelConfig,
     /// The proc this router forwards for, once told: its channel tasks are
-    /// named `channel:<proc>-><address>` (a simulator then knows whose they are).
+    /// named `channel:<proc>-><address>` and belong to that proc
+    /// (`rt::spawn_for`: a simulator pauses them with it).
     owner: std::sync::OnceLock<String>,
     channels: Mutex<Channels>,
     counters: Arc<Counters>,
@@ -187,20 +188,18 @@ impl Router {
         addr: ChannelAddr,
     ) -> &'a Channel {
         let (queue, receiver) = mpsc::unbounded_channel();
-        let name = match self.state.owner.get() {
-            Some(owner) => format!("channel:{owner}->{addr}"),
-            None => format!("channel:{addr}"),
-        };
-        let task = runtime::spawn(
-            &name,
-            run_channel(
-                addr.clone(),
-                self.state.transport.clone(),
-                self.state.config.clone(),
-                receiver,
-                self.state.counters.clone(),
-            ),
+        let task = run_channel(
+            addr.clone(),
+            self.state.transport.clone(),
+            self.state.config.clone(),
+            receiver,
+            self.state.counters.clone(),
         );
+        // A channel (and the reader it spawns) is the proc's it forwards for.
+        let task = match self.state.owner.get() {
+            Some(owner) => runtime::spawn_for(owner, &format!("channel:{owner}->{addr}"), task),
+            None => runtime::spawn(&format!("channel:{addr}"), task),
+        };
         let channel = Channel { queue, _task: task };
         open.insert(addr.clone(), channel);
         &open[&addr]

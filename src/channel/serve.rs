@@ -127,7 +127,9 @@ pub fn serve(proc: &Proc, listener: Box<dyn Listener>, config: ChannelConfig) ->
     });
     let shutdown = Shutdown::default();
     let stopped = shutdown.clone();
-    let accept_task = runtime::spawn(
+    // The server and the links it accepts (spawned by it) are its proc's.
+    let accept_task = runtime::spawn_for(
+        proc.proc_id().name(),
         &format!("serve:{addr}"),
         accept_links(state.clone(), listener, stopped),
     );

@@ -30,7 +30,7 @@ pub(crate) fn start(cell: &InstanceCell, proc: &Proc) {
         .open_control_port::<IntrospectMessage>(index);
     let name = format!("introspect:{}", cell.actor_id());
     let task = serve(cell.clone(), proc.clone(), queries);
-    drop(rt::spawn(&name, task));
+    drop(rt::spawn_for(proc.proc_id().name(), &name, task));
 }
 
 async fn serve(cell: InstanceCell, proc: Proc, mut queries: PortReceiver<IntrospectMessage>) {

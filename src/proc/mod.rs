@@ -676,7 +676,8 @@ impl Proc {
         let task_name = format!("actor:{}", cell.actor_id());
         // One span per actor: every log line its handlers write names it.
         let span = tracing::info_span!("actor", id = %cell.actor_id());
-        let task = rt::spawn(
+        let task = rt::spawn_for(
+            self.proc_id().name(),
             &task_name,
             tracing::Instrument::instrument(instance::run(startup, instance, queues), span),
         );

@@ -43,7 +43,7 @@ use std::time::SystemTime;
 
 pub use context::{EnterGuard, current, enter};
 pub use random::RandomStream;
-pub use task::{JoinError, JoinHandle, spawn, yield_now};
+pub use task::{JoinError, JoinHandle, spawn, spawn_for, yield_now};
 pub use time::Instant;
 
 /// A boxed, sendable future with no output: the unit of work an environment runs.
@@ -71,8 +71,16 @@ pub trait Environment: Send + Sync + 'static {
     fn system_now(&self) -> SystemTime;
     /// A future that completes once `now() >= deadline`.
     fn sleep_until(&self, deadline: Instant) -> TimerFuture;
-    /// Start a task. `name` is for traces and deadlock reports.
+    /// Start a task. `name` is for traces and deadlock reports. The task
+    /// belongs to the proc its spawner belongs to, if any.
     fn spawn(&self, name: &str, task: TaskFuture) -> Box<dyn AbortTask>;
+    /// Start a task that belongs to the proc named `owner`, whoever spawns
+    /// it: a simulator pauses, crashes and skews it with that proc. An
+    /// environment without procs of its own runs it like any task.
+    fn spawn_for(&self, owner: &str, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
+        let _ = owner;
+        self.spawn(name, task)
+    }
     /// The next 64 random bits of the labelled stream.
     fn random_u64(&self, stream: RandomStream) -> u64;
     /// Whether the `buggify!` point at `site` fires now.

@@ -63,14 +63,35 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    start(None, name, future)
+}
+
+/// [`spawn`] a task that belongs to the proc named `owner` whoever spawns
+/// it (an actor's run loop, a proc's server): under simulation it is paused,
+/// crashed and clock-skewed with that proc. (A task started with [`spawn`]
+/// belongs to its spawner's proc.)
+pub fn spawn_for<F>(owner: &str, name: &str, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    start(Some(owner), name, future)
+}
+
+fn start<F>(owner: Option<&str>, name: &str, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let (sender, output) = oneshot::channel();
     let task = Box::pin(async move {
         let value = future.await;
         let _ = sender.send(value);
     });
-    let abort = with_environment(|environment| match environment {
-        Some(environment) => environment.spawn(name, task),
-        None => super::tokio_env::spawn(name, task),
+    let abort = with_environment(|environment| match (environment, owner) {
+        (Some(environment), Some(owner)) => environment.spawn_for(owner, name, task),
+        (Some(environment), None) => environment.spawn(name, task),
+        (None, _) => super::tokio_env::spawn(name, task),
     });
     JoinHandle {
         name: name.to_owned(),
