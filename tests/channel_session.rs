@@ -266,6 +266,7 @@ fn ch_11_delivery_timeout_returns_every_unacked_message() {
         for n in 1..=20u64 {
             pair.target.send(&pair.client, n).unwrap();
         }
+        let mut values = Vec::new();
         for _ in 1..=20 {
             let back = within("a returned message", pair.returned.recv())
                 .await
@@ -274,7 +275,20 @@ fn ch_11_delivery_timeout_returns_every_unacked_message() {
                 back.reason,
                 UndeliverableReason::DeliveryTimeout { timeout_ms: 300 }
             );
+            // The session keeps only the frame; what comes back is the
+            // envelope that was sent, rebuilt whole from it.
+            assert_eq!(back.message.sender(), pair.client.self_id());
+            assert_eq!(back.message.type_name(), std::any::type_name::<u64>());
+            let lockstep::mailbox::Payload::Serialized(bytes) = back.message.payload() else {
+                panic!("a remote send is serialized");
+            };
+            values.push(lockstep::codec::decode::<u64>(bytes, 64).unwrap());
         }
+        assert_eq!(
+            values,
+            (1..=20).collect::<Vec<u64>>(),
+            "every one, in order"
+        );
         // The router counts a return just after handing it back: wait for it.
         within("the return count", async {
             while pair.a.router.stats().messages_returned < 20 {

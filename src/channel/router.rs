@@ -20,8 +20,9 @@ use tokio::sync::mpsc;
 
 use super::link::{FrameTx, Link, Transport};
 use super::session::{LinkState, ReturnCause, Returned, SenderSession};
-use super::wire::{DataFrame, SessionMessage};
+use super::wire::{DataFrame, SessionMessage, decode_envelope};
 use super::{AddrError, ChannelAddr, ChannelConfig, ChannelError};
+use crate::codec::IdCache;
 use crate::mailbox::{
     MailboxSender, MessageEnvelope, PortHandle, Undeliverable, UndeliverableReason,
     return_undeliverable,
@@ -37,8 +38,9 @@ use crate::sync::Mutex;
 type ReturnHandle = PortHandle<Undeliverable<MessageEnvelope>>;
 
 /// An envelope on its way to a channel task.
+/// The envelope itself is not kept: the frame is all a session needs, and
+/// the rare return decodes the envelope back from it (CODEC-3 round trip).
 struct Outbound {
-    envelope: MessageEnvelope,
     /// The encoded envelope, with room for the session's `Data` header.
     frame: DataFrame,
     return_handle: ReturnHandle,
@@ -246,17 +248,16 @@ impl MailboxSender for Router {
             }
         };
         let sent = queue.send(Outbound {
-            envelope,
             frame,
             return_handle: return_handle.clone(),
         });
         drop(channels);
-        if let Err(mpsc::error::SendError(outbound)) = sent {
-            let address = outbound.envelope.dest().actor_id().proc_id().address();
+        if sent.is_err() {
+            let address = envelope.dest().actor_id().proc_id().address();
             let detail = format!("channel to {} closed", address.unwrap_or_default());
             Self::refuse(
-                &outbound.return_handle,
-                outbound.envelope,
+                return_handle,
+                envelope,
                 UndeliverableReason::Transport { detail },
             );
         }
@@ -264,7 +265,7 @@ impl MailboxSender for Router {
 }
 
 /// The envelope and where to return it, kept by the session until acked.
-type Item = (MessageEnvelope, ReturnHandle);
+type Item = ReturnHandle;
 
 fn reason_for(cause: ReturnCause, addr: &ChannelAddr) -> UndeliverableReason {
     match cause {
@@ -364,9 +365,25 @@ struct ChannelTask {
 
 impl ChannelTask {
     fn give_back(&mut self, returned: Vec<Returned<Item>>) {
-        for Returned { item, cause, .. } in returned {
-            let (envelope, return_handle) = item;
-            return_undeliverable(&return_handle, envelope, reason_for(cause, &self.addr));
+        let limit = self.config.message_bytes_max;
+        let mut ids = IdCache::new();
+        for Returned {
+            item: return_handle,
+            payload,
+            cause,
+            ..
+        } in returned
+        {
+            let reason = reason_for(cause, &self.addr);
+            // The router encoded it under this very limit, so it decodes
+            // (CODEC-3); failing would be a codec bug, said loudly.
+            match decode_envelope(&payload, limit, &mut ids) {
+                Ok(envelope) => return_undeliverable(&return_handle, envelope, reason),
+                Err(error) => {
+                    debug_assert!(false, "a routed envelope failed to decode: {error}");
+                    tracing::error!(%error, %reason, "a returned envelope could not be rebuilt; it is lost");
+                }
+            }
         }
     }
 
@@ -491,11 +508,10 @@ impl ChannelTask {
     /// starts then).
     fn accept(&mut self, outbound: Outbound, now: Instant) {
         let Outbound {
-            envelope,
             frame,
             return_handle,
         } = outbound;
-        match self.core.push(frame, (envelope, return_handle), now) {
+        match self.core.push(frame, return_handle, now) {
             Ok(_) => {
                 self.counters.accepted.fetch_add(1, Ordering::Relaxed);
             }

@@ -39,7 +39,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::ChannelConfig;
-use super::wire::{DataFrame, SessionMessage};
+use super::wire::{DATA_HEADER_BYTES, DataFrame, SessionMessage};
 use crate::rt::time::Instant;
 
 #[cfg(test)]
@@ -120,6 +120,9 @@ pub struct Returned<T> {
     pub seq: Option<u64>,
     /// The message.
     pub item: T,
+    /// What it was sent as: the `Data` frame's payload (so the session need
+    /// not keep anything else of a message to hand it back).
+    pub payload: Vec<u8>,
     /// Why.
     pub cause: ReturnCause,
 }
@@ -156,6 +159,20 @@ struct Outgoing<T> {
     frame: Vec<u8>,
     item: T,
     deadline: Instant,
+}
+
+impl<T> Outgoing<T> {
+    /// Hand this message back, for `cause`.
+    fn returned(mut self, cause: ReturnCause) -> Returned<T> {
+        // The frame becomes its payload: the header goes, the allocation stays.
+        self.frame.drain(..DATA_HEADER_BYTES);
+        Returned {
+            seq: Some(self.seq),
+            item: self.item,
+            payload: self.frame,
+            cause,
+        }
+    }
 }
 
 /// The sending side of one session (see the module doc).
@@ -235,6 +252,7 @@ impl<T> SenderSession<T> {
             return Err(Returned {
                 seq: None,
                 item,
+                payload: frame.payload().to_vec(),
                 cause: ReturnCause::QueueFull {
                     queued_messages_max: self.config.queued_messages_max,
                 },
@@ -300,11 +318,7 @@ impl<T> SenderSession<T> {
             // been delivered; hand it back rather than deliver it twice.
             while self.unacked.front().is_some_and(|out| out.seq <= acked) {
                 let out = self.unacked.pop_front().expect("front checked");
-                lost.push(Returned {
-                    seq: Some(out.seq),
-                    item: out.item,
-                    cause: ReturnCause::SessionLost { incarnation },
-                });
+                lost.push(out.returned(ReturnCause::SessionLost { incarnation }));
             }
             self.acked = self.acked.max(acked);
         }
@@ -419,11 +433,7 @@ impl<T> SenderSession<T> {
                 }
                 _ => ReturnCause::DeliveryTimeout { timeout_ms },
             };
-            expired.push(Returned {
-                seq: Some(out.seq),
-                item: out.item,
-                cause,
-            });
+            expired.push(out.returned(cause));
         }
         self.counters.returned += expired.len() as u64;
         let linked = matches!(self.state, LinkState::Up | LinkState::Handshaking);
@@ -453,11 +463,7 @@ impl<T> SenderSession<T> {
         let closed: Vec<Returned<T>> = self
             .unacked
             .drain(..)
-            .map(|out| Returned {
-                seq: Some(out.seq),
-                item: out.item,
-                cause: ReturnCause::Closed,
-            })
+            .map(|out| out.returned(ReturnCause::Closed))
             .collect();
         self.counters.returned += closed.len() as u64;
         closed
