@@ -16,8 +16,8 @@ use lockstep::channel::{
 };
 use lockstep::rt::time;
 use lockstep::{
-    Instance, MessageEnvelope, PortReceiver, PortRef, Proc, ProcConfig, ProcId, Undeliverable,
-    UndeliverableReason,
+    Instance, MessageEnvelope, PortReceiver, PortRef, Proc, ProcConfig, ProcId, SeqInfo,
+    Undeliverable, UndeliverableReason,
 };
 use support::on_both;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -278,6 +278,12 @@ fn ch_11_delivery_timeout_returns_every_unacked_message() {
             // The session keeps only the frame; what comes back is the
             // envelope that was sent, rebuilt whole from it.
             assert_eq!(back.message.sender(), pair.client.self_id());
+            assert_eq!(back.message.dest(), pair.target.port_id());
+            assert!(
+                matches!(back.message.headers().seq_info(), SeqInfo::Session { seq, .. } if seq == values.len() as u64 + 1),
+                "{:?}",
+                back.message.headers()
+            );
             assert_eq!(back.message.type_name(), std::any::type_name::<u64>());
             let lockstep::mailbox::Payload::Serialized(bytes) = back.message.payload() else {
                 panic!("a remote send is serialized");

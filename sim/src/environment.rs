@@ -69,11 +69,11 @@ impl Environment for SimEnvironment {
     }
 
     fn spawn(&self, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
-        self.start(None, name, task)
+        self.start(Owner::Spawner, name, task)
     }
 
     fn spawn_for(&self, owner: &str, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
-        self.start(Some(owner), name, task)
+        self.start(Owner::Proc(owner), name, task)
     }
 
     fn random_u64(&self, stream: RandomStream) -> u64 {
@@ -126,26 +126,41 @@ impl Environment for SimEnvironment {
     }
 }
 
+/// Whose a new task is (EXEC-7: a paused proc's tasks are not polled;
+/// CLOCK-3: a task reads its proc's skewed wall clock).
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    /// The proc named (`rt::spawn_for`): its current skew.
+    Proc(&'a str),
+    /// The spawning task's proc and skew (`rt::spawn`).
+    Spawner,
+    /// No proc (the network's couriers: what is on the wire still arrives
+    /// while procs are paused); the spawner's skew.
+    Nobody,
+}
+
+/// Start `task` as no proc's: see [`Owner::Nobody`]. Inside a world only.
+pub(crate) fn spawn_unowned(name: &str, task: impl Future<Output = ()> + Send + 'static) {
+    let shared = crate::shared::current().expect("the network spawns its couriers inside a world");
+    // Detached, like a dropped join handle: the courier ends by itself.
+    drop(SimEnvironment::new(shared).start(Owner::Nobody, name, Box::pin(task)));
+}
+
 impl SimEnvironment {
-    /// Start a task of proc `owner`, or (`None`) of its spawner's proc.
-    /// EXEC-7: which proc a task belongs to decides which tasks a paused
-    /// proc stops; CLOCK-3: it runs on that proc's skewed wall clock. The
-    /// network's couriers belong to no proc (what is on the wire still
-    /// arrives).
-    fn start(&self, owner: Option<&str>, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
+    fn start(&self, owner: Owner<'_>, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
         let mut core = self.shared.lock();
         let spawner = core.current;
         let inherited_skew = spawner.map_or(0, |spawner| core.tasks.skew_ns(spawner));
         let (proc, skew) = match owner {
-            Some(owner) => (
+            Owner::Proc(owner) => (
                 Some(core.tasks.intern_name(owner)),
                 core.clock_skews.get(owner).copied().unwrap_or(0),
             ),
-            None if name.starts_with(crate::net::COURIER_TASK_PREFIX) => (None, inherited_skew),
-            None => (
+            Owner::Spawner => (
                 spawner.and_then(|spawner| core.tasks.proc_of(spawner).cloned()),
                 inherited_skew,
             ),
+            Owner::Nobody => (None, inherited_skew),
         };
         let name = core.tasks.intern_name(name);
         let id = core.tasks.insert(name.clone(), Some(task), &self.shared);

@@ -17,8 +17,9 @@
 //! task's name and message. An aborted task is dropped, never polled again.
 //! EXEC-6: when the run ends (main finished or failure), every remaining task
 //! is dropped with the world still entered, then every timer.
-//! EXEC-7: a task belongs to the proc of its actor (by name), else to its
-//! spawner's proc (network couriers to none). While a proc is paused its
+//! EXEC-7: a task belongs to the proc it was started for (`rt::spawn_for`:
+//! actors, their introspection, a proc's server and channels), else to its
+//! spawner's proc (the network's couriers to none). While a proc is paused its
 //! tasks are never polled: one chosen from the ready list is parked, keeping
 //! its wake order, and made ready again on resume. Its timers still fire (a
 //! paused process's clock runs on); what they wake waits for the resume.
@@ -96,8 +97,8 @@ pub(crate) struct Slot {
     name: Arc<str>,
     /// Wall-clock skew of the proc this task belongs to, in nanoseconds.
     skew_ns: i64,
-    /// The proc this task belongs to (its actor's, else its spawner's), if
-    /// any: pausing that proc parks the task (EXEC-7).
+    /// The proc this task belongs to (the one it was started for, else its
+    /// spawner's), if any: pausing that proc parks the task (EXEC-7).
     proc: Option<Arc<str>>,
     /// `None` for the main future (it lives on `World::run`'s stack) and while
     /// the task is being polled.

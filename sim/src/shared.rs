@@ -192,8 +192,13 @@ impl Drop for CurrentGuard {
     }
 }
 
+/// The world running on this thread, if any.
+pub(crate) fn current() -> Option<Arc<Shared>> {
+    CURRENT.with(|slot| slot.borrow().clone())
+}
+
 /// Runs `f` with this thread's current world, if any.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Shared) -> R) -> Option<R> {
-    let shared = CURRENT.with(|slot| slot.borrow().clone())?;
+    let shared = current()?;
     Some(f(&shared))
 }

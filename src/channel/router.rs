@@ -20,12 +20,12 @@ use tokio::sync::mpsc;
 
 use super::link::{FrameTx, Link, Transport};
 use super::session::{LinkState, ReturnCause, Returned, SenderSession};
-use super::wire::{DataFrame, SessionMessage, decode_envelope};
+use super::wire::{DataFrame, SessionMessage, decode_envelope, envelope_addresses};
 use super::{AddrError, ChannelAddr, ChannelConfig, ChannelError};
 use crate::codec::IdCache;
 use crate::mailbox::{
-    MailboxSender, MessageEnvelope, PortHandle, Undeliverable, UndeliverableReason,
-    return_undeliverable,
+    MailboxSender, MessageEnvelope, Payload, PortHandle, TypeName, Undeliverable,
+    UndeliverableReason, return_undeliverable,
 };
 use crate::rt::random::{self, RandomStream};
 use crate::rt::time::{self, Instant};
@@ -264,7 +264,8 @@ impl MailboxSender for Router {
     }
 }
 
-/// The envelope and where to return it, kept by the session until acked.
+/// Where to return a message, kept by the session with its frame until
+/// acked (the frame is enough to rebuild the envelope).
 type Item = ReturnHandle;
 
 fn reason_for(cause: ReturnCause, addr: &ChannelAddr) -> UndeliverableReason {
@@ -381,7 +382,20 @@ impl ChannelTask {
                 Ok(envelope) => return_undeliverable(&return_handle, envelope, reason),
                 Err(error) => {
                     debug_assert!(false, "a routed envelope failed to decode: {error}");
-                    tracing::error!(%error, %reason, "a returned envelope could not be rebuilt; it is lost");
+                    tracing::error!(%error, %reason, "a returned envelope could not be rebuilt whole");
+                    // Still tell its sender, with what can be read of it.
+                    if let Some((sender, dest, headers, type_name)) =
+                        envelope_addresses(&payload, limit)
+                    {
+                        let envelope = MessageEnvelope::new(
+                            sender,
+                            dest,
+                            headers,
+                            TypeName::Shared(type_name.unwrap_or_default().into()),
+                            Payload::LocalOnly,
+                        );
+                        return_undeliverable(&return_handle, envelope, reason);
+                    }
                 }
             }
         }

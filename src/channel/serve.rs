@@ -225,7 +225,8 @@ async fn accept_links(state: Arc<ServerState>, mut listener: Box<dyn Listener>, 
                     .links_accepted
                     .fetch_add(1, Ordering::Relaxed);
                 let name = format!("serve-link:{addr}<-{}", link.peer);
-                runtime::spawn(&name, run_link(state.clone(), link, stopped.clone()));
+                let task = run_link(state.clone(), link, stopped.clone());
+                runtime::spawn_for(state.proc.proc_id().name(), &name, task);
             }
             Err(error) => {
                 // E.g. out of file descriptors: record, pause, keep serving.

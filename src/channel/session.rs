@@ -115,10 +115,12 @@ pub enum ReturnCause {
 
 /// A message handed back by a sender session.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Returned<T> {
     /// Its seq, if it got one.
     pub seq: Option<u64>,
-    /// The message.
+    /// What the caller pushed with the frame (the router: where to return
+    /// the message).
     pub item: T,
     /// What it was sent as: the `Data` frame's payload (so the session need
     /// not keep anything else of a message to hand it back).

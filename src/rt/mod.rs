@@ -75,8 +75,9 @@ pub trait Environment: Send + Sync + 'static {
     /// belongs to the proc its spawner belongs to, if any.
     fn spawn(&self, name: &str, task: TaskFuture) -> Box<dyn AbortTask>;
     /// Start a task that belongs to the proc named `owner`, whoever spawns
-    /// it: a simulator pauses, crashes and skews it with that proc. An
-    /// environment without procs of its own runs it like any task.
+    /// it: a simulator pauses it with that proc and runs it on that proc's
+    /// skewed wall clock. An environment without procs of its own runs it
+    /// like any task.
     fn spawn_for(&self, owner: &str, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
         let _ = owner;
         self.spawn(name, task)

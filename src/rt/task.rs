@@ -67,9 +67,9 @@ where
 }
 
 /// [`spawn`] a task that belongs to the proc named `owner` whoever spawns
-/// it (an actor's run loop, a proc's server): under simulation it is paused,
-/// crashed and clock-skewed with that proc. (A task started with [`spawn`]
-/// belongs to its spawner's proc.)
+/// it (an actor's run loop, a proc's server): under simulation it is paused
+/// with that proc and reads that proc's skewed wall clock. (A task started
+/// with [`spawn`] belongs to its spawner's proc.)
 pub fn spawn_for<F>(owner: &str, name: &str, future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,

@@ -389,8 +389,10 @@ impl Network {
 
     /// Run proc `name`'s wall clock `skew` ahead (`ahead`) or behind the
     /// world's (CLOCK-3): `lockstep::time::system_now()` in its actors reads
-    /// the skewed clock; monotonic time is unaffected. Applies to tasks
-    /// spawned from now on, so set it before spawning the proc's actors.
+    /// the skewed clock; monotonic time is unaffected. Applies to the proc's
+    /// tasks started from now on (its actors, server and channels); a task
+    /// they start takes its starter's skew, so set it before spawning the
+    /// proc's actors.
     pub fn set_clock_skew(&self, name: &str, skew: Duration, ahead: bool) {
         let nanos = i64::try_from(skew.as_nanos()).unwrap_or(i64::MAX);
         let nanos = if ahead { nanos } else { -nanos };
@@ -706,7 +708,7 @@ impl Network {
         for key in couriers {
             let network = self.clone();
             let name = format!("{COURIER_TASK_PREFIX}{}->{}", key.0, key.1);
-            drop(lockstep::rt::spawn(&name, network.carry(key)));
+            crate::environment::spawn_unowned(&name, network.carry(key));
         }
     }
 

@@ -155,6 +155,10 @@ fn ch_8_a_restarted_acceptor_gets_no_resends_and_the_written_come_back() {
     let lost = sender.on_welcome(2, false, receiver.last()).unwrap();
     assert_eq!(lost.iter().map(|r| r.item).collect::<Vec<_>>(), vec![1, 2]);
     assert!(
+        lost.iter().all(|r| r.payload == r.item.to_be_bytes()),
+        "each comes back with the payload it was pushed with"
+    );
+    assert!(
         lost.iter()
             .all(|r| r.cause == ReturnCause::SessionLost { incarnation: 2 })
     );
@@ -241,6 +245,7 @@ fn ch_7_a_full_queue_and_close_hand_messages_back() {
     sender.push(DataFrame::new(b"b"), 2, at(0)).unwrap();
     let full = sender.push(DataFrame::new(b"c"), 3, at(0)).unwrap_err();
     assert_eq!(full.item, 3);
+    assert_eq!(full.payload, b"c", "refused before framing, same payload");
     assert_eq!(
         full.cause,
         ReturnCause::QueueFull {
@@ -251,6 +256,11 @@ fn ch_7_a_full_queue_and_close_hand_messages_back() {
     assert_eq!(
         closed.iter().map(|r| r.item).collect::<Vec<_>>(),
         vec![1, 2]
+    );
+    assert_eq!(
+        closed.iter().map(|r| r.payload.clone()).collect::<Vec<_>>(),
+        [b"a".to_vec(), b"b".to_vec()],
+        "the frame's header is gone, its payload intact"
     );
     assert_eq!(sender.counters().returned, 3);
 }
@@ -508,6 +518,8 @@ proptest! {
         prop_assert!(items.windows(2).all(|pair| pair[0] < pair[1]), "{:?}", items);
         let returned: Vec<u64> = model.returned.iter().map(|r| r.item).collect();
         for r in &model.returned {
+            // What comes back carries the payload it was pushed with.
+            prop_assert_eq!(&r.payload[..], &r.item.to_be_bytes()[..]);
             if model.delivered.iter().any(|(_, item)| *item == r.item) {
                 // Only an ambiguous cause may name a delivered message.
                 prop_assert!(matches!(
