@@ -22,19 +22,24 @@ impl Actor for Tally {}
 impl Handler<u64> for Tally {
     async fn handle(&mut self, _cx: &Context<Self>, _n: u64) -> Result<(), HandlerError> {
         if self.handled.fetch_add(1, Ordering::SeqCst) == 0 {
-            let ticks = self.ticks.clone();
-            drop(lockstep::rt::spawn("ticker", async move {
-                loop {
-                    lockstep::time::sleep(Duration::from_millis(100)).await;
-                    ticks.fetch_add(1, Ordering::SeqCst);
-                }
-            }));
+            spawn_ticker("ticker", self.ticks.clone());
         }
         Ok(())
     }
 }
 
 lockstep::export!(Tally: u64);
+
+/// Start, from the running task, a task named `name` that counts a tick
+/// every 100 ms of virtual time.
+fn spawn_ticker(name: &str, ticks: Arc<AtomicU64>) {
+    drop(lockstep::rt::spawn(name, async move {
+        loop {
+            lockstep::time::sleep(Duration::from_millis(100)).await;
+            ticks.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+}
 
 /// Goal: EXEC-7 — while `b` is paused neither its actor nor a task its actor
 /// spawned makes progress, though messages to it arrive; after the resume
@@ -100,13 +105,7 @@ impl Actor for NamedTicker {}
 
 impl Handler<u64> for NamedTicker {
     async fn handle(&mut self, _cx: &Context<Self>, _n: u64) -> Result<(), HandlerError> {
-        let ticks = self.ticks.clone();
-        drop(lockstep::rt::spawn(&self.task_name, async move {
-            loop {
-                lockstep::time::sleep(Duration::from_millis(100)).await;
-                ticks.fetch_add(1, Ordering::SeqCst);
-            }
-        }));
+        spawn_ticker(&self.task_name, self.ticks.clone());
         Ok(())
     }
 }
