@@ -46,14 +46,16 @@ pub fn encode_envelope(
     limit_bytes: u64,
     headroom: usize,
 ) -> Result<Vec<u8>, CodecError> {
-    let size = envelope_len(envelope);
+    let sender = actor_encoding(envelope.sender());
+    let dest = actor_encoding(envelope.dest().actor_id());
+    let size = sender.len() + dest.len() + envelope_len_after_ids(envelope);
     if size as u64 > limit_bytes {
         return Err(CodecError::TooLarge { limit_bytes });
     }
     let mut out = Vec::with_capacity(headroom + size);
     out.resize(headroom, 0);
-    out.extend_from_slice(actor_encoding(envelope.sender()));
-    out.extend_from_slice(actor_encoding(envelope.dest().actor_id()));
+    out.extend_from_slice(sender);
+    out.extend_from_slice(dest);
     put_u64(&mut out, envelope.dest().index());
     match envelope.headers().seq_info() {
         SeqInfo::Direct => put_u32(&mut out, SEQ_DIRECT),
@@ -554,7 +556,8 @@ fn actor_len(id: &ActorId) -> usize {
     str_len(proc_id.name()) + 1 + proc_id.address().map_or(0, str_len) + str_len(id.name()) + 8
 }
 
-fn envelope_len(envelope: &MessageEnvelope) -> usize {
+/// The encoded size of everything after the two ids.
+fn envelope_len_after_ids(envelope: &MessageEnvelope) -> usize {
     let seq_info = match envelope.headers().seq_info() {
         SeqInfo::Direct => 4,
         SeqInfo::Session { .. } => 4 + 16,
@@ -563,12 +566,7 @@ fn envelope_len(envelope: &MessageEnvelope) -> usize {
         Payload::Serialized(bytes) => 4 + 8 + bytes.len(),
         Payload::LocalOnly => 4,
     };
-    actor_encoding(envelope.sender()).len()
-        + actor_encoding(envelope.dest().actor_id()).len()
-        + 8
-        + seq_info
-        + str_len(envelope.type_name())
-        + payload
+    8 + seq_info + str_len(envelope.type_name()) + payload
 }
 
 #[cfg(test)]
