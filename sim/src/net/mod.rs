@@ -868,7 +868,7 @@ impl Arrival {
     fn complete(self) {
         match self {
             Arrival::Deliver(proc, envelope) => {
-                trace_delivery(&envelope);
+                trace_delivery(envelope.dest(), envelope.headers().seq_info());
                 proc.post(envelope);
             }
             Arrival::Return(held, reason) => {
@@ -879,14 +879,14 @@ impl Arrival {
 }
 
 /// Trace `envelope`'s arrival in its destination proc (`net_deliver`).
-fn trace_delivery(envelope: &MessageEnvelope) {
-    let (session, seq) = match envelope.headers().seq_info() {
+fn trace_delivery(dest: &lockstep::PortId, seq_info: lockstep::SeqInfo) {
+    let (session, seq) = match seq_info {
         lockstep::SeqInfo::Session { session_id, seq } => (session_id, seq),
         lockstep::SeqInfo::Direct => (0, 0),
     };
     record("net_deliver", || {
         [
-            ("dest", envelope.dest().into()),
+            ("dest", dest.into()),
             ("session", session.into()),
             ("seq", seq.into()),
         ]

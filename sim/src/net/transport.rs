@@ -45,7 +45,7 @@ use std::sync::{Arc, Weak};
 use spin::mutex::{SpinMutex as Mutex, SpinMutexGuard as MutexGuard};
 
 use futures::future::{BoxFuture, Either, select};
-use lockstep::channel::wire::{SessionMessage, decode_envelope};
+use lockstep::channel::wire::{SessionMessage, decode_envelope_view};
 use lockstep::channel::{
     ChannelAddr, ChannelError, FrameRx, FrameTx, Link, Listener, QueueListener, Transport,
 };
@@ -612,11 +612,13 @@ impl SimRx {
         let Ok(SessionMessage::Data { payload, .. }) = SessionMessage::decode(frame) else {
             return;
         };
-        let Ok(envelope) = decode_envelope(payload, self.message_bytes_max, &mut self.ids) else {
+        // Read in place, as the server will: no owned copy just to trace it.
+        let Ok(view) = decode_envelope_view(payload, self.message_bytes_max, &mut self.ids) else {
             return;
         };
         state.stats.delivered += 1;
-        super::trace_delivery(&envelope);
+        let dest = view.dest_actor().port_id(view.dest_port());
+        super::trace_delivery(&dest, view.seq_info());
     }
 
     async fn next_frame(&mut self) -> Result<Option<Vec<u8>>, ChannelError> {
