@@ -85,8 +85,14 @@ impl Shared {
     }
 
     /// Locks the core (a spin lock: see the module doc). Never taken again
-    /// by the thread holding it (LOCK-1), which would spin for ever.
+    /// by the thread holding it (LOCK-1), which would spin for ever: debug
+    /// builds (every test) panic instead, naming the rule. (A world runs on
+    /// one thread, so a held lock here is always this thread's.)
     pub(crate) fn lock(&self) -> SpinMutexGuard<'_, Core> {
+        debug_assert!(
+            !self.core.is_locked(),
+            "LOCK-1 violated: the world's lock was taken while already held"
+        );
         self.core.lock()
     }
 }
@@ -201,4 +207,20 @@ pub(crate) fn current() -> Option<Arc<Shared>> {
 pub(crate) fn with_current<R>(f: impl FnOnce(&Shared) -> R) -> Option<R> {
     let shared = current()?;
     Some(f(&shared))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// LOCK-1: taking the world's lock again on the thread that holds it is
+    /// a panic naming the rule in debug builds, not a silent spin.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "LOCK-1 violated")]
+    fn taking_the_held_world_lock_again_panics_naming_lock_1() {
+        let shared = Shared::new(Config::with_seed(1));
+        let _held = shared.lock();
+        let _again = shared.lock();
+    }
 }

@@ -285,6 +285,12 @@ impl Network {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
+        // One thread per world: a held lock here is this thread's (see
+        // `Shared::lock`).
+        debug_assert!(
+            !self.state.is_locked(),
+            "the network's lock was taken while already held"
+        );
         self.state.lock()
     }
 
