@@ -5,9 +5,9 @@
 //! CODEC-1: decoding never reads or allocates more than the limit, whatever
 //! lengths the bytes claim; it fails with [`CodecError`] instead.
 //! CODEC-2: decoding untrusted bytes never panics.
-//! CODEC-3 (in [`envelope`]'s `encode_envelope` / `decode_envelope`): the
-//! envelope, which every link message is, is written and read directly, in
-//! exactly the layout bincode gives it.
+//! CODEC-3 ([`encode_envelope`], [`decode_envelope`], [`decode_envelope_view`]):
+//! the envelope, which every link message is, is written and read directly,
+//! in exactly the layout bincode gives it.
 
 mod envelope;
 
