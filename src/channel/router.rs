@@ -24,8 +24,8 @@ use super::wire::{DataFrame, SessionMessage, decode_envelope, envelope_addresses
 use super::{AddrError, ChannelAddr, ChannelConfig, ChannelError};
 use crate::codec::IdCache;
 use crate::mailbox::{
-    MailboxSender, MessageEnvelope, Payload, PortHandle, TypeName, Undeliverable,
-    UndeliverableReason, return_undeliverable,
+    MailboxSender, MessageEnvelope, PortHandle, Undeliverable, UndeliverableReason,
+    return_undeliverable,
 };
 use crate::rt::random::{self, RandomStream};
 use crate::rt::time::{self, Instant};
@@ -387,13 +387,8 @@ impl ChannelTask {
                     if let Some((sender, dest, headers, type_name)) =
                         envelope_addresses(&payload, limit)
                     {
-                        let envelope = MessageEnvelope::new(
-                            sender,
-                            dest,
-                            headers,
-                            TypeName::Shared(type_name.unwrap_or_default().into()),
-                            Payload::LocalOnly,
-                        );
+                        let envelope =
+                            MessageEnvelope::unreadable(sender, dest, headers, type_name);
                         return_undeliverable(&return_handle, envelope, reason);
                     }
                 }

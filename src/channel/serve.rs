@@ -36,7 +36,7 @@ use super::{ChannelAddr, ChannelConfig, ChannelError};
 use crate::codec::CodecError;
 use crate::codec::IdCache;
 use crate::id::{ActorId, PortId};
-use crate::mailbox::{Headers, MessageEnvelope, Payload, UndeliverableReason};
+use crate::mailbox::{Headers, MessageEnvelope, UndeliverableReason};
 use crate::proc::Proc;
 use crate::rt::random::{self, RandomStream};
 use crate::rt::time::{self, Instant};
@@ -500,11 +500,10 @@ fn refuse(
         return;
     }
     tracing::warn!(%sender, %dest, %error, "refused an envelope this proc cannot take");
-    let type_name = type_name.unwrap_or_else(|| "(unreadable)".to_owned());
-    let reason = UndeliverableReason::from_codec(error, &type_name);
     // Its seq must not become a gap the messages behind it wait on forever.
     proc.skip_refused(&dest, headers.seq_info());
-    let envelope = MessageEnvelope::new(sender, dest, headers, type_name, Payload::LocalOnly);
+    let envelope = MessageEnvelope::unreadable(sender, dest, headers, type_name);
+    let reason = UndeliverableReason::from_codec(error, envelope.type_name());
     proc.return_undeliverable(envelope, reason);
 }
 

@@ -43,6 +43,16 @@ pub enum Payload {
     LocalOnly,
 }
 
+impl Payload {
+    /// The encoded message, or `None` for a local-only payload.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Payload::Serialized(bytes) => Some(bytes),
+            Payload::LocalOnly => None,
+        }
+    }
+}
+
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -93,6 +103,19 @@ impl MessageEnvelope {
     /// Its headers.
     pub fn headers(&self) -> &Headers {
         &self.headers
+    }
+
+    /// What stands in for an envelope that could not be decoded whole (to
+    /// return it to its sender): its addresses and headers, its type name
+    /// if that much was readable, and no payload.
+    pub fn unreadable(
+        sender: ActorId,
+        dest: PortId,
+        headers: Headers,
+        type_name: Option<String>,
+    ) -> Self {
+        let type_name = type_name.unwrap_or_else(|| "(unreadable)".to_owned());
+        Self::new(sender, dest, headers, type_name, Payload::LocalOnly)
     }
 
     /// The Rust type name of the message.

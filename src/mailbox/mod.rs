@@ -247,7 +247,7 @@ impl Mailbox {
 
     /// Deliver an envelope read in place to one of this mailbox's ports
     /// (see [`SerializedPort::deliver_view`]); `NotTaken` (nothing done) when
-    /// the port is not bound here or would refuse it before its sink.
+    /// no port is bound at its index or the port takes no views.
     pub(crate) fn deliver_view(&self, view: &crate::codec::EnvelopeView<'_>) -> ViewDelivery {
         let port = self.state.registered.lock().get(&view.dest_port()).cloned();
         match port {

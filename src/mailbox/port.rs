@@ -61,10 +61,10 @@ pub(crate) trait SerializedPort: Send + Sync + 'static {
     }
 
     /// Deliver straight from an envelope read in place (a link's frame):
-    /// the payload is decoded from the frame, nothing owned is made. Ports
-    /// that cannot, and any envelope this port would refuse before its sink
-    /// (wrong type, bad payload), answer `NotTaken` having done nothing, so
-    /// the owned path decides.
+    /// the payload is decoded from the frame, nothing owned is made, and a
+    /// refusal is the one [`deliver_serialized`](Self::deliver_serialized)
+    /// would give. Ports that cannot take a view answer `NotTaken` having
+    /// done nothing, so the owned path decides.
     fn deliver_view(&self, _view: &EnvelopeView<'_>, _limit_bytes: u64) -> ViewDelivery {
         ViewDelivery::NotTaken
     }
@@ -74,30 +74,36 @@ pub(crate) trait SerializedPort: Send + Sync + 'static {
 pub(crate) enum ViewDelivery {
     /// Taken by the port's sink.
     Delivered,
-    /// The sink refused it (closed, full): it goes back to its sender.
+    /// Refused (wrong type, bad payload, sink closed or full): it goes back
+    /// to its sender.
     Refused(UndeliverableReason),
     /// Nothing was done: deliver the owned envelope instead.
     NotTaken,
 }
 
+/// The message of type `M` for `port_id` from an envelope's type name and
+/// payload (`None`: local-only), within `limit_bytes`; or why it is refused.
+/// Owned envelopes and envelopes read in place both decode here.
 fn decode_payload<M: RemoteMessage>(
-    envelope: &MessageEnvelope,
+    port_id: &PortId,
+    type_name: &str,
+    payload: Option<&[u8]>,
     limit_bytes: u64,
 ) -> Result<M, UndeliverableReason> {
-    if envelope.type_name() != std::any::type_name::<M>() {
+    if type_name != std::any::type_name::<M>() {
         return Err(UndeliverableReason::TypeMismatch {
-            port_id: envelope.dest().clone(),
+            port_id: port_id.clone(),
             expected: std::any::type_name::<M>().to_owned(),
-            found: envelope.type_name().to_owned(),
+            found: type_name.to_owned(),
         });
     }
-    match envelope.payload() {
-        Payload::Serialized(bytes) => {
+    match payload {
+        Some(bytes) => {
             codec::decode(bytes, limit_bytes).map_err(|error| UndeliverableReason::Malformed {
                 detail: error.to_string(),
             })
         }
-        Payload::LocalOnly => Err(UndeliverableReason::Malformed {
+        None => Err(UndeliverableReason::Malformed {
             detail: "a local-only message cannot be delivered by reference".into(),
         }),
     }
@@ -230,17 +236,11 @@ impl<M: RemoteMessage> SerializedPort for PortState<M> {
         envelope: MessageEnvelope,
         limit_bytes: u64,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        let message = match decode_payload::<M>(&envelope, limit_bytes) {
+        let seq_info = envelope.headers().seq_info();
+        let payload = envelope.payload().bytes();
+        let message = match self.decode(envelope.type_name(), payload, seq_info, limit_bytes) {
             Ok(message) => message,
-            Err(reason) => {
-                // CH-13: refused here, so its seq must not become a gap the
-                // messages behind it wait on forever.
-                let seq_info = envelope.headers().seq_info();
-                if self.sink.skip(seq_info) {
-                    crate::observe::skipped(&self.port_id, seq_info);
-                }
-                return Err((envelope, reason));
-            }
+            Err(reason) => return Err((envelope, reason)),
         };
         self.sink
             .deliver(message, envelope.headers().clone(), envelope.sender())
@@ -248,22 +248,37 @@ impl<M: RemoteMessage> SerializedPort for PortState<M> {
     }
 
     fn deliver_view(&self, view: &EnvelopeView<'_>, limit_bytes: u64) -> ViewDelivery {
-        if view.type_name() != std::any::type_name::<M>() {
-            return ViewDelivery::NotTaken;
-        }
-        let Some(payload) = view.payload() else {
-            return ViewDelivery::NotTaken;
-        };
-        let Ok(message) = codec::decode::<M>(payload, limit_bytes) else {
-            return ViewDelivery::NotTaken;
-        };
-        match self
-            .sink
-            .deliver(message, Headers::new(view.seq_info()), view.sender())
-        {
+        let seq_info = view.seq_info();
+        let delivered = self
+            .decode(view.type_name(), view.payload(), seq_info, limit_bytes)
+            .and_then(|message| {
+                self.sink
+                    .deliver(message, Headers::new(seq_info), view.sender())
+                    .map_err(|(_message, reason)| reason)
+            });
+        match delivered {
             Ok(()) => ViewDelivery::Delivered,
-            Err((_message, reason)) => ViewDelivery::Refused(reason),
+            Err(reason) => ViewDelivery::Refused(reason),
         }
+    }
+}
+
+impl<M: RemoteMessage> PortState<M> {
+    /// The message for this port, or why not; a refused one's seq is
+    /// passed over (CH-13: refused here, so it must not become a gap the
+    /// messages behind it wait on forever).
+    fn decode(
+        &self,
+        type_name: &str,
+        payload: Option<&[u8]>,
+        seq_info: SeqInfo,
+        limit_bytes: u64,
+    ) -> Result<M, UndeliverableReason> {
+        decode_payload(&self.port_id, type_name, payload, limit_bytes).inspect_err(|_| {
+            if self.sink.skip(seq_info) {
+                crate::observe::skipped(&self.port_id, seq_info);
+            }
+        })
     }
 }
 
@@ -689,7 +704,8 @@ impl<M: RemoteMessage> SerializedPort for OnceState<M> {
         envelope: MessageEnvelope,
         limit_bytes: u64,
     ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        match decode_payload::<M>(&envelope, limit_bytes) {
+        let payload = envelope.payload().bytes();
+        match decode_payload::<M>(&self.port_id, envelope.type_name(), payload, limit_bytes) {
             Ok(message) => self
                 .deliver(message, envelope.headers().clone(), envelope.sender())
                 .map_err(|(_message, reason)| (envelope, reason)),

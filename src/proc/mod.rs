@@ -394,15 +394,14 @@ impl Proc {
         }
     }
 
-    /// Route an envelope read in place from a link (`serve`): a live local
-    /// actor's bound port takes its payload straight from the frame. Where
-    /// the port would refuse it before its sink (or cannot take a view),
-    /// the owned envelope goes the way [`Proc::post`] sends it, so every
-    /// refusal is the one `post` gives.
+    /// Deliver an envelope read in place from a link (`serve`, which has
+    /// already refused what is not addressed to this proc, CH-12): a live
+    /// local actor's bound port takes its payload straight from the frame.
+    /// Every refusal is the one [`Proc::post`] gives, and what the port
+    /// cannot take as a view (a once port, no port) goes to the mailbox
+    /// owned.
     pub(crate) fn post_view(&self, view: &crate::codec::EnvelopeView<'_>) {
-        if view.dest_actor().proc_id() != self.proc_id() {
-            return self.post(view.to_envelope());
-        }
+        debug_assert_eq!(view.dest_actor().proc_id(), self.proc_id(), "CH-12");
         let cell = match self.live_cell(view.dest_actor()) {
             Ok(cell) => cell,
             Err(reason) => return self.return_undeliverable(view.to_envelope(), reason),
