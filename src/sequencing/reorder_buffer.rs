@@ -326,20 +326,38 @@ impl<T> ReorderBuffer<T> {
         if seq == 0 {
             return Err(ReorderError::InvalidSeqZero { session_id, item });
         }
+        self.on_session(
+            session_id,
+            |session, limits| session.push(session_id, seq, item, limits, released),
+            Result::is_ok,
+        )
+    }
+
+    /// Run `operation` on session `session_id`'s state (checking its layout
+    /// after, in debug builds). A session not seen before is recorded only
+    /// if `taken` says the operation took effect, so a refusal leaves the
+    /// buffer exactly as it was.
+    fn on_session<R>(
+        &mut self,
+        session_id: u64,
+        operation: impl FnOnce(&mut SessionBuffer<T>, &ReorderLimits) -> R,
+        taken: impl FnOnce(&R) -> bool,
+    ) -> R {
+        let limits = self.limits;
         if let Some(session) = self.sessions.get_mut(&session_id) {
-            let outcome = session.push(session_id, seq, item, &self.limits, released);
+            let outcome = operation(session, &limits);
             #[cfg(debug_assertions)]
-            session.check_layout(&self.limits);
+            session.check_layout(&limits);
             return outcome;
         }
-        // A new session is recorded only if its first push is accepted, so a
-        // refused push leaves the buffer exactly as it was.
         let mut session = SessionBuffer::new();
-        let outcome = session.push(session_id, seq, item, &self.limits, released)?;
-        #[cfg(debug_assertions)]
-        session.check_layout(&self.limits);
-        self.sessions.insert(session_id, session);
-        Ok(outcome)
+        let outcome = operation(&mut session, &limits);
+        if taken(&outcome) {
+            #[cfg(debug_assertions)]
+            session.check_layout(&limits);
+            self.sessions.insert(session_id, session);
+        }
+        outcome
     }
 
     /// Seq `seq` of session `session_id` was refused on its way and will
@@ -350,22 +368,11 @@ impl<T> ReorderBuffer<T> {
         if seq == 0 {
             return SkipOutcome::NotPending;
         }
-        let limits = self.limits;
-        if let Some(session) = self.sessions.get_mut(&session_id) {
-            let outcome = session.skip(seq, &limits, released);
-            #[cfg(debug_assertions)]
-            session.check_layout(&limits);
-            return outcome;
-        }
-        // As with `push`: a new session is recorded only if the skip is taken.
-        let mut session = SessionBuffer::new();
-        let outcome = session.skip(seq, &limits, released);
-        if outcome.skipped() {
-            #[cfg(debug_assertions)]
-            session.check_layout(&limits);
-            self.sessions.insert(session_id, session);
-        }
-        outcome
+        self.on_session(
+            session_id,
+            |session, limits| session.skip(seq, limits, released),
+            |outcome| outcome.skipped(),
+        )
     }
 
     /// Ordering state of every session seen so far, in session-id order.
