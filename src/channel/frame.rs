@@ -314,14 +314,22 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn ch_3_a_batch_round_trips_over_a_byte_pipe() {
-        let (near, far) = tokio::io::duplex(64);
+    /// Two stream links joined by an in-memory pipe buffering
+    /// `pipe_bytes`, with frames of up to 1 KiB.
+    fn linked_pair(pipe_bytes: usize) -> (Link, Link) {
+        let (near, far) = tokio::io::duplex(pipe_bytes);
         let (near_read, near_write) = tokio::io::split(near);
         let (far_read, far_write) = tokio::io::split(far);
         let peer = ChannelAddr::Local("pipe".into());
-        let mut near = stream_link(near_read, near_write, 1024, peer.clone());
-        let mut far = stream_link(far_read, far_write, 1024, peer);
+        (
+            stream_link(near_read, near_write, 1024, peer.clone()),
+            stream_link(far_read, far_write, 1024, peer),
+        )
+    }
+
+    #[tokio::test]
+    async fn ch_3_a_batch_round_trips_over_a_byte_pipe() {
+        let (mut near, mut far) = linked_pair(64);
         let payloads: Vec<Vec<u8>> = (1..=50u8).map(|n| vec![n; usize::from(n)]).collect();
         let sent = payloads.clone();
         let writer = crate::rt::spawn("writer", async move {
@@ -344,12 +352,7 @@ mod tests {
     /// the buffer holds no whole frame.
     #[tokio::test]
     async fn a_burst_is_drained_from_the_buffer_in_order() {
-        let (near, far) = tokio::io::duplex(4096);
-        let (near_read, near_write) = tokio::io::split(near);
-        let (far_read, far_write) = tokio::io::split(far);
-        let peer = ChannelAddr::Local("pipe".into());
-        let mut near = stream_link(near_read, near_write, 1024, peer.clone());
-        let mut far = stream_link(far_read, far_write, 1024, peer);
+        let (mut near, mut far) = linked_pair(4096);
         let payloads: Vec<Vec<u8>> = (1..=5u8).map(|n| vec![n; usize::from(n) * 3]).collect();
         let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
         near.tx.send_batch(&refs).await.unwrap();

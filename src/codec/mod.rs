@@ -85,16 +85,6 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit_bytes: u64) -> Result<T, 
         .map_err(|error| classify::<T>(&error, limit_bytes))
 }
 
-/// Decode a `T` from the start of `bytes`, ignoring what follows it; reads
-/// at most `limit_bytes` (CODEC-2). For looking into a value that cannot be
-/// decoded whole (say, who sent an envelope too large to take).
-pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8], limit_bytes: u64) -> Result<T, CodecError> {
-    options(limit_bytes)
-        .allow_trailing_bytes()
-        .deserialize(bytes)
-        .map_err(|error| classify::<T>(&error, limit_bytes))
-}
-
 /// Serde adapter that writes a `Vec<u8>` as one byte string (a bulk copy)
 /// rather than a sequence of integers. Use with `#[serde(with = "lockstep::codec::bytes")]`.
 pub mod bytes {

@@ -41,11 +41,11 @@ mod transport;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 // The network lives in one world, on one thread (WORLD-1): its lock is never
 // contended, so it is a spin lock, whose release is a plain store.
 use spin::mutex::{SpinMutex as Mutex, SpinMutexGuard as MutexGuard};
-use std::time::Duration;
 
 use lockstep::channel::{
     ChannelAddr, ChannelConfig, LocalNetwork, Router, Server, Transports, serve,
@@ -53,7 +53,7 @@ use lockstep::channel::{
 use lockstep::mailbox::return_undeliverable;
 use lockstep::rt::random::{self, RandomStream};
 use lockstep::rt::time::{self, Instant};
-use lockstep::rt::trace::record;
+use lockstep::rt::trace::{TraceValue, record};
 use lockstep::{
     MailboxSender, MessageEnvelope, PortHandle, Proc, ProcConfig, ProcId, Undeliverable,
     UndeliverableReason,
@@ -285,13 +285,7 @@ impl Network {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // One thread per world: a held lock here is this thread's (see
-        // `Shared::lock`).
-        debug_assert!(
-            !self.state.is_locked(),
-            "the network's lock was taken while already held"
-        );
-        self.state.lock()
+        lock_state(&self.state)
     }
 
     /// The address of proc `name`.
@@ -874,7 +868,8 @@ impl Arrival {
     fn complete(self) {
         match self {
             Arrival::Deliver(proc, envelope) => {
-                trace_delivery(envelope.dest(), envelope.headers().seq_info());
+                let dest = envelope.dest();
+                trace_delivery(dest.actor_id(), dest.index(), envelope.headers().seq_info());
                 proc.post(envelope);
             }
             Arrival::Return(held, reason) => {
@@ -884,15 +879,34 @@ impl Arrival {
     }
 }
 
-/// Trace `envelope`'s arrival in its destination proc (`net_deliver`).
-fn trace_delivery(dest: &lockstep::PortId, seq_info: lockstep::SeqInfo) {
+/// Lock the network's state: every lock of it, the network's own and its
+/// links', goes through here. One thread per world: a held lock here is
+/// this thread's (see `Shared::lock`), so debug builds panic on re-entry
+/// instead of spinning for ever.
+fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    debug_assert!(
+        !state.is_locked(),
+        "the network's lock was taken while already held"
+    );
+    state.lock()
+}
+
+/// Trace a message's arrival in its destination proc (`net_deliver`): port
+/// `index` of actor `dest`.
+fn trace_delivery(dest: &lockstep::ActorId, index: u64, seq_info: lockstep::SeqInfo) {
     let (session, seq) = match seq_info {
         lockstep::SeqInfo::Session { session_id, seq } => (session_id, seq),
         lockstep::SeqInfo::Direct => (0, 0),
     };
     record("net_deliver", || {
         [
-            ("dest", dest.into()),
+            (
+                "dest",
+                TraceValue::Port {
+                    actor: dest.text(),
+                    index,
+                },
+            ),
             ("session", session.into()),
             ("seq", seq.into()),
         ]

@@ -42,7 +42,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::pin::pin;
 use std::sync::{Arc, Weak};
 
-use spin::mutex::{SpinMutex as Mutex, SpinMutexGuard as MutexGuard};
+use spin::mutex::SpinMutex as Mutex;
 
 use futures::future::{BoxFuture, Either, select};
 use lockstep::channel::wire::{SessionMessage, decode_envelope_view};
@@ -96,7 +96,7 @@ impl Fabric {
     pub(super) fn crash(&mut self, name: &str) -> Option<mpsc::UnboundedSender<Link>> {
         *self.incarnations.entry(name.to_owned()).or_default() += 1;
         for link in self.links.values().filter_map(Weak::upgrade) {
-            let mut link = lock(&link);
+            let mut link = link.lock();
             if link.dirs.iter().any(|dir| dir.from == name) {
                 link.break_now(format!("proc {name} crashed"));
             }
@@ -110,7 +110,7 @@ impl Fabric {
             .values()
             .filter_map(Weak::upgrade)
             .map(|link| {
-                let link = lock(&link);
+                let link = link.lock();
                 if link.broken.is_some() {
                     return 0;
                 }
@@ -122,14 +122,6 @@ impl Fabric {
             })
             .sum()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock()
-}
-
-fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock()
 }
 
 fn address(name: &str) -> ChannelAddr {
@@ -258,7 +250,7 @@ impl SimTransport {
     pub(super) fn listen_now(&self, addr: &ChannelAddr) -> Result<QueueListener, ChannelError> {
         let name = Self::name(addr)?.to_owned();
         let state = self.state.upgrade().ok_or_else(|| Self::gone(addr))?;
-        let mut locked = lock_state(&state);
+        let mut locked = super::lock_state(&state);
         self.check_alive(&locked)?;
         let fabric = &mut locked.fabric;
         if fabric
@@ -283,7 +275,7 @@ impl SimTransport {
             };
             // Free the name, unless a newer listener took it meanwhile; drop
             // the removed sender with the lock released.
-            let mut locked = lock_state(&state);
+            let mut locked = super::lock_state(&state);
             let listeners = &mut locked.fabric.listeners;
             let removed = if listeners
                 .get(&name)
@@ -305,11 +297,11 @@ impl SimTransport {
         let from = self.owner.clone();
         loop {
             let state = self.state.upgrade().ok_or_else(|| Self::gone(&addr))?;
-            let healed_notify = lock_state(&state).fabric.healed.clone();
+            let healed_notify = super::lock_state(&state).fabric.healed.clone();
             let mut healed = pin!(healed_notify.notified());
             healed.as_mut().enable();
             let latency = {
-                let locked = lock_state(&state);
+                let locked = super::lock_state(&state);
                 self.check_alive(&locked)?;
                 let cut = locked.cut.contains(&(from.clone(), to.clone()))
                     || locked.cut.contains(&(to.clone(), from.clone()));
@@ -331,7 +323,7 @@ impl SimTransport {
     /// Make the link if the path is open now (`None`: cut again, wait).
     fn connect(&self, addr: &ChannelAddr, to: &str) -> Result<Option<Link>, ChannelError> {
         let state = self.state.upgrade().ok_or_else(|| Self::gone(addr))?;
-        let mut locked = lock_state(&state);
+        let mut locked = super::lock_state(&state);
         self.check_alive(&locked)?;
         let from = self.owner.clone();
         if locked.cut.contains(&(from.clone(), to.to_owned()))
@@ -377,7 +369,7 @@ impl SimTransport {
             ]
         });
         let half = |dir: usize, peer: &str, acceptor: bool| {
-            let wake = lock(&link).dirs[dir].wake.clone();
+            let wake = link.lock().dirs[dir].wake.clone();
             Link {
                 tx: Box::new(SimTx {
                     state: self.state.clone(),
@@ -440,9 +432,9 @@ impl SimTx {
             .state
             .upgrade()
             .ok_or_else(|| SimTransport::gone(&self.peer))?;
-        let mut locked = lock_state(&state);
+        let mut locked = super::lock_state(&state);
         let now = time::now();
-        let mut link = lock(&self.link);
+        let mut link = self.link.lock();
         if let Some(why) = link.broken.clone() {
             return Err(ChannelError::Io {
                 operation: "write to",
@@ -522,7 +514,7 @@ impl FrameTx for SimTx {
 
 impl SimTx {
     fn mark_closed(&mut self) {
-        let mut link = lock(&self.link);
+        let mut link = self.link.lock();
         let dir = &mut link.dirs[self.dir];
         dir.writer_closed = true;
         dir.wake.notify_waiters();
@@ -565,9 +557,9 @@ impl SimRx {
             .state
             .upgrade()
             .ok_or_else(|| SimTransport::gone(&self.peer))?;
-        let mut locked = lock_state(&state);
+        let mut locked = super::lock_state(&state);
         let now = time::now();
-        let mut link = lock(&self.link);
+        let mut link = self.link.lock();
         let failed = |why: String| ChannelError::Io {
             operation: "read from",
             address: self.peer.to_string(),
@@ -617,8 +609,7 @@ impl SimRx {
             return;
         };
         state.stats.delivered += 1;
-        let dest = view.dest_actor().port_id(view.dest_port());
-        super::trace_delivery(&dest, view.seq_info());
+        super::trace_delivery(view.dest_actor(), view.dest_port(), view.seq_info());
     }
 
     async fn next_frame(&mut self) -> Result<Option<Vec<u8>>, ChannelError> {
@@ -650,7 +641,7 @@ impl FrameRx for SimRx {
 
 impl Drop for SimRx {
     fn drop(&mut self) {
-        lock(&self.link).dirs[self.dir].reader_gone = true;
+        self.link.lock().dirs[self.dir].reader_gone = true;
     }
 }
 

@@ -187,7 +187,6 @@ fn record(tally: &Mutex<Tally>, report: &RunReport, wall: Duration) {
     }
 }
 
-/// Prints the table; returns how many `sometimes` properties never held.
 /// What the summary table adds up to.
 struct Summary {
     /// `sometimes` properties that never held in any seed.
@@ -196,6 +195,7 @@ struct Summary {
     messages: u64,
 }
 
+/// Prints the table; returns what it added up.
 fn print_summary(
     scenarios: &[Box<dyn Scenario>],
     tallies: &[Mutex<Tally>],
