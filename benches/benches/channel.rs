@@ -208,14 +208,22 @@ fn channel(c: &mut Criterion) {
         })
     });
     if lockstep_benches::selected("channel/codec/envelope_round_trip_view") {
+        // The fastest of five rounds, as the interleaved comparisons keep
+        // theirs: one round alone moved by a third with load.
         let rounds = 200_000u32;
-        let start = Instant::now();
-        for _ in 0..rounds {
-            let bytes = codec::encode_envelope(black_box(&envelope), limit, 0).expect("encode");
-            let view = decode_envelope_view(&bytes, limit, &mut ids).expect("decode");
-            black_box(&view);
-        }
-        let per = start.elapsed() / rounds;
+        let per = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..rounds {
+                    let bytes =
+                        codec::encode_envelope(black_box(&envelope), limit, 0).expect("encode");
+                    let view = decode_envelope_view(&bytes, limit, &mut ids).expect("decode");
+                    black_box(&view);
+                }
+                start.elapsed() / rounds
+            })
+            .min()
+            .expect("five rounds");
         let met = if per <= Duration::from_nanos(50) {
             "met"
         } else {
