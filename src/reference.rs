@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::{Referable, RemoteHandles};
 use crate::context::SendContext;
-use crate::id::ActorId;
+use crate::id::{ActorId, handler_port_index};
 use crate::mailbox::{PortRef, RemoteMessage, SendError};
 
 /// A reference to an actor that can be sent anywhere. `R` is the actor type
@@ -73,6 +73,7 @@ impl<R: Referable> ActorRef<R> {
     where
         R: RemoteHandles<M>,
     {
-        self.port::<M>().send(cx, message)
+        let dest = self.actor_id.port_id(handler_port_index::<M>());
+        crate::mailbox::send_by_reference(cx, dest, message)
     }
 }

@@ -10,7 +10,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
 
@@ -111,7 +111,6 @@ pub(crate) struct ActorInbox<A: Actor> {
     actor_id: ActorId,
     inbound: Inbound<Work<A>>,
     sender: QueueSender<Work<A>>,
-    depth: AtomicUsize,
     proc: WeakProc,
 }
 
@@ -127,7 +126,6 @@ impl<A: Actor> ActorInbox<A> {
             actor_id,
             inbound: Inbound::new(mailbox.reorder_limits()),
             sender,
-            depth: AtomicUsize::new(0),
             proc,
         });
         (inbox, receiver)
@@ -139,17 +137,12 @@ impl<A: Actor> ActorInbox<A> {
 
     /// Messages released to the work queue and not yet taken by the loop.
     pub(crate) fn queue_depth(&self) -> usize {
-        self.depth.load(Ordering::Relaxed)
+        self.sender.len()
     }
 
     /// Messages held by the ordering stage behind gaps.
     pub(crate) fn ordering(&self) -> &Inbound<Work<A>> {
         &self.inbound
-    }
-
-    /// The loop took one item off the queue.
-    pub(crate) fn taken(&self) {
-        self.depth.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Admit `work` through the ordering stage into the queue.
@@ -182,9 +175,7 @@ impl<A: Actor> ActorInbox<A> {
 
     /// Queue released work; what the closed queue refuses goes to `refused`.
     fn queue(&self, work: Work<A>, refused: &mut Vec<Work<A>>) {
-        self.depth.fetch_add(1, Ordering::Relaxed);
         if let Err(work) = self.sender.send(work) {
-            self.depth.fetch_sub(1, Ordering::Relaxed);
             refused.push(work);
         }
     }

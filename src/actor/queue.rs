@@ -87,8 +87,12 @@ impl Doorbell {
 
 struct Queue<T> {
     items: Mutex<VecDeque<T>>,
-    /// Items queued, readable without the lock: the loop checks its three
-    /// queues several times per message and most checks find them empty.
+    /// Items sent and not yet taken by the receiver (whether still in
+    /// `items` or in the receiver's batch), readable without the lock: the
+    /// loop checks its three queues several times per message and most
+    /// checks find them empty, and it is the work queue's depth that
+    /// introspection reports. A receiver dropped with items never taken
+    /// leaves them counted: they are what was lost.
     len: AtomicUsize,
     /// Whether the receiver closed. Written under `items`' lock, so a send
     /// that holds the lock sees it exactly; read without it by `is_closed`.
@@ -153,6 +157,11 @@ impl<T> QueueSender<T> {
         Ok(())
     }
 
+    /// Items sent and not yet taken by the receiver.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len.load(Ordering::Relaxed)
+    }
+
     /// Whether the receiver closed (or was dropped).
     pub(crate) fn is_closed(&self) -> bool {
         self.queue.closed.load(Ordering::Acquire)
@@ -163,17 +172,17 @@ impl<T> QueueReceiver<T> {
     /// The oldest queued item, if any. Still returns what was queued before
     /// [`close`](Self::close), so the loop can drain.
     pub(crate) fn try_recv(&mut self) -> Option<T> {
-        if let Some(item) = self.taken.pop_front() {
-            return Some(item);
+        if self.taken.is_empty() {
+            if self.queue.len.load(Ordering::SeqCst) == 0 {
+                return None;
+            }
+            // Take the whole batch: the (empty) local buffer and the shared
+            // queue swap places, keeping both allocations.
+            std::mem::swap(&mut self.taken, &mut *self.queue.items.lock());
         }
-        if self.queue.len.load(Ordering::SeqCst) == 0 {
-            return None;
-        }
-        // Take the whole batch: the (empty) local buffer and the shared
-        // queue swap places, keeping both allocations.
-        std::mem::swap(&mut self.taken, &mut *self.queue.items.lock());
-        self.queue.len.fetch_sub(self.taken.len(), Ordering::SeqCst);
-        self.taken.pop_front()
+        let item = self.taken.pop_front()?;
+        self.queue.len.fetch_sub(1, Ordering::SeqCst);
+        Some(item)
     }
 
     /// Refuse further sends; what is queued stays for `try_recv`.
@@ -190,7 +199,6 @@ impl<T> Drop for QueueReceiver<T> {
         let leftover = {
             let mut items = self.queue.items.lock();
             self.queue.closed.store(true, Ordering::Release);
-            self.queue.len.store(0, Ordering::SeqCst);
             std::mem::take(&mut *items)
         };
         // Dropped outside the lock: an item's drop may send to this queue.

@@ -21,7 +21,7 @@ pub use envelope::{Headers, MessageEnvelope, Payload, TypeName};
 pub use port::{
     OncePortHandle, OncePortReceiver, OncePortRef, PortHandle, PortReceiver, PortRef, RecvError,
 };
-pub(crate) use port::{PortSink, SerializedPort, ViewDelivery};
+pub(crate) use port::{PortSink, SerializedPort, ViewDelivery, send_by_reference};
 pub use reordering::ReorderingSender;
 pub use undeliverable::{SendError, Undeliverable, UndeliverableReason};
 

@@ -334,11 +334,12 @@ impl<M> PortRef<M> {
     }
 }
 
-/// Encode `message` into an envelope from `cx` to `dest` with `seq_info`.
+/// Encode `message` into an envelope from `cx` to `dest`, stamped by
+/// `stamp` (the destination moves into the envelope: no id is cloned).
 pub(crate) fn envelope_for<M: RemoteMessage>(
     cx: &impl SendContext,
-    dest: &PortId,
-    stamp: impl FnOnce() -> SeqInfo,
+    dest: PortId,
+    stamp: impl FnOnce(&PortId) -> SeqInfo,
     message: M,
 ) -> Result<MessageEnvelope, SendError<M>> {
     let outbox = cx.outbox();
@@ -346,13 +347,16 @@ pub(crate) fn envelope_for<M: RemoteMessage>(
     match codec::encode(&message, limit) {
         // Stamped only once encoding succeeded: a refused message must not
         // use up a seq, or every later one would wait behind the gap (SEQ-0).
-        Ok(bytes) => Ok(MessageEnvelope::new(
-            outbox.actor_id().clone(),
-            dest.clone(),
-            Headers::new(stamp()),
-            std::any::type_name::<M>(),
-            Payload::Serialized(bytes),
-        )),
+        Ok(bytes) => {
+            let headers = Headers::new(stamp(&dest));
+            Ok(MessageEnvelope::new(
+                outbox.actor_id().clone(),
+                dest,
+                headers,
+                std::any::type_name::<M>(),
+                Payload::Serialized(bytes),
+            ))
+        }
         Err(error) => {
             let reason = UndeliverableReason::from_codec(error, std::any::type_name::<M>());
             Err(SendError::new(message, reason))
@@ -365,21 +369,31 @@ impl<M: RemoteMessage> PortRef<M> {
     /// receiving domain, and routed by `cx`'s proc. Failures after this point
     /// come back to the sender as undeliverable.
     pub fn send(&self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
-        let stamp = || match ReceivingDomain::sequenced(&self.port_id) {
-            Some(domain) => cx.outbox().next_seq(&domain),
-            None => SeqInfo::Direct,
-        };
-        let envelope = envelope_for(cx, &self.port_id, stamp, message)?;
-        let seq_info = envelope.headers().seq_info();
-        crate::observe::sent(
-            cx.outbox().actor_id(),
-            &self.port_id,
-            seq_info,
-            std::any::type_name::<M>(),
-        );
-        cx.outbox().post(envelope);
-        Ok(())
+        send_by_reference(cx, self.port_id.clone(), message)
     }
+}
+
+/// [`PortRef::send`] to `dest`, taken by value so a caller that builds the
+/// id for this one send (an [`ActorRef`](crate::ActorRef)) moves it into
+/// the envelope.
+pub(crate) fn send_by_reference<M: RemoteMessage>(
+    cx: &impl SendContext,
+    dest: PortId,
+    message: M,
+) -> Result<(), SendError<M>> {
+    let stamp = |dest: &PortId| match ReceivingDomain::sequenced(dest) {
+        Some(domain) => cx.outbox().next_seq(&domain),
+        None => SeqInfo::Direct,
+    };
+    let envelope = envelope_for(cx, dest, stamp, message)?;
+    crate::observe::sent(
+        cx.outbox().actor_id(),
+        envelope.dest(),
+        envelope.headers().seq_info(),
+        std::any::type_name::<M>(),
+    );
+    cx.outbox().post(envelope);
+    Ok(())
 }
 
 /// Receives the messages of a port opened with `open_port`.
@@ -785,7 +799,7 @@ impl<M: RemoteMessage> OncePortRef<M> {
 
     /// Send the one message by reference.
     pub fn send(self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
-        let envelope = envelope_for(cx, &self.port_id, || SeqInfo::Direct, message)?;
+        let envelope = envelope_for(cx, self.port_id.clone(), |_| SeqInfo::Direct, message)?;
         cx.outbox().post(envelope);
         Ok(())
     }

@@ -148,9 +148,10 @@ impl InstanceCell {
     /// Count one handled message; `changed` says whether its handler differs
     /// from the last one recorded (the lock is taken only then: hot path).
     pub(crate) fn record_handled(&self, handler: &HandlerInfo, changed: bool) {
-        self.state
-            .messages_processed
-            .fetch_add(1, Ordering::Relaxed);
+        // One writer (the actor's own loop, which calls this), so a load and
+        // a store count exactly, without a read-modify-write per message.
+        let processed = &self.state.messages_processed;
+        processed.store(processed.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         if changed {
             *self.state.last_handler.lock() = Some(handler.clone());
         }

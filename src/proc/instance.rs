@@ -485,9 +485,9 @@ async fn process<A: Actor>(
     work: Work<A>,
     resting: &ActorStatus,
 ) -> Result<(), Exit> {
-    let cell = cx.instance.cell().clone();
+    // Borrowed, not cloned: a reference count per message (measured).
+    let cell = cx.instance.cell();
     let status = &cell.state.status;
-    cx.instance.ports().inbox().taken();
     match work {
         Work::Message {
             headers,
@@ -650,7 +650,6 @@ async fn finish<A: Actor>(
         status: terminal.to_string(),
     };
     while let Some(work) = queues.work.try_recv() {
-        inbox.taken();
         inbox.return_to_sender(work, abandoned());
     }
     // Messages held behind a sequence gap go back too (UD-1).
