@@ -4,10 +4,10 @@
 //! `Context`, or a client instance from `Proc::instance` — which supplies the
 //! [`Outbox`]. Holding one is the capability to send.
 
-use crate::id::ActorId;
+use crate::id::{ActorId, PortId};
 use crate::mailbox::MessageEnvelope;
 use crate::proc::Proc;
-use crate::sequencing::{ReceivingDomain, SeqInfo, Sequencer};
+use crate::sequencing::{DomainKey, ReceivingDomain, SeqInfo, Sequencer};
 
 /// The sending side of an instance: who it is, how it numbers messages, and
 /// which proc routes what it sends by reference.
@@ -41,9 +41,11 @@ impl Outbox {
         &self.proc
     }
 
-    /// Stamp the next seq for `domain`.
-    pub(crate) fn next_seq(&self, domain: &ReceivingDomain) -> SeqInfo {
-        self.sequencer.next(domain)
+    /// Stamp the next seq for the receiving domain `dest` belongs to (SEQ-0),
+    /// found without building the domain unless it is new.
+    pub(crate) fn next_seq(&self, dest: &PortId) -> SeqInfo {
+        let key: &dyn DomainKey = dest;
+        self.sequencer.next_by(key, || ReceivingDomain::of(dest))
     }
 
     /// Route `envelope` through the sender's proc.

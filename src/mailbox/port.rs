@@ -168,7 +168,7 @@ impl<M: Message> PortHandle<M> {
     pub fn send(&self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
         let outbox = cx.outbox();
         let seq_info = if self.is_bound() {
-            outbox.next_seq(&ReceivingDomain::of(&self.state.port_id))
+            outbox.next_seq(&self.state.port_id)
         } else {
             SeqInfo::Direct
         };
@@ -381,9 +381,12 @@ pub(crate) fn send_by_reference<M: RemoteMessage>(
     dest: PortId,
     message: M,
 ) -> Result<(), SendError<M>> {
-    let stamp = |dest: &PortId| match ReceivingDomain::sequenced(dest) {
-        Some(domain) => cx.outbox().next_seq(&domain),
-        None => SeqInfo::Direct,
+    let stamp = |dest: &PortId| {
+        if ReceivingDomain::is_sequenced(dest) {
+            cx.outbox().next_seq(dest)
+        } else {
+            SeqInfo::Direct
+        }
     };
     let envelope = envelope_for(cx, dest, stamp, message)?;
     crate::observe::sent(

@@ -61,7 +61,12 @@ impl ReceivingDomain {
     /// ports (introspection, signals, returned messages), whose traffic is
     /// always `Direct` (DESIGN §3 Sequencing).
     pub fn sequenced(port: &PortId) -> Option<Self> {
-        (!crate::mailbox::is_control_port(port.index())).then(|| Self::of(port))
+        Self::is_sequenced(port).then(|| Self::of(port))
+    }
+
+    /// Whether messages to `port` are sequenced (see [`sequenced`](Self::sequenced)).
+    pub fn is_sequenced(port: &PortId) -> bool {
+        !crate::mailbox::is_control_port(port.index())
     }
 
     /// The domain a message to `port` belongs to.
@@ -71,6 +76,66 @@ impl ReceivingDomain {
         } else {
             ReceivingDomain::Port(port.clone())
         }
+    }
+}
+
+/// A receiving domain as a borrowed sort key, so a sender's [`Sequencer`]
+/// finds the domain of a destination port without building a
+/// [`ReceivingDomain`] (and cloning its ids) per message.
+///
+/// `Borrow` requires the key to order exactly as the owned value: the key is
+/// (variant, actor, port index), which is `ReceivingDomain`'s derived order
+/// (variants in declaration order, then `ActorId`, then `PortId`, itself
+/// ordered by actor and then index). A port keys as the domain
+/// [`ReceivingDomain::of`] gives it (a test checks both agree).
+pub(crate) trait DomainKey {
+    /// (0, actor, 0) for [`ReceivingDomain::Actor`], (1, actor, index) for
+    /// [`ReceivingDomain::Port`].
+    fn domain_key(&self) -> (u8, &ActorId, u64);
+}
+
+impl DomainKey for ReceivingDomain {
+    fn domain_key(&self) -> (u8, &ActorId, u64) {
+        match self {
+            ReceivingDomain::Actor(actor_id) => (0, actor_id, 0),
+            ReceivingDomain::Port(port_id) => (1, port_id.actor_id(), port_id.index()),
+        }
+    }
+}
+
+impl DomainKey for PortId {
+    fn domain_key(&self) -> (u8, &ActorId, u64) {
+        if self.is_handler_port() {
+            (0, self.actor_id(), 0)
+        } else {
+            (1, self.actor_id(), self.index())
+        }
+    }
+}
+
+impl PartialEq for dyn DomainKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.domain_key() == other.domain_key()
+    }
+}
+
+impl Eq for dyn DomainKey + '_ {}
+
+impl PartialOrd for dyn DomainKey + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn DomainKey + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.domain_key().cmp(&other.domain_key())
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn DomainKey + 'a> for ReceivingDomain {
+    fn borrow(&self) -> &(dyn DomainKey + 'a) {
+        self
     }
 }
 
@@ -256,6 +321,39 @@ mod tests {
 
     fn session(seq: u64) -> SeqInfo {
         SeqInfo::Session { session_id: 7, seq }
+    }
+
+    /// SEQ-0 through the borrowed key: a port keys as the domain
+    /// `ReceivingDomain::of` gives it, and keys order exactly as the owned
+    /// domains do (what `Borrow` requires, so a sequencer's map finds each
+    /// domain by its key), over handler and ephemeral ports of several
+    /// actors.
+    #[test]
+    fn seq_0_a_port_keys_as_its_domain_and_keys_order_as_domains() {
+        use crate::id::{HANDLER_PORT_BIT, ProcId};
+        let mut ports = Vec::new();
+        for proc_name in ["a", "b"] {
+            let proc_id = ProcId::local(proc_name).unwrap();
+            for (name, pid) in [("x", 0), ("x", 1), ("y", 0)] {
+                let actor_id = proc_id.actor_id(name, pid).unwrap();
+                for index in [1, 2, HANDLER_PORT_BIT | 1, HANDLER_PORT_BIT | 9] {
+                    ports.push(actor_id.port_id(index));
+                }
+            }
+        }
+        for left in &ports {
+            let domain = ReceivingDomain::of(left);
+            assert_eq!(domain.domain_key(), left.domain_key(), "{left}");
+            for right in &ports {
+                let other = ReceivingDomain::of(right);
+                let (left_key, right_key): (&dyn DomainKey, &dyn DomainKey) = (left, right);
+                assert_eq!(
+                    domain.cmp(&other),
+                    left_key.cmp(right_key),
+                    "{left} vs {right}"
+                );
+            }
+        }
     }
 
     /// Goal: CH-13's slot filling — skipping the seq a message waits behind

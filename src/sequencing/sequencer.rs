@@ -61,8 +61,21 @@ impl<D: Ord + Clone> Sequencer<D> {
     /// After `u64::MAX` messages to one domain.
     #[track_caller]
     pub fn next(&self, domain: &D) -> SeqInfo {
+        self.next_by(domain, || domain.clone())
+    }
+
+    /// [`next`](Self::next) for the domain found by the borrowed `key`,
+    /// which `domain` makes owned only the first time it is seen: a caller
+    /// that would otherwise build a domain (cloning ids) per message builds
+    /// none.
+    #[track_caller]
+    pub fn next_by<Q>(&self, key: &Q, domain: impl FnOnce() -> D) -> SeqInfo
+    where
+        D: std::borrow::Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
         let mut last_assigned = self.last_assigned.lock();
-        let seq = match last_assigned.get_mut(domain) {
+        let seq = match last_assigned.get_mut(key) {
             Some(last) => {
                 *last = last
                     .checked_add(1)
@@ -70,8 +83,8 @@ impl<D: Ord + Clone> Sequencer<D> {
                 *last
             }
             None => {
-                // Clone the domain only the first time it is seen.
-                last_assigned.insert(domain.clone(), 1);
+                // Made owned only the first time it is seen.
+                last_assigned.insert(domain(), 1);
                 1
             }
         };
