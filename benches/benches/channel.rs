@@ -208,8 +208,9 @@ fn channel(c: &mut Criterion) {
         })
     });
     if lockstep_benches::selected("channel/codec/envelope_round_trip_view") {
-        // The fastest of five rounds, as the interleaved comparisons keep
-        // theirs: one round alone moved by a third with load.
+        // The fastest of five rounds, like the interleaved comparisons, which
+        // also report their fastest round: one round alone moved by a third
+        // with load.
         let rounds = 200_000u32;
         let per = (0..5)
             .map(|_| {

@@ -2,8 +2,11 @@
 """Where a benchmark's time sits on atomic instructions.
 
 Reads `perf annotate --stdio` output and sums, per function, the samples on
-each lock-prefixed or `xchg` instruction and on the instruction after it
-(where a sampled stall is usually charged). Prints the share of all samples
+each lock-prefixed instruction or `xchg` with memory (the register-only
+`xchg %ax,%ax` is an alignment no-op) and on the instruction after it (where
+a sampled stall is usually charged; when two atomics are adjacent, the
+second's own samples count for both). Shares are of the annotated samples:
+those perf could attribute to a function. Prints the share of all samples
 and the heaviest sites by address; `addr2line -i -f -C -e BINARY ADDRESS`
 names the source of a site, inlined callers included.
 
@@ -33,7 +36,9 @@ def main(path: str, top: int = 40) -> None:
                 total += samples
                 function, pending = None, None
                 continue
-            start = re.match(r"\s+:\s+\d+\s+[0-9a-f]+ <(.*)>:", line)
+            # The function's label: `: 5   00000000001234 <name>:` (the
+            # column before the address is absent in some perf versions).
+            start = re.match(r"\s+:\s+(?:\d+\s+)?[0-9a-f]+ <(.*)>:", line)
             if start and function is None:
                 function = start.group(1)
                 continue
@@ -43,12 +48,16 @@ def main(path: str, top: int = 40) -> None:
             share = float(row.group(1)) / 100 * samples
             address, instruction = row.group(2), row.group(3)
             if pending is not None:
+                if function is None:
+                    sys.exit(f"{path}: a sample before any function label; unknown perf format")
                 weight = pending[1] + share
                 sites.append((weight, pending[0], function, pending[2]))
                 per_function[function] += weight
                 atomic_total += weight
                 pending = None
-            if instruction.startswith(("lock", "xchg")):
+            if instruction.startswith("lock") or (
+                instruction.startswith("xchg") and "(" in instruction
+            ):
                 pending = (address, share, instruction)
     if total == 0:
         sys.exit(f"{path}: no samples found (is it `perf annotate --stdio` output?)")

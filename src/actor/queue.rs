@@ -246,6 +246,31 @@ mod tests {
         assert_eq!(sender.send(4), Err(4));
     }
 
+    /// The count is of items sent and not yet taken, wherever they wait: in
+    /// the shared queue or in the batch the receiver took (it is the work
+    /// queue's depth). What a dropped receiver never took stays counted
+    /// (lost), and a refused send is not counted.
+    #[test]
+    fn len_counts_items_sent_and_not_yet_taken_including_the_taken_batch() {
+        let doorbell = Doorbell::new();
+        let (sender, mut receiver) = queue::<u32>(&doorbell);
+        for item in 1..=3 {
+            sender.send(item).unwrap();
+        }
+        assert_eq!(sender.len(), 3);
+        // The first take moves all three into the receiver's batch.
+        assert_eq!(receiver.try_recv(), Some(1));
+        assert_eq!(sender.len(), 2);
+        sender.send(4).unwrap();
+        assert_eq!(sender.len(), 3);
+        assert_eq!(receiver.try_recv(), Some(2));
+        assert_eq!(sender.len(), 2);
+        drop(receiver);
+        assert_eq!(sender.len(), 2, "never taken: lost, and still counted");
+        assert_eq!(sender.send(5), Err(5));
+        assert_eq!(sender.len(), 2);
+    }
+
     /// a registered loop is woken once per ring it asked for, by any of
     /// the queues sharing the doorbell; an unregistered one is not.
     #[test]

@@ -383,7 +383,7 @@ impl<T> Recent<T> {
         } else {
             self.entries
                 .iter()
-                .position(|(encoding, _)| rest.starts_with(encoding))
+                .position(|(encoding, _)| starts_with(rest, encoding))
         };
         if let Some(slot) = found {
             reader.at += self.entries[slot].0.len();
@@ -889,7 +889,8 @@ mod tests {
     /// The cache's comparison agrees with `<[u8]>::starts_with` at every
     /// prefix length it special-cases and around their edges: a prefix is
     /// found in input that continues it, and not found when any one of its
-    /// bytes differs or the input is shorter (ID-2 rests on this).
+    /// bytes differs or the input is shorter (ID-2 and CODEC-3 rest on
+    /// this: a false match would hand out another id).
     #[test]
     fn id_2_the_cache_comparison_is_starts_with_at_every_length() {
         for length in 0..=80usize {

@@ -802,7 +802,7 @@ impl<M: RemoteMessage> OncePortRef<M> {
 
     /// Send the one message by reference.
     pub fn send(self, cx: &impl SendContext, message: M) -> Result<(), SendError<M>> {
-        let envelope = envelope_for(cx, self.port_id.clone(), |_| SeqInfo::Direct, message)?;
+        let envelope = envelope_for(cx, self.port_id, |_| SeqInfo::Direct, message)?;
         cx.outbox().post(envelope);
         Ok(())
     }

@@ -68,6 +68,9 @@ impl<D: Ord + Clone> Sequencer<D> {
     /// which `domain` makes owned only the first time it is seen: a caller
     /// that would otherwise build a domain (cloning ids) per message builds
     /// none.
+    ///
+    /// `domain()` must borrow as `key` (a domain made from another key would
+    /// start a second counter, SEQ-2); debug builds check it.
     #[track_caller]
     pub fn next_by<Q>(&self, key: &Q, domain: impl FnOnce() -> D) -> SeqInfo
     where
@@ -84,7 +87,12 @@ impl<D: Ord + Clone> Sequencer<D> {
             }
             None => {
                 // Made owned only the first time it is seen.
-                last_assigned.insert(domain(), 1);
+                let domain = domain();
+                debug_assert!(
+                    domain.borrow() == key,
+                    "next_by: the domain made does not borrow as its key"
+                );
+                last_assigned.insert(domain, 1);
                 1
             }
         };
