@@ -2,13 +2,13 @@
 //! wall second for a small scenario.
 //!
 //! - `ping_pong`: two actors ([`Player`]) pass a countdown through handle sends
-//!   with zero latency inside one `lockstep_sim::World`. Target: ≥ 2 M
-//!   simulated messages per wall second. Baseline: the same hops between two
-//!   raw-channel tasks on a tokio current-thread runtime (a bare
-//!   single-threaded event loop: no simulator, no actor runtime).
+//!   with zero latency inside one `lockstep_sim::World`. Baseline: the same
+//!   hops between two raw-channel tasks on a tokio current-thread runtime (a
+//!   bare single-threaded event loop: no simulator, no actor runtime).
 //! - `ping_pong_two_procs`: the same countdown between [`RemotePlayer`]s on
 //!   two procs joined by the simulated network with zero latency (every hop
-//!   encoded, routed and decoded), against the same bare loop. Same target.
+//!   encoded, routed and decoded), against the same bare loop. Target (issue:
+//!   simulator): ≥ 2 M simulated messages per wall second.
 //! - `ping_pong_without_runtime_events`: `ping_pong` in a world that records
 //!   no runtime events (no oracle reads them).
 //! - `executor`: those raw-channel tasks inside a `World` against the same
@@ -222,17 +222,18 @@ fn bench_ping_pong(c: &mut Criterion) {
         None,
     );
     let rate = |per_iteration: Duration| HOPS as f64 / per_iteration.as_secs_f64();
+    // The issue's target is for two procs (every hop crosses the simulated
+    // network); the one-proc figures are reported without it, so a line
+    // saying "met" is never read as the target being met.
     if let Some((ours, bare)) = actors {
-        let target = Some(Target::AtLeast(MESSAGES_PER_SECOND_MIN));
         let name = "simulator/ping_pong/actors_in_world";
-        report_rate(name, "simulated msgs", rate(ours), target);
+        report_rate(name, "simulated msgs", rate(ours), None);
         let name = "simulator/ping_pong/raw_tasks_on_tokio_current_thread";
         report_rate(name, "msgs", rate(bare), None);
     }
     if let Some((ours, _)) = quiet {
-        let target = Some(Target::AtLeast(MESSAGES_PER_SECOND_MIN));
         let name = "simulator/ping_pong_without_runtime_events/actors_in_quiet_world";
-        report_rate(name, "simulated msgs", rate(ours), target);
+        report_rate(name, "simulated msgs", rate(ours), None);
     }
     if let Some((ours, _)) = procs {
         let target = Some(Target::AtLeast(MESSAGES_PER_SECOND_MIN));
