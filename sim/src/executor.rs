@@ -104,6 +104,10 @@ pub(crate) struct Slot {
     /// the task is being polled.
     future: Option<TaskFuture>,
     waker: Arc<TaskWaker>,
+    /// The `Waker` a poll is given: moved out for the poll and back after
+    /// it, so a poll clones and drops no reference count. `None` while the
+    /// task is being polled.
+    poll_waker: Option<Waker>,
     polls: u64,
     abort_requested: bool,
     /// The main future's slot (polled from `World::run`'s stack).
@@ -196,6 +200,7 @@ impl TaskTable {
             skew_ns: 0,
             proc: None,
             future,
+            poll_waker: Some(Waker::from(waker.clone())),
             waker,
             polls: 0,
             abort_requested: false,
@@ -332,7 +337,10 @@ impl Core {
         }
         slot.polls += 1;
         slot.waker.queued.store(false, Ordering::Release);
-        let waker = Waker::from(slot.waker.clone());
+        let waker = slot
+            .poll_waker
+            .take()
+            .unwrap_or_else(|| Waker::from(slot.waker.clone()));
         self.steps += 1;
         self.current = Some(id);
         self.trace.note_poll(id.index, id.generation);
@@ -342,13 +350,19 @@ impl Core {
         })
     }
 
-    /// Ends a poll that returned `Pending`; returns the future if the task was
-    /// aborted meanwhile (to be dropped unlocked).
-    fn end_poll(&mut self, id: TaskId, future: TaskFuture) -> Option<(TaskFuture, Option<Slot>)> {
+    /// Ends a poll that returned `Pending`, taking back the task's future
+    /// and waker; hands them back if the task was aborted meanwhile (to be
+    /// dropped unlocked, LOCK-1), the waker inside the slot when there is one.
+    fn end_poll(&mut self, id: TaskId, future: TaskFuture, waker: Waker) -> Option<Unpolled> {
         self.current = None;
         let Some(slot) = self.tasks.slot_mut(id) else {
-            return Some((future, None));
+            return Some(Unpolled {
+                future,
+                slot: None,
+                waker: Some(waker),
+            });
         };
+        slot.poll_waker = Some(waker);
         if slot.abort_requested {
             let name = slot.name.clone();
             self.record_for(
@@ -357,10 +371,23 @@ impl Core {
                 vec![("name", (&name).into()), ("id", id.to_string().into())],
             );
             let slot = self.tasks.remove(id);
-            return Some((future, slot));
+            return Some(Unpolled {
+                future,
+                slot,
+                waker: None,
+            });
         }
         slot.future = Some(future);
         None
+    }
+
+    /// Ends a poll of the main future that returned `Pending`, taking back
+    /// its waker.
+    fn end_main_poll(&mut self, id: TaskId, waker: Waker) {
+        self.current = None;
+        if let Some(slot) = self.tasks.slot_mut(id) {
+            slot.poll_waker = Some(waker);
+        }
     }
 
     /// A task's future completed.
@@ -374,6 +401,14 @@ impl Core {
         self.current = None;
         Some(slot)
     }
+}
+
+/// What [`Core::end_poll`] hands back of an aborted task, to be dropped
+/// once the world is unlocked (LOCK-1).
+struct Unpolled {
+    future: TaskFuture,
+    slot: Option<Slot>,
+    waker: Option<Waker>,
 }
 
 /// The main future's task name.
@@ -452,7 +487,9 @@ impl Executor {
                     let mut context = Context::from_waker(&waker);
                     match catch_unwind(AssertUnwindSafe(|| main.as_mut().poll(&mut context))) {
                         Ok(Poll::Ready(output)) => return Ok(output),
-                        Ok(Poll::Pending) => shared.lock().current = None,
+                        Ok(Poll::Pending) => {
+                            shared.lock().end_main_poll(id, waker);
+                        }
                         Err(payload) => {
                             let message = failure::panic_message(&*payload);
                             shared
@@ -468,10 +505,12 @@ impl Executor {
                         catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
                     match outcome {
                         Ok(Poll::Pending) => {
-                            let aborted = shared.lock().end_poll(id, future);
-                            if let Some((future, slot)) = aborted {
-                                drop(slot); // LOCK-1: dropped unlocked.
-                                quietly_drop(future);
+                            let aborted = shared.lock().end_poll(id, future, waker);
+                            if let Some(unpolled) = aborted {
+                                // LOCK-1: dropped unlocked.
+                                drop(unpolled.slot);
+                                drop(unpolled.waker);
+                                quietly_drop(unpolled.future);
                             }
                         }
                         Ok(Poll::Ready(())) => {
