@@ -622,8 +622,9 @@ impl Network {
         let now = time::now();
         let mut couriers = Vec::new();
         // Copies due now with nothing ahead of them: decided under the same
-        // lock as the send, completed once it is released (LOCK-1).
-        let mut arrivals = Vec::new();
+        // lock as the send, completed once it is released (LOCK-1). One slot
+        // per copy, in the order decided: no allocation per message.
+        let mut arrivals: [Option<Arrival>; COPIES_MAX] = [None, None];
         let mut envelope = Some(envelope);
         {
             let mut state = self.lock();
@@ -647,7 +648,7 @@ impl Network {
                 && random::unit_f64(DUPLICATION) < config.duplicate_probability;
             let copies: u32 = if duplicate {
                 state.stats.duplicated += 1;
-                2
+                COPIES_MAX as u32
             } else {
                 1
             };
@@ -697,12 +698,13 @@ impl Network {
                     couriers.push((from.to_owned(), to.to_owned(), path));
                 }
             }
-            for left in (0..arrive_now).rev() {
+            debug_assert!(arrive_now <= copies, "one slot per copy");
+            for (slot, left) in arrivals.iter_mut().zip((0..arrive_now).rev()) {
                 let envelope = copy_of(&mut envelope, left);
-                arrivals.extend(state.arrival(from, to, now, now, envelope, returns));
+                *slot = state.arrival(from, to, now, now, envelope, returns);
             }
         }
-        for arrival in arrivals {
+        for arrival in arrivals.into_iter().flatten() {
             arrival.complete();
         }
         for key in couriers {
@@ -912,6 +914,9 @@ fn trace_delivery(dest: &lockstep::ActorId, index: u64, seq_info: lockstep::SeqI
         ]
     });
 }
+
+/// The copies of one message: itself and at most one duplicate.
+const COPIES_MAX: usize = 2;
 
 /// Path `path` of link `from → to`, created on first use.
 fn path_mut<'a>(
