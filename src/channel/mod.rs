@@ -2,7 +2,7 @@
 //! framed link (DESIGN §3 Transport).
 //!
 //! Start here: a proc that talks to other procs is built with a [`Router`] as
-//! its forwarder and serves its own address with [`serve`], so remote senders
+//! its forwarder and serves its own address with [`serve()`], so remote senders
 //! reach its actors and undeliverable returns find their way back.
 //!
 //! ```
@@ -32,7 +32,7 @@
 //! - `local`, `tcp`, `unix` — the built-in transports.
 //! - `router` — [`Router`], the `MailboxSender` that dials lazily and runs one
 //!   sender session per destination address.
-//! - `serve` — [`serve`] and [`Server`]: accept links, run acceptor sessions,
+//! - `serve` — [`serve()`] and [`Server`]: accept links, run acceptor sessions,
 //!   post envelopes into the proc.
 //!
 //! Invariants (tests cite the codes):
