@@ -340,7 +340,7 @@ impl Core {
         let waker = slot
             .poll_waker
             .take()
-            .unwrap_or_else(|| Waker::from(slot.waker.clone()));
+            .expect("a task's waker is back in its slot after every poll");
         self.steps += 1;
         self.current = Some(id);
         self.trace.note_poll(id.index, id.generation);
@@ -352,17 +352,16 @@ impl Core {
 
     /// Ends a poll that returned `Pending`, taking back the task's future
     /// and waker; hands them back if the task was aborted meanwhile (to be
-    /// dropped unlocked, LOCK-1), the waker inside the slot when there is one.
+    /// dropped unlocked, LOCK-1).
     fn end_poll(&mut self, id: TaskId, future: TaskFuture, waker: Waker) -> Option<Unpolled> {
         self.current = None;
         let Some(slot) = self.tasks.slot_mut(id) else {
             return Some(Unpolled {
                 future,
                 slot: None,
-                waker: Some(waker),
+                waker,
             });
         };
-        slot.poll_waker = Some(waker);
         if slot.abort_requested {
             let name = slot.name.clone();
             self.record_for(
@@ -374,10 +373,11 @@ impl Core {
             return Some(Unpolled {
                 future,
                 slot,
-                waker: None,
+                waker,
             });
         }
         slot.future = Some(future);
+        slot.poll_waker = Some(waker);
         None
     }
 
@@ -385,9 +385,10 @@ impl Core {
     /// its waker.
     fn end_main_poll(&mut self, id: TaskId, waker: Waker) {
         self.current = None;
-        if let Some(slot) = self.tasks.slot_mut(id) {
-            slot.poll_waker = Some(waker);
-        }
+        self.tasks
+            .slot_mut(id)
+            .expect("the main future's slot lives until the run returns")
+            .poll_waker = Some(waker);
     }
 
     /// A task's future completed.
@@ -408,7 +409,7 @@ impl Core {
 struct Unpolled {
     future: TaskFuture,
     slot: Option<Slot>,
-    waker: Option<Waker>,
+    waker: Waker,
 }
 
 /// The main future's task name.
