@@ -135,7 +135,7 @@ enum Owner<'a> {
     /// The spawning task's proc and skew (`rt::spawn`).
     Spawner,
     /// No proc (the network's couriers: what is on the wire still arrives
-    /// while procs are paused); the spawner's skew.
+    /// while procs are paused), and no skew (a courier reads no wall clock).
     Nobody,
 }
 
@@ -143,39 +143,45 @@ enum Owner<'a> {
 pub(crate) fn spawn_unowned(name: &str, task: impl Future<Output = ()> + Send + 'static) {
     let shared = crate::shared::current().expect("the network spawns its couriers inside a world");
     // Detached, like a dropped join handle: the courier ends by itself.
-    drop(SimEnvironment::new(shared).start(Owner::Nobody, name, Box::pin(task)));
+    add_task(&shared, Owner::Nobody, name, Box::pin(task));
+}
+
+/// Add `task` to the world's table, attributed to `owner`, and trace it.
+fn add_task(shared: &Arc<Shared>, owner: Owner<'_>, name: &str, task: TaskFuture) -> TaskId {
+    let mut core = shared.lock();
+    let (proc, skew) = match owner {
+        Owner::Proc(owner) => (
+            Some(core.tasks.intern_name(owner)),
+            core.clock_skews.get(owner).copied().unwrap_or(0),
+        ),
+        Owner::Spawner => match core.current {
+            Some(spawner) => (
+                core.tasks.proc_of(spawner).cloned(),
+                core.tasks.skew_ns(spawner),
+            ),
+            None => (None, 0),
+        },
+        Owner::Nobody => (None, 0),
+    };
+    let name = core.tasks.intern_name(name);
+    let id = core.tasks.insert(name.clone(), Some(task), shared);
+    core.tasks.set_skew_ns(id, skew);
+    core.tasks.set_proc(id, proc);
+    let id_text = id.to_string();
+    core.record_fields(
+        kind::TASK_SPAWN,
+        [
+            ("name", Recorded::Shared(&name)),
+            ("id", Recorded::Text(&id_text)),
+        ]
+        .into_iter(),
+    );
+    id
 }
 
 impl SimEnvironment {
     fn start(&self, owner: Owner<'_>, name: &str, task: TaskFuture) -> Box<dyn AbortTask> {
-        let mut core = self.shared.lock();
-        let spawner = core.current;
-        let inherited_skew = spawner.map_or(0, |spawner| core.tasks.skew_ns(spawner));
-        let (proc, skew) = match owner {
-            Owner::Proc(owner) => (
-                Some(core.tasks.intern_name(owner)),
-                core.clock_skews.get(owner).copied().unwrap_or(0),
-            ),
-            Owner::Spawner => (
-                spawner.and_then(|spawner| core.tasks.proc_of(spawner).cloned()),
-                inherited_skew,
-            ),
-            Owner::Nobody => (None, inherited_skew),
-        };
-        let name = core.tasks.intern_name(name);
-        let id = core.tasks.insert(name.clone(), Some(task), &self.shared);
-        core.tasks.set_skew_ns(id, skew);
-        core.tasks.set_proc(id, proc);
-        let id_text = id.to_string();
-        core.record_fields(
-            kind::TASK_SPAWN,
-            [
-                ("name", Recorded::Shared(&name)),
-                ("id", Recorded::Text(&id_text)),
-            ]
-            .into_iter(),
-        );
-        drop(core);
+        let id = add_task(&self.shared, owner, name, task);
         Box::new(SimAbort {
             shared: self.shared.clone(),
             id,

@@ -89,12 +89,20 @@ impl Shared {
     /// builds (every test) panic instead, naming the rule. (A world runs on
     /// one thread, so a held lock here is always this thread's.)
     pub(crate) fn lock(&self) -> SpinMutexGuard<'_, Core> {
-        debug_assert!(
-            !self.core.is_locked(),
-            "LOCK-1 violated: the world's lock was taken while already held"
-        );
-        self.core.lock()
+        lock_once(&self.core, "the world")
     }
+}
+
+/// Lock one of a world's spin locks (its core, its network, a simulated
+/// link). A world runs on one thread, so a lock found held is held by this
+/// thread, and taking it again would spin for ever: debug builds (every
+/// test) panic instead, naming the lock and LOCK-1.
+pub(crate) fn lock_once<'a, T>(lock: &'a SpinMutex<T>, what: &str) -> SpinMutexGuard<'a, T> {
+    debug_assert!(
+        !lock.is_locked(),
+        "LOCK-1 violated: {what}'s lock was taken while already held"
+    );
+    lock.lock()
 }
 
 impl Core {

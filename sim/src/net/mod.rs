@@ -62,9 +62,10 @@ use lockstep::{
 pub use latency::Latency;
 pub use transport::{FRAME_LATENCY, FRAME_LOSS, SCHEME, SimTransport};
 
-/// How a path's courier task's name starts (`net:a->b`): such tasks belong
-/// to no proc, so pausing one never stops what is already on the wire.
-pub(crate) const COURIER_TASK_PREFIX: &str = "net:";
+/// How a path's courier task's name starts (`net:a->b`, for traces). The
+/// courier is started as no proc's (`spawn_unowned`), so pausing a proc
+/// never stops what is already on the wire.
+const COURIER_TASK_PREFIX: &str = "net:";
 
 // NET-6: one stream per fault concern. A duplicate takes one draw from the
 // duplication stream and derives its path, delay and losses from it (`Draws`).
@@ -881,16 +882,10 @@ impl Arrival {
     }
 }
 
-/// Lock the network's state: every lock of it, the network's own and its
-/// links', goes through here. One thread per world: a held lock here is
-/// this thread's (see `Shared::lock`), so debug builds panic on re-entry
-/// instead of spinning for ever.
+/// Lock the network's state (every lock of it goes through here), with
+/// the re-entry check of [`lock_once`](crate::shared::lock_once).
 fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    debug_assert!(
-        !state.is_locked(),
-        "the network's lock was taken while already held"
-    );
-    state.lock()
+    crate::shared::lock_once(state, "the network")
 }
 
 /// Trace a message's arrival in its destination proc (`net_deliver`): port

@@ -96,7 +96,7 @@ impl Fabric {
     pub(super) fn crash(&mut self, name: &str) -> Option<mpsc::UnboundedSender<Link>> {
         *self.incarnations.entry(name.to_owned()).or_default() += 1;
         for link in self.links.values().filter_map(Weak::upgrade) {
-            let mut link = link.lock();
+            let mut link = lock_link(&link);
             if link.dirs.iter().any(|dir| dir.from == name) {
                 link.break_now(format!("proc {name} crashed"));
             }
@@ -110,7 +110,7 @@ impl Fabric {
             .values()
             .filter_map(Weak::upgrade)
             .map(|link| {
-                let link = link.lock();
+                let link = lock_link(&link);
                 if link.broken.is_some() {
                     return 0;
                 }
@@ -369,7 +369,7 @@ impl SimTransport {
             ]
         });
         let half = |dir: usize, peer: &str, acceptor: bool| {
-            let wake = link.lock().dirs[dir].wake.clone();
+            let wake = lock_link(&link).dirs[dir].wake.clone();
             Link {
                 tx: Box::new(SimTx {
                     state: self.state.clone(),
@@ -434,7 +434,7 @@ impl SimTx {
             .ok_or_else(|| SimTransport::gone(&self.peer))?;
         let mut locked = super::lock_state(&state);
         let now = time::now();
-        let mut link = self.link.lock();
+        let mut link = lock_link(&self.link);
         if let Some(why) = link.broken.clone() {
             return Err(ChannelError::Io {
                 operation: "write to",
@@ -514,7 +514,7 @@ impl FrameTx for SimTx {
 
 impl SimTx {
     fn mark_closed(&mut self) {
-        let mut link = self.link.lock();
+        let mut link = lock_link(&self.link);
         let dir = &mut link.dirs[self.dir];
         dir.writer_closed = true;
         dir.wake.notify_waiters();
@@ -559,7 +559,7 @@ impl SimRx {
             .ok_or_else(|| SimTransport::gone(&self.peer))?;
         let mut locked = super::lock_state(&state);
         let now = time::now();
-        let mut link = self.link.lock();
+        let mut link = lock_link(&self.link);
         let failed = |why: String| ChannelError::Io {
             operation: "read from",
             address: self.peer.to_string(),
@@ -641,7 +641,7 @@ impl FrameRx for SimRx {
 
 impl Drop for SimRx {
     fn drop(&mut self) {
-        self.link.lock().dirs[self.dir].reader_gone = true;
+        lock_link(&self.link).dirs[self.dir].reader_gone = true;
     }
 }
 
@@ -650,4 +650,10 @@ async fn sleep_until_or_forever(deadline: Option<Instant>) {
         Some(deadline) => time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
+}
+
+/// Lock one simulated link, with the re-entry check of
+/// [`lock_once`](crate::shared::lock_once).
+fn lock_link(link: &Mutex<SimLink>) -> spin::mutex::SpinMutexGuard<'_, SimLink> {
+    crate::shared::lock_once(link, "a simulated link")
 }
