@@ -173,9 +173,11 @@ pub enum SkipOutcome {
     NotPending,
     /// SEQ-5: the session already holds `buffered_messages_max` entries
     /// ahead of its window, or the seq is farther ahead than that. It stays
-    /// a gap: the session stalls there (messages behind it are held, then
-    /// refused with [`ReorderError::BufferFull`] and returned, never lost)
-    /// unless the message itself still arrives.
+    /// a gap for good: nothing retries a skip, and the message was refused,
+    /// so only a copy of it (a duplicate on the wire) could still fill it.
+    /// The session stalls there: what comes behind is held, then refused
+    /// with [`ReorderError::BufferFull`] and returned to its sender, never
+    /// lost. SEQ-5 takes this over memory a peer could grow without bound.
     WindowFull,
 }
 
@@ -476,18 +478,16 @@ impl<T> SessionBuffer<T> {
             return Ok(PushOutcome::DuplicateDropped);
         }
         // A seq marked to pass over that arrives after all (a copy of a
-        // refused message) takes its own mark's place in the window.
-        let was_skipped = usize::from(self.skipped.contains(&seq));
-        if self.held() - was_skipped >= limits.buffered_messages_max {
+        // refused message) takes its own mark's place in the window, so it
+        // is never refused (and a refusal below changes nothing).
+        let took_mark = self.skipped.remove(&seq);
+        if !took_mark && self.held() >= limits.buffered_messages_max {
             return Err(ReorderError::BufferFull {
                 session_id,
                 seq,
                 buffered: self.held(),
                 item,
             });
-        }
-        if was_skipped == 1 {
-            self.skipped.remove(&seq);
         }
         match ring_slot {
             Some(slot) => self.place_in_ring(slot, item),
@@ -573,11 +573,9 @@ impl<T> SessionBuffer<T> {
             // starts at the new next_expected.
             self.ring.pop_front();
             self.migrate_spill(limits);
+            // A buffered seq is never also marked (`push` takes the mark,
+            // `skip` does not mark what is buffered; `check_layout`).
             if let Some(next) = self.take_next_expected() {
-                if !self.skipped.is_empty() {
-                    // It came after all (a copy of a refused message).
-                    self.skipped.remove(&self.next_expected);
-                }
                 return Some(next);
             }
             if self.skipped.is_empty() || !self.skipped.remove(&self.next_expected) {
@@ -732,6 +730,17 @@ impl<T> SessionBuffer<T> {
                 Seq2,
                 usize::try_from(offset).map_or(true, |offset| offset >= limits.ring_messages_max),
                 format_args!("seq {lowest_spilled} is spilled but inside the ring window"),
+            );
+        }
+        if let Some(&marked) = self
+            .skipped
+            .iter()
+            .find(|&&seq| self.is_buffered(seq, self.ring_slot(seq, limits)))
+        {
+            check(
+                Seq2,
+                false,
+                format_args!("seq {marked} is both buffered and marked to pass over"),
             );
         }
         let counted = self.ring.iter().flatten().count() + self.spill.len();
