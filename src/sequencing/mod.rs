@@ -57,14 +57,9 @@ pub enum ReceivingDomain {
 }
 
 impl ReceivingDomain {
-    /// The domain a message to `port` belongs to, or `None` for control
-    /// ports (introspection, signals, returned messages), whose traffic is
-    /// always `Direct` (DESIGN §3 Sequencing).
-    pub fn sequenced(port: &PortId) -> Option<Self> {
-        Self::is_sequenced(port).then(|| Self::of(port))
-    }
-
-    /// Whether messages to `port` are sequenced (see [`sequenced`](Self::sequenced)).
+    /// Whether messages to `port` are sequenced: not for control ports
+    /// (introspection, signals, returned messages), whose traffic is always
+    /// `Direct` (DESIGN §3 Sequencing).
     pub fn is_sequenced(port: &PortId) -> bool {
         !crate::mailbox::is_control_port(port.index())
     }
