@@ -200,15 +200,15 @@ impl StatusCell {
                 return false;
             }
             state.version += 1;
-            // The per-message flips usually find nobody waiting: take (and
-            // later walk) a waiter map only when it has entries.
-            let waiters = (!state.waiters.is_empty()).then(|| std::mem::take(&mut state.waiters));
+            // Taking an empty map allocates nothing, so the per-message
+            // flips, which usually find nobody waiting, pay nothing here.
+            let waiters = std::mem::take(&mut state.waiters);
             let terminal = state.status.is_terminal();
+            let mut terminal_waiters = BTreeMap::new();
             if terminal {
                 self.shared.terminal.store(true, Ordering::Release);
+                terminal_waiters = std::mem::take(&mut state.terminal_waiters);
             }
-            let terminal_waiters = (terminal && !state.terminal_waiters.is_empty())
-                .then(|| std::mem::take(&mut state.terminal_waiters));
             let lifecycle = !matches!(
                 state.status,
                 ActorStatus::Idle | ActorStatus::Processing(..)
@@ -219,11 +219,7 @@ impl StatusCell {
         if let (Some(actor_id), Some(status)) = (&self.actor_id, &observed) {
             crate::observe::status(actor_id, status);
         }
-        for waker in waiters
-            .into_iter()
-            .chain(terminal_waiters)
-            .flat_map(BTreeMap::into_values)
-        {
+        for waker in waiters.into_values().chain(terminal_waiters.into_values()) {
             waker.wake();
         }
         true
