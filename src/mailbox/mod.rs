@@ -246,13 +246,23 @@ impl Mailbox {
     }
 
     /// Deliver an envelope read in place to one of this mailbox's ports
-    /// (see [`SerializedPort::deliver_view`]); `NotTaken` (nothing done) when
-    /// no port is bound at its index or the port takes no views.
+    /// (see [`SerializedPort::deliver_encoded`]); `NotTaken` (nothing done)
+    /// when no port is bound at its index.
     pub(crate) fn deliver_view(&self, view: &crate::codec::EnvelopeView<'_>) -> ViewDelivery {
         let port = self.state.registered.lock().get(&view.dest_port()).cloned();
-        match port {
-            Some(port) => port.deliver_view(view, self.state.message_bytes_max),
-            None => ViewDelivery::NotTaken,
+        let Some(port) = port else {
+            return ViewDelivery::NotTaken;
+        };
+        let delivered = port.deliver_encoded(
+            view.type_name(),
+            view.payload(),
+            view.seq_info(),
+            view.sender(),
+            self.state.message_bytes_max,
+        );
+        match delivered {
+            Ok(()) => ViewDelivery::Delivered,
+            Err(reason) => ViewDelivery::Refused(reason),
         }
     }
 
@@ -265,7 +275,15 @@ impl Mailbox {
         let port = self.state.registered.lock().get(&index).cloned();
         match port {
             // The mailbox delivering is alive: its limit applies.
-            Some(port) => port.deliver_serialized(envelope, self.state.message_bytes_max),
+            Some(port) => port
+                .deliver_encoded(
+                    envelope.type_name(),
+                    envelope.payload().bytes(),
+                    envelope.headers().seq_info(),
+                    envelope.sender(),
+                    self.state.message_bytes_max,
+                )
+                .map_err(|reason| (envelope, reason)),
             // PORT-3: another copy for a once port that already took its
             // message is a duplicate (the network may duplicate): dropped, traced.
             None if self.state.spent_once_ports.lock().contains(&index) => {

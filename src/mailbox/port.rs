@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::envelope::{Headers, MessageEnvelope, Payload};
 use super::undeliverable::{SendError, UndeliverableReason};
 use super::{Mailbox, MailboxState, Message, RemoteMessage, ReturnPath};
-use crate::codec::{self, EnvelopeView};
+use crate::codec;
 use crate::context::SendContext;
 use crate::id::{ActorId, PortId, handler_port_index};
 use crate::sequencing::{Inbound, ReceivingDomain, ReorderLimits, SeqInfo};
@@ -47,37 +47,36 @@ pub(crate) trait PortSink<M>: Send + Sync + 'static {
 
 /// Delivery of an envelope's encoded payload to a bound port.
 pub(crate) trait SerializedPort: Send + Sync + 'static {
-    /// Decode the payload (within `limit_bytes`, the delivering mailbox's
-    /// message size limit) and deliver it.
-    fn deliver_serialized(
+    /// Decode the message of type name `type_name` from `payload` (`None`:
+    /// local-only) within `limit_bytes` (the delivering mailbox's message
+    /// size limit) and deliver it from `sender`, sequenced as `seq_info`;
+    /// or why it is refused. Owned envelopes and envelopes read in place (a
+    /// link's frame, nothing owned made) both deliver here, so both get the
+    /// same delivery and the same refusals.
+    fn deliver_encoded(
         &self,
-        envelope: MessageEnvelope,
+        type_name: &str,
+        payload: Option<&[u8]>,
+        seq_info: SeqInfo,
+        sender: &ActorId,
         limit_bytes: u64,
-    ) -> Result<(), (MessageEnvelope, UndeliverableReason)>;
+    ) -> Result<(), UndeliverableReason>;
 
     /// See [`PortSink::skip`].
     fn skip(&self, _seq_info: SeqInfo) -> bool {
         false
     }
-
-    /// Deliver straight from an envelope read in place (a link's frame):
-    /// the payload is decoded from the frame, nothing owned is made, and a
-    /// refusal is the one [`deliver_serialized`](Self::deliver_serialized)
-    /// would give. Ports that cannot take a view answer `NotTaken` having
-    /// done nothing, so the owned path decides.
-    fn deliver_view(&self, _view: &EnvelopeView<'_>, _limit_bytes: u64) -> ViewDelivery {
-        ViewDelivery::NotTaken
-    }
 }
 
-/// What [`SerializedPort::deliver_view`] did.
+/// What [`Mailbox::deliver_view`](super::Mailbox::deliver_view) did.
 pub(crate) enum ViewDelivery {
     /// Taken by the port's sink.
     Delivered,
     /// Refused (wrong type, bad payload, sink closed or full): it goes back
     /// to its sender.
     Refused(UndeliverableReason),
-    /// Nothing was done: deliver the owned envelope instead.
+    /// No port is bound at its index: nothing was done, and the owned
+    /// envelope decides (a spent once port's duplicate, or an unbound port).
     NotTaken,
 }
 
@@ -231,35 +230,18 @@ impl<M: RemoteMessage> SerializedPort for PortState<M> {
         self.sink.skip(seq_info)
     }
 
-    fn deliver_serialized(
+    fn deliver_encoded(
         &self,
-        envelope: MessageEnvelope,
+        type_name: &str,
+        payload: Option<&[u8]>,
+        seq_info: SeqInfo,
+        sender: &ActorId,
         limit_bytes: u64,
-    ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        let seq_info = envelope.headers().seq_info();
-        let payload = envelope.payload().bytes();
-        let message = match self.decode(envelope.type_name(), payload, seq_info, limit_bytes) {
-            Ok(message) => message,
-            Err(reason) => return Err((envelope, reason)),
-        };
+    ) -> Result<(), UndeliverableReason> {
+        let message = self.decode(type_name, payload, seq_info, limit_bytes)?;
         self.sink
-            .deliver(message, envelope.headers().clone(), envelope.sender())
-            .map_err(|(_message, reason)| (envelope, reason))
-    }
-
-    fn deliver_view(&self, view: &EnvelopeView<'_>, limit_bytes: u64) -> ViewDelivery {
-        let seq_info = view.seq_info();
-        let delivered = self
-            .decode(view.type_name(), view.payload(), seq_info, limit_bytes)
-            .and_then(|message| {
-                self.sink
-                    .deliver(message, Headers::new(seq_info), view.sender())
-                    .map_err(|(_message, reason)| reason)
-            });
-        match delivered {
-            Ok(()) => ViewDelivery::Delivered,
-            Err(reason) => ViewDelivery::Refused(reason),
-        }
+            .deliver(message, Headers::new(seq_info), sender)
+            .map_err(|(_message, reason)| reason)
     }
 }
 
@@ -716,18 +698,17 @@ impl<M: Message> OnceState<M> {
 }
 
 impl<M: RemoteMessage> SerializedPort for OnceState<M> {
-    fn deliver_serialized(
+    fn deliver_encoded(
         &self,
-        envelope: MessageEnvelope,
+        type_name: &str,
+        payload: Option<&[u8]>,
+        seq_info: SeqInfo,
+        sender: &ActorId,
         limit_bytes: u64,
-    ) -> Result<(), (MessageEnvelope, UndeliverableReason)> {
-        let payload = envelope.payload().bytes();
-        match decode_payload::<M>(&self.port_id, envelope.type_name(), payload, limit_bytes) {
-            Ok(message) => self
-                .deliver(message, envelope.headers().clone(), envelope.sender())
-                .map_err(|(_message, reason)| (envelope, reason)),
-            Err(reason) => Err((envelope, reason)),
-        }
+    ) -> Result<(), UndeliverableReason> {
+        let message = decode_payload::<M>(&self.port_id, type_name, payload, limit_bytes)?;
+        self.deliver(message, Headers::new(seq_info), sender)
+            .map_err(|(_message, reason)| reason)
     }
 }
 

@@ -396,10 +396,10 @@ impl Proc {
 
     /// Deliver an envelope read in place from a link (`serve`, which has
     /// already refused what is not addressed to this proc, CH-12): a live
-    /// local actor's bound port takes its payload straight from the frame.
-    /// Every refusal is the one [`Proc::post`] gives, and what the port
-    /// cannot take as a view (a once port, no port) goes to the mailbox
-    /// owned.
+    /// local actor's bound port (a once port too) takes its payload straight
+    /// from the frame. Every refusal is the one [`Proc::post`] gives, and
+    /// what no bound port takes goes to the mailbox owned (a spent once
+    /// port's duplicate, an unbound port).
     pub(crate) fn post_view(&self, view: &crate::codec::EnvelopeView<'_>) {
         debug_assert_eq!(view.dest_actor().proc_id(), self.proc_id(), "CH-12");
         let cell = match self.live_cell(view.dest_actor()) {
@@ -912,5 +912,37 @@ mod tests {
                 "{case}: exactly one outcome"
             );
         }
+    }
+
+    /// Goal: a reply to a once port read in place from a frame is delivered
+    /// from the view like any bound port's message, and a second copy (a
+    /// duplicate on the wire) is dropped as a spent once port's (PORT-3),
+    /// not returned: the same as the owned path gives.
+    #[tokio::test]
+    async fn post_view_delivers_to_a_once_port_and_drops_its_duplicate() {
+        let proc = Proc::local();
+        let (client, _client) = proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (port, receiver) = client.open_once_port::<u64>();
+        let port_id = port.bind().port_id().clone();
+        let limit = codec::MESSAGE_BYTES_MAX_DEFAULT;
+        let reply = MessageEnvelope::new(
+            client.self_id().clone(),
+            port_id,
+            Headers::default(),
+            std::any::type_name::<u64>(),
+            Payload::Serialized(codec::encode(&7u64, limit).unwrap()),
+        );
+        let bytes = codec::encode_envelope(&reply, limit, 0).unwrap();
+        let mut ids = IdCache::new();
+        for _copy in 0..2 {
+            let view = codec::decode_envelope_view(&bytes, limit, &mut ids).unwrap();
+            proc.post_view(&view);
+        }
+        assert_eq!(receiver.recv().await.unwrap(), 7);
+        assert!(
+            returned.try_recv().is_err(),
+            "the duplicate is dropped, not returned"
+        );
     }
 }
