@@ -176,19 +176,15 @@ impl Router {
             }
         };
         let open = matches!(channels.open.get(addr), Some(channel) if !channel.queue.is_closed());
-        if open {
-            return Ok(&channels.open[addr].queue);
+        if !open {
+            // Replaces a closed one, if any.
+            channels.open.insert(addr.clone(), self.open_channel(addr));
         }
-        let addr = addr.clone();
-        Ok(&self.open_channel(&mut channels.open, addr).queue)
+        Ok(&channels.open[addr].queue)
     }
 
-    /// Start the channel task for `addr`, replacing a closed one.
-    fn open_channel<'a>(
-        &self,
-        open: &'a mut BTreeMap<ChannelAddr, Channel>,
-        addr: ChannelAddr,
-    ) -> &'a Channel {
+    /// Start the channel task for `addr`.
+    fn open_channel(&self, addr: &ChannelAddr) -> Channel {
         let (queue, receiver) = mpsc::unbounded_channel();
         let task = run_channel(
             addr.clone(),
@@ -202,9 +198,7 @@ impl Router {
             Some(owner) => runtime::spawn_for(owner, &format!("channel:{owner}->{addr}"), task),
             None => runtime::spawn(&format!("channel:{addr}"), task),
         };
-        let channel = Channel { queue, _task: task };
-        open.insert(addr.clone(), channel);
-        &open[&addr]
+        Channel { queue, _task: task }
     }
 }
 
@@ -253,8 +247,7 @@ impl MailboxSender for Router {
         });
         drop(channels);
         if sent.is_err() {
-            let address = envelope.dest().actor_id().proc_id().address();
-            let detail = format!("channel to {} closed", address.unwrap_or_default());
+            let detail = format!("channel to {address} closed");
             Self::refuse(
                 return_handle,
                 envelope,
