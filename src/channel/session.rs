@@ -39,7 +39,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::ChannelConfig;
-use super::wire::{DATA_HEADER_BYTES, DataFrame, SessionMessage};
+use super::wire::{DataFrame, SessionMessage, data_frame_payload};
 use crate::rt::time::Instant;
 
 #[cfg(test)]
@@ -165,13 +165,11 @@ struct Outgoing<T> {
 
 impl<T> Outgoing<T> {
     /// Hand this message back, for `cause`.
-    fn returned(mut self, cause: ReturnCause) -> Returned<T> {
-        // The frame becomes its payload: the header goes, the allocation stays.
-        self.frame.drain(..DATA_HEADER_BYTES);
+    fn returned(self, cause: ReturnCause) -> Returned<T> {
         Returned {
             seq: Some(self.seq),
             item: self.item,
-            payload: self.frame,
+            payload: data_frame_payload(self.frame),
             cause,
         }
     }
@@ -254,7 +252,7 @@ impl<T> SenderSession<T> {
             return Err(Returned {
                 seq: None,
                 item,
-                payload: frame.payload().to_vec(),
+                payload: frame.into_payload(),
                 cause: ReturnCause::QueueFull {
                     queued_messages_max: self.config.queued_messages_max,
                 },

@@ -244,12 +244,24 @@ impl DataFrame {
         &self.0[DATA_HEADER_BYTES..]
     }
 
+    /// The payload, keeping the allocation.
+    pub fn into_payload(self) -> Vec<u8> {
+        data_frame_payload(self.0)
+    }
+
     /// The frame of `Data { seq, payload }`.
     pub fn into_frame(mut self, seq: u64) -> Vec<u8> {
         self.0[0] = DATA;
         self.0[1..DATA_HEADER_BYTES].copy_from_slice(&seq.to_be_bytes());
         self.0
     }
+}
+
+/// The payload of a frame [`DataFrame::into_frame`] made, keeping the
+/// allocation (the header goes).
+pub(crate) fn data_frame_payload(mut frame: Vec<u8>) -> Vec<u8> {
+    frame.drain(..DATA_HEADER_BYTES);
+    frame
 }
 
 #[cfg(test)]
