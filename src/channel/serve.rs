@@ -355,8 +355,11 @@ impl LinkTask {
             };
             // The frames already buffered behind this one (at most a
             // batch) are handled without going back to `select!`, with one
-            // clock read for the frames: `Data` never awaits, so no time
-            // passes between them.
+            // clock read for the burst. A `Data` frame awaits nothing, so no
+            // time passes between them; a `Hello` or `Close` among them may
+            // await a send, and the frames after it then date their ack
+            // deadline from a little earlier: an ack sent a little early,
+            // never late.
             let now = time::now();
             self.on_frame(&frame, now).await?;
             for _ in 1..self.state.config.batch_frames_max {
