@@ -636,15 +636,11 @@ impl<T> SessionBuffer<T> {
 
     /// Moves spilled items that the advanced window now covers into the ring.
     fn migrate_spill(&mut self, limits: &ReorderLimits) {
-        while let Some(entry) = self.spill.first_entry() {
-            let offset = *entry.key() - self.next_expected;
-            let Some(slot) = usize::try_from(offset)
-                .ok()
-                .filter(|&slot| slot < limits.ring_messages_max)
-            else {
+        while let Some((&seq, _)) = self.spill.first_key_value() {
+            let Some(slot) = self.ring_slot(seq, limits) else {
                 return;
             };
-            let item = entry.remove();
+            let (_, item) = self.spill.pop_first().expect("the first entry, just seen");
             self.place_in_ring(slot, item);
         }
     }
@@ -725,10 +721,9 @@ impl<T> SessionBuffer<T> {
             ),
         );
         if let Some(&lowest_spilled) = self.spill.keys().next() {
-            let offset = lowest_spilled - next;
             check(
                 Seq2,
-                usize::try_from(offset).map_or(true, |offset| offset >= limits.ring_messages_max),
+                self.ring_slot(lowest_spilled, limits).is_none(),
                 format_args!("seq {lowest_spilled} is spilled but inside the ring window"),
             );
         }
