@@ -1,8 +1,9 @@
 //! The envelope's wire layout, written and read directly: the hot path of
 //! every channel link (an envelope per message each way).
 //!
-//! Owns: [`encode_envelope`], [`decode_envelope`], [`envelope_addresses`]
-//! and the [`IdCache`] a link's decoder keeps.
+//! Owns: [`encode_envelope`], [`decode_envelope_view`] (and
+//! [`decode_envelope`], the view made owned), [`envelope_addresses`] and the
+//! [`IdCache`] a link's decoder keeps.
 //!
 //! CODEC-3: the layout is the one bincode gives `MessageEnvelope`'s derived
 //! `Serialize` under [`super`]'s options, byte for byte: `encode_envelope`
