@@ -7,10 +7,11 @@
 //!
 //! TRACE-1: events are appended in the order they happen in the world; a
 //! world's trace is a pure function of its seed, config and code.
-//! TRACE-2: [`Trace::hash`] is FNV-1a 64 over a canonical, length-prefixed
-//! encoding of every event (time, step, kind, task, fields in order) followed
-//! by the schedule digest (the sequence of task ids polled), so two runs with
-//! equal hashes made the same scheduling choices and recorded the same events.
+//! TRACE-2: [`Trace::hash`] is a 64-bit [`WordHasher`] digest of a
+//! canonical, length-prefixed encoding of every event (time, step, kind,
+//! task, fields in order, every text as a string) followed by the schedule
+//! digest (the sequence of task ids polled), so two runs with equal hashes
+//! made the same scheduling choices and recorded the same events.
 //! TRACE-3: recording never reads the real clock or any state outside the
 //! world.
 
@@ -20,7 +21,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::hash::Fnv1a;
+use crate::hash::WordHasher;
 
 /// A field value in a trace event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -238,56 +239,100 @@ impl<'a> From<&'a Value> for Recorded<'a> {
     }
 }
 
-/// A field value read back from the trace's bytes, borrowing them.
-#[derive(Clone, Copy, Debug)]
-enum Stored<'a> {
+/// A field value read in place from the trace (see [`Trace::visit`]),
+/// borrowing its text from the trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldRef<'a> {
+    /// An unsigned integer.
     U64(u64),
+    /// A signed integer.
     I64(i64),
+    /// A boolean.
     Bool(bool),
+    /// Static text.
     Static(&'static str),
+    /// Text (copied into the trace, or shared).
     Text(&'a str),
+    /// A port: its actor's id text and its index; reads as `actor:index`.
     Port(&'a str, u64),
 }
 
-impl Stored<'_> {
-    fn to_value(self) -> Value {
+impl<'a> FieldRef<'a> {
+    /// The value as an owned [`Value`] (a port as its `actor:index` text).
+    pub fn to_value(self) -> Value {
         match self {
-            Stored::U64(value) => Value::U64(value),
-            Stored::I64(value) => Value::I64(value),
-            Stored::Bool(value) => Value::Bool(value),
-            Stored::Static(text) => Value::Str(Cow::Borrowed(text)),
-            Stored::Text(text) => Value::Str(Cow::Owned(text.to_owned())),
-            Stored::Port(actor, index) => Value::Str(Cow::Owned(format!("{actor}:{index}"))),
+            FieldRef::U64(value) => Value::U64(value),
+            FieldRef::I64(value) => Value::I64(value),
+            FieldRef::Bool(value) => Value::Bool(value),
+            FieldRef::Static(text) => Value::Str(Cow::Borrowed(text)),
+            FieldRef::Text(text) => Value::Str(Cow::Owned(text.to_owned())),
+            FieldRef::Port(actor, index) => Value::Str(Cow::Owned(format!("{actor}:{index}"))),
+        }
+    }
+
+    /// The text, if the value is text (a port is not: see [`port`](Self::port)).
+    pub fn text(self) -> Option<&'a str> {
+        match self {
+            FieldRef::Static(text) => Some(text),
+            FieldRef::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The value as a port, `(actor id text, index)`: a port as recorded, or
+    /// text of the form `actor:index` (how a port reads as text).
+    pub fn port(self) -> Option<(&'a str, u64)> {
+        match self {
+            FieldRef::Port(actor, index) => Some((actor, index)),
+            _ => {
+                let (actor, index) = self.text()?.rsplit_once(':')?;
+                Some((actor, index.parse().ok()?))
+            }
         }
     }
 
     /// Feeds the value in the canonical encoding of the owned [`Value`] it
     /// stands for (every text as a string), so the hash does not depend on
     /// how a value was stored.
-    fn hash_into(self, hasher: &mut Fnv1a, scratch: &mut String) {
+    fn hash_into(self, hasher: &mut WordHasher) {
         match self {
-            Stored::U64(value) => {
-                hasher.write_u8(0);
+            FieldRef::U64(value) => {
+                hasher.write_u64(0);
                 hasher.write_u64(value);
             }
-            Stored::I64(value) => {
-                hasher.write_u8(1);
+            FieldRef::I64(value) => {
+                hasher.write_u64(1);
                 hasher.write_u64(value as u64);
             }
-            Stored::Bool(value) => {
-                hasher.write_u8(2);
-                hasher.write_u8(u8::from(value));
+            FieldRef::Bool(value) => {
+                hasher.write_u64(2);
+                hasher.write_u64(u64::from(value));
             }
-            Stored::Static(text) | Stored::Text(text) => {
-                hasher.write_u8(3);
+            FieldRef::Static(text) | FieldRef::Text(text) => {
+                hasher.write_u64(3);
                 hasher.write_str(text);
             }
-            Stored::Port(actor, index) => {
-                scratch.clear();
-                let _ = write!(scratch, "{actor}:{index}");
-                hasher.write_u8(3);
-                hasher.write_str(scratch);
+            FieldRef::Port(actor, index) => {
+                // As the text `actor:index`, without formatting it.
+                let mut digits = [0u8; 20];
+                let start = decimal(index, &mut digits);
+                hasher.write_u64(3);
+                hasher.write_str_parts(&[actor.as_bytes(), b":", &digits[start..]]);
             }
+        }
+    }
+}
+
+/// Writes `value` in decimal at the end of `digits`; returns where it starts.
+fn decimal(mut value: u64, digits: &mut [u8; 20]) -> usize {
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            return start;
         }
     }
 }
@@ -389,7 +434,9 @@ pub struct Trace {
     /// Where the writer is: the last time and step, and per kind the field
     /// names it last wrote (the reader rebuilds the same state).
     writer: Cursor,
-    schedule: Fnv1a,
+    /// Events per kind, indexed by the kind's static index.
+    kind_counts: Vec<u64>,
+    schedule: WordHasher,
 }
 
 /// Encoding state shared by the writer and every reader: events store time
@@ -425,16 +472,7 @@ impl Trace {
         let mut fields = Vec::new();
         (0..self.len).map(move |_| {
             let header = self.decode(&mut cursor, &mut fields);
-            Event {
-                time: Duration::from_nanos(header.time_ns),
-                step: header.step,
-                kind: header.kind,
-                task: header.task.cloned(),
-                fields: fields
-                    .drain(..)
-                    .map(|(name, value): (&'static str, Stored<'_>)| (name, value.to_value()))
-                    .collect(),
-            }
+            header.with_fields(&fields).to_event()
         })
     }
 
@@ -454,32 +492,52 @@ impl Trace {
         self.bytes.len()
     }
 
-    /// The stable 64-bit hash of the whole run so far (TRACE-2).
-    pub fn hash(&self) -> u64 {
-        let mut hasher = Fnv1a::new();
-        hasher.write_str("lockstep-sim/trace/v1");
-        hasher.write_u64(self.len as u64);
+    /// How many events of kind `kind` were recorded.
+    pub fn count(&self, kind: &str) -> u64 {
+        self.statics
+            .values
+            .iter()
+            .zip(&self.kind_counts)
+            .filter(|(known, _)| **known == kind)
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    /// Calls `visitor` with every event, in order, read in place: no event
+    /// is copied out of the trace, so a pass over a long trace allocates
+    /// nothing per event (what the oracles use; [`events`](Self::events)
+    /// hands out owned copies).
+    pub fn visit<'t>(&'t self, mut visitor: impl FnMut(&EventRef<'t, '_>)) {
         let mut cursor = Cursor::default();
         let mut fields = Vec::new();
-        let mut scratch = String::new();
         for _ in 0..self.len {
             let header = self.decode(&mut cursor, &mut fields);
-            hasher.write_u128(u128::from(header.time_ns));
-            hasher.write_u64(header.step);
-            hasher.write_str(header.kind);
-            match header.task {
+            visitor(&header.with_fields(&fields));
+        }
+    }
+
+    /// The stable 64-bit hash of the whole run so far (TRACE-2).
+    pub fn hash(&self) -> u64 {
+        let mut hasher = WordHasher::new();
+        hasher.write_str("lockstep-sim/trace/v2");
+        hasher.write_u64(self.len as u64);
+        self.visit(|event| {
+            hasher.write_u64(event.time.as_nanos() as u64);
+            hasher.write_u64(event.step);
+            hasher.write_str(event.kind);
+            match event.task {
                 Some(task) => {
-                    hasher.write_u8(1);
+                    hasher.write_u64(1);
                     hasher.write_str(task);
                 }
-                None => hasher.write_u8(0),
+                None => hasher.write_u64(0),
             }
-            hasher.write_u64(fields.len() as u64);
-            for (name, value) in fields.drain(..) {
+            hasher.write_u64(event.fields.len() as u64);
+            for (name, value) in event.fields {
                 hasher.write_str(name);
-                value.hash_into(&mut hasher, &mut scratch);
+                value.hash_into(&mut hasher);
             }
-        }
+        });
         hasher.write_u64(self.schedule.finish());
         hasher.finish()
     }
@@ -525,6 +583,11 @@ impl Trace {
         write_varint(&mut self.bytes, zigzag(step_delta as i64));
         let kind = self.intern_static(kind);
         write_varint(&mut self.bytes, kind);
+        let kind_index = kind as usize;
+        if self.kind_counts.len() <= kind_index {
+            self.kind_counts.resize(kind_index + 1, 0);
+        }
+        self.kind_counts[kind_index] += 1;
         let task = task.map_or(0, |task| self.intern_shared(task) + 1);
         write_varint(&mut self.bytes, task);
         let count = fields.len() as u64;
@@ -608,7 +671,7 @@ impl Trace {
     fn decode<'a>(
         &'a self,
         cursor: &mut Cursor,
-        fields: &mut Vec<(&'static str, Stored<'a>)>,
+        fields: &mut Vec<(&'static str, FieldRef<'a>)>,
     ) -> Header<'a> {
         let bytes = &self.bytes;
         let position = &mut cursor.position;
@@ -636,22 +699,22 @@ impl Trace {
             let value_tag = bytes[*position];
             *position += 1;
             let value = match value_tag {
-                tag::U64 => Stored::U64(read_varint(bytes, position)),
-                tag::I64 => Stored::I64(unzigzag(read_varint(bytes, position))),
-                tag::FALSE => Stored::Bool(false),
-                tag::TRUE => Stored::Bool(true),
+                tag::U64 => FieldRef::U64(read_varint(bytes, position)),
+                tag::I64 => FieldRef::I64(unzigzag(read_varint(bytes, position))),
+                tag::FALSE => FieldRef::Bool(false),
+                tag::TRUE => FieldRef::Bool(true),
                 tag::TEXT => {
                     let length = read_varint(bytes, position) as usize;
                     let text = &bytes[*position..*position + length];
                     *position += length;
                     // Written from a `&str` by `push`.
-                    Stored::Text(std::str::from_utf8(text).unwrap_or("<invalid utf-8>"))
+                    FieldRef::Text(std::str::from_utf8(text).unwrap_or("<invalid utf-8>"))
                 }
-                tag::STATIC => Stored::Static(self.statics.get(read_varint(bytes, position))),
-                tag::SHARED => Stored::Text(self.shared.get(read_varint(bytes, position))),
+                tag::STATIC => FieldRef::Static(self.statics.get(read_varint(bytes, position))),
+                tag::SHARED => FieldRef::Text(self.shared.get(read_varint(bytes, position))),
                 tag::PORT => {
                     let (actor, index) = self.ports.get(read_varint(bytes, position));
-                    Stored::Port(actor, *index)
+                    FieldRef::Port(actor, *index)
                 }
                 other => unreachable!("trace store holds an unknown value tag {other}"),
             };
@@ -678,12 +741,88 @@ impl Trace {
     }
 }
 
+/// One event read in place by [`Trace::visit`]: its text borrows from the
+/// trace (`'t`), its list of fields from the reader (`'f`, this call only).
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef<'t, 'f> {
+    /// Virtual time since the world's epoch.
+    pub time: Duration,
+    /// How many polls the executor had made when the event was recorded.
+    pub step: u64,
+    /// What happened.
+    pub kind: &'static str,
+    /// The task that was running when the event was recorded, if any.
+    pub task: Option<&'t Arc<str>>,
+    fields: &'f [(&'static str, FieldRef<'t>)],
+}
+
+impl<'t> EventRef<'t, '_> {
+    /// The value of field `name`, if present.
+    pub fn field(&self, name: &str) -> Option<FieldRef<'t>> {
+        self.fields
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map(|(_, value)| *value)
+    }
+
+    /// Field `name` as text; empty if it is absent or not text.
+    pub fn text(&self, name: &str) -> &'t str {
+        self.field(name).and_then(FieldRef::text).unwrap_or("")
+    }
+
+    /// Field `name` as an unsigned integer; 0 if it is absent or not one.
+    pub fn number(&self, name: &str) -> u64 {
+        match self.field(name) {
+            Some(FieldRef::U64(value)) => value,
+            _ => 0,
+        }
+    }
+
+    /// Whether field `name` is the boolean `true`.
+    pub fn is_true(&self, name: &str) -> bool {
+        self.field(name) == Some(FieldRef::Bool(true))
+    }
+
+    /// Field `name` as a port, `(actor id text, index)` (see [`FieldRef::port`]).
+    pub fn port(&self, name: &str) -> Option<(&'t str, u64)> {
+        self.field(name)?.port()
+    }
+
+    /// An owned copy of the event.
+    pub fn to_event(&self) -> Event {
+        Event {
+            time: self.time,
+            step: self.step,
+            kind: self.kind,
+            task: self.task.cloned(),
+            fields: self
+                .fields
+                .iter()
+                .map(|(name, value)| (*name, value.to_value()))
+                .collect(),
+        }
+    }
+}
+
 /// The fixed part of a stored event.
 struct Header<'a> {
     time_ns: u64,
     step: u64,
     kind: &'static str,
     task: Option<&'a Arc<str>>,
+}
+
+impl<'t> Header<'t> {
+    /// The whole event, with the fields the same decode read.
+    fn with_fields<'f>(self, fields: &'f [(&'static str, FieldRef<'t>)]) -> EventRef<'t, 'f> {
+        EventRef {
+            time: Duration::from_nanos(self.time_ns),
+            step: self.step,
+            kind: self.kind,
+            task: self.task,
+            fields,
+        }
+    }
 }
 
 /// LEB128: seven bits per byte, high bit set on all but the last.

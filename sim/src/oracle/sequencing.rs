@@ -12,28 +12,14 @@
 //! the final state). A message still in flight when its destination crashes
 //! must come back (NET-4), so it is not excused by the crash.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use lockstep::PortId;
+use lockstep::ActorId;
 
 use super::OracleReport;
-use crate::trace::{Event, Trace, Value};
+use crate::trace::Trace;
 
 const ORACLE: &str = "sequencing";
-
-fn text<'a>(event: &'a Event, name: &str) -> &'a str {
-    match event.field(name) {
-        Some(Value::Str(text)) => text,
-        _ => "",
-    }
-}
-
-fn number(event: &Event, name: &str) -> u64 {
-    match event.field(name) {
-        Some(Value::U64(value)) => *value,
-        _ => 0,
-    }
-}
 
 /// How far an actor has got in one session, for its current incarnation.
 #[derive(Default)]
@@ -54,10 +40,37 @@ impl Progress {
 }
 
 /// A sequenced send not yet accounted for.
-struct Pending {
-    sender: String,
+struct Pending<'t> {
+    sender: &'t str,
     at: std::time::Duration,
     arrived: bool,
+}
+
+/// Actor ids as the trace writes them, each parsed once.
+#[derive(Default)]
+struct ParsedIds<'t>(BTreeMap<&'t str, Option<ActorId>>);
+
+impl<'t> ParsedIds<'t> {
+    fn get(&mut self, text: &'t str) -> Option<&ActorId> {
+        self.0
+            .entry(text)
+            .or_insert_with(|| text.parse().ok())
+            .as_ref()
+    }
+
+    /// Whether both actors are known to live in the same proc.
+    fn same_proc(&mut self, left: &'t str, right: &'t str) -> bool {
+        let Some(left) = self.get(left).map(|id| id.proc_id().clone()) else {
+            return false;
+        };
+        self.get(right)
+            .is_some_and(|right| *right.proc_id() == left)
+    }
+
+    /// The name of the proc `actor` lives in.
+    fn proc_name(&mut self, actor: &'t str) -> Option<&str> {
+        self.get(actor).map(|id| id.proc_id().name())
+    }
 }
 
 /// Messages a live actor still holds at the end of the run: queued + buffered.
@@ -71,154 +84,140 @@ pub fn check(
     held_at_end: &HeldAtEnd,
     report: &mut OracleReport,
 ) {
+    // Keys borrow the actor ids' text from the trace: a pass over the trace
+    // copies no text and parses each id once.
     // (session, actor) → how far the actor's current incarnation has got.
-    let mut progress: BTreeMap<(u64, String), Progress> = BTreeMap::new();
+    let mut progress: BTreeMap<(u64, &str), Progress> = BTreeMap::new();
     // (session, seq, dest actor) → pending send: sender, when, and whether it
     // has arrived in the destination proc (local sends arrive at once).
-    let mut pending: BTreeMap<(u64, u64, String), Pending> = BTreeMap::new();
-    let mut crashed_procs: BTreeSet<String> = BTreeSet::new();
+    let mut pending: BTreeMap<(u64, u64, &str), Pending<'_>> = BTreeMap::new();
+    let mut ids = ParsedIds::default();
     // Buffer off: per actor, arrivals not yet handled, in arrival order.
-    let mut arrivals: BTreeMap<String, std::collections::VecDeque<(u64, u64)>> = BTreeMap::new();
-    for event in trace.events() {
-        let event = &event;
-        match event.kind {
-            "actor_spawn" => {
-                let actor = text(event, "actor");
-                progress.retain(|(_, handled_by), _| handled_by != actor);
-                arrivals.remove(actor);
+    let mut arrivals: BTreeMap<&str, VecDeque<(u64, u64)>> = BTreeMap::new();
+    trace.visit(|event| match event.kind {
+        "actor_spawn" => {
+            let actor = event.text("actor");
+            progress.retain(|(_, handled_by), _| *handled_by != actor);
+            arrivals.remove(actor);
+        }
+        "arrived" => {
+            arrivals
+                .entry(event.text("actor"))
+                .or_default()
+                .push_back((event.number("session"), event.number("seq")));
+        }
+        "send" => {
+            let session = event.number("session");
+            let Some((dest, index)) = event.port("dest") else {
+                return;
+            };
+            if session == 0 || index & lockstep::id::HANDLER_PORT_BIT == 0 {
+                return;
             }
-            "arrived" => {
-                arrivals
-                    .entry(text(event, "actor").to_owned())
-                    .or_default()
-                    .push_back((number(event, "session"), number(event, "seq")));
+            let sender = event.text("sender");
+            let arrived = ids.same_proc(sender, dest);
+            pending.insert(
+                (session, event.number("seq"), dest),
+                Pending {
+                    sender,
+                    at: event.time,
+                    arrived,
+                },
+            );
+        }
+        "net_deliver" => {
+            let Some((dest, _)) = event.port("dest") else {
+                return;
+            };
+            let key = (event.number("session"), event.number("seq"), dest);
+            if let Some(entry) = pending.get_mut(&key) {
+                entry.arrived = true;
             }
-            "send" => {
-                let session = number(event, "session");
-                let Ok(dest) = text(event, "dest").parse::<PortId>() else {
-                    continue;
-                };
-                if session == 0 || !dest.is_handler_port() {
-                    continue;
-                }
-                let key = (session, number(event, "seq"), dest.actor_id().to_string());
-                let sender = text(event, "sender").to_owned();
-                let arrived = sender
-                    .parse::<lockstep::ActorId>()
-                    .is_ok_and(|sender| sender.proc_id() == dest.actor_id().proc_id());
-                pending.insert(
-                    key,
-                    Pending {
-                        sender,
-                        at: event.time,
-                        arrived,
-                    },
-                );
+        }
+        "handled" => {
+            let session = event.number("session");
+            if session == 0 {
+                return;
             }
-            "net_deliver" => {
-                let Ok(dest) = text(event, "dest").parse::<PortId>() else {
-                    continue;
-                };
-                let key = (
-                    number(event, "session"),
-                    number(event, "seq"),
-                    dest.actor_id().to_string(),
-                );
-                if let Some(entry) = pending.get_mut(&key) {
-                    entry.arrived = true;
-                }
-            }
-            "handled" => {
-                let session = number(event, "session");
-                if session == 0 {
-                    continue;
-                }
-                let seq = number(event, "seq");
-                let actor = text(event, "actor").to_owned();
-                pending.remove(&(session, seq, actor.clone()));
-                if !reorder_buffer {
-                    report.checked(ORACLE);
-                    let next = arrivals.get_mut(&actor).and_then(|queue| queue.pop_front());
-                    if next != Some((session, seq)) {
-                        report.violated(
-                            ORACLE,
-                            "SEQ-6",
-                            format!(
-                                "{actor} handled seq {seq} of session {session:016x}, but the next arrival was {}",
-                                match next {
-                                    Some((session, seq)) => format!("seq {seq} of session {session:016x}"),
-                                    None => "nothing".to_owned(),
-                                }
-                            ),
-                            Some(event.time),
-                        );
-                    }
-                    continue;
-                }
-                report.checked(ORACLE);
-                let progress = progress.entry((session, actor.clone())).or_default();
-                let last = progress.last_handled;
-                if seq <= last {
+            let seq = event.number("seq");
+            let actor = event.text("actor");
+            pending.remove(&(session, seq, actor));
+            report.checked(ORACLE);
+            if !reorder_buffer {
+                let next = arrivals.get_mut(actor).and_then(VecDeque::pop_front);
+                if next != Some((session, seq)) {
                     report.violated(
                         ORACLE,
-                        "SEQ-3",
+                        "SEQ-6",
                         format!(
-                            "{actor} handled seq {seq} of session {session:016x} again or late (last handled {last})"
-                        ),
-                        Some(event.time),
-                    );
-                } else if seq != last + 1 {
-                    report.violated(
-                        ORACLE,
-                        "SEQ-2",
-                        format!(
-                            "{actor} handled seq {seq} of session {session:016x} out of order: seq {} never came first",
-                            last + 1
+                            "{actor} handled seq {seq} of session {session:016x}, but the next arrival was {}",
+                            match next {
+                                Some((session, seq)) => format!("seq {seq} of session {session:016x}"),
+                                None => "nothing".to_owned(),
+                            }
                         ),
                         Some(event.time),
                     );
                 }
-                progress.last_handled = last.max(seq);
+                return;
+            }
+            let progress = progress.entry((session, actor)).or_default();
+            let last = progress.last_handled;
+            if seq <= last {
+                report.violated(
+                    ORACLE,
+                    "SEQ-3",
+                    format!(
+                        "{actor} handled seq {seq} of session {session:016x} again or late (last handled {last})"
+                    ),
+                    Some(event.time),
+                );
+            } else if seq != last + 1 {
+                report.violated(
+                    ORACLE,
+                    "SEQ-2",
+                    format!(
+                        "{actor} handled seq {seq} of session {session:016x} out of order: seq {} never came first",
+                        last + 1
+                    ),
+                    Some(event.time),
+                );
+            }
+            progress.last_handled = last.max(seq);
+            progress.pass_skipped();
+        }
+        "seq_skipped" => {
+            // CH-13: a refused message's slot was filled; for a handler
+            // port it stands in for that seq's handling once the seqs
+            // before it are handled (SEQ-2 goes on past it).
+            let Some((dest, index)) = event.port("dest") else {
+                return;
+            };
+            if index & lockstep::id::HANDLER_PORT_BIT != 0 {
+                let progress = progress.entry((event.number("session"), dest)).or_default();
+                progress.skipped.insert(event.number("seq"));
                 progress.pass_skipped();
             }
-            "seq_skipped" => {
-                // CH-13: a refused message's slot was filled; for a handler
-                // port it stands in for that seq's handling once the seqs
-                // before it are handled (SEQ-2 goes on past it).
-                let Ok(dest) = text(event, "dest").parse::<PortId>() else {
-                    continue;
-                };
-                if dest.is_handler_port() {
-                    let key = (number(event, "session"), dest.actor_id().to_string());
-                    let progress = progress.entry(key).or_default();
-                    progress.skipped.insert(number(event, "seq"));
-                    progress.pass_skipped();
-                }
-            }
-            "undeliverable" => {
-                let session = number(event, "session");
-                let Ok(dest) = text(event, "dest").parse::<PortId>() else {
-                    continue;
-                };
-                pending.remove(&(session, number(event, "seq"), dest.actor_id().to_string()));
-            }
-            "net_crash" => {
-                let proc = text(event, "proc").to_owned();
-                // What had arrived inside the crashed proc is lost with it;
-                // what is still in flight must come back (NET-4).
-                pending.retain(|(_, _, dest), entry| {
-                    !entry.arrived
-                        || dest
-                            .parse::<lockstep::ActorId>()
-                            .map_or(true, |actor| actor.proc_id().name() != proc)
-                });
-                crashed_procs.insert(proc);
-            }
-            _ => {}
         }
-    }
+        "undeliverable" => {
+            let session = event.number("session");
+            let Some((dest, _)) = event.port("dest") else {
+                return;
+            };
+            pending.remove(&(session, event.number("seq"), dest));
+        }
+        "net_crash" => {
+            let proc = event.text("proc");
+            // What had arrived inside the crashed proc is lost with it;
+            // what is still in flight must come back (NET-4).
+            pending.retain(|(_, _, dest), entry| {
+                !entry.arrived || ids.proc_name(dest).is_none_or(|name| name != proc)
+            });
+        }
+        _ => {}
+    });
     // UD-1: what is left must still be held by a live actor.
-    let mut unaccounted: BTreeMap<String, Vec<(u64, u64, String, std::time::Duration)>> =
+    let mut unaccounted: BTreeMap<&str, Vec<(u64, u64, &str, std::time::Duration)>> =
         BTreeMap::new();
     for ((session, seq, dest), entry) in pending {
         unaccounted
@@ -228,7 +227,7 @@ pub fn check(
     }
     for (dest, messages) in unaccounted {
         report.checked_many(ORACLE, messages.len() as u64);
-        let still_held = held_at_end.get(&dest).copied().unwrap_or(0);
+        let still_held = held_at_end.get(dest).copied().unwrap_or(0);
         if messages.len() > still_held {
             let (session, seq, sender, at) = &messages[0];
             report.violated(

@@ -8,24 +8,18 @@
 //! SV-3: no actor outlives its parent: a child is terminal before its parent is.
 //! Actors of a crashed proc are exempt (the process died: nobody reports).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::OracleReport;
-use crate::trace::{Event, Trace, Value};
+use crate::trace::Trace;
 
 const ORACLE: &str = "supervision";
 
-fn text<'a>(event: &'a Event, name: &str) -> &'a str {
-    match event.field(name) {
-        Some(Value::Str(text)) => text,
-        _ => "",
-    }
-}
-
+/// One life of an actor id; its text borrows from the trace (`'t`).
 #[derive(Default)]
-struct Incarnation {
-    parent: Option<String>,
+struct Incarnation<'t> {
+    parent: Option<&'t str>,
     /// The parent's incarnation when this one was spawned.
     parent_slot: Option<usize>,
     terminal_at: Option<(usize, Duration)>,
@@ -36,33 +30,30 @@ struct Incarnation {
 
 /// Check the trace.
 pub fn check(trace: &Trace, report: &mut OracleReport) {
-    let mut incarnations: Vec<(String, Incarnation)> = Vec::new();
-    let mut current: BTreeMap<String, usize> = BTreeMap::new();
-    let mut crashed: BTreeSet<String> = BTreeSet::new();
-    for (index, event) in trace.events().enumerate() {
-        let event = &event;
+    let mut incarnations: Vec<(&str, Incarnation<'_>)> = Vec::new();
+    let mut current: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut index = 0;
+    trace.visit(|event| {
+        let this = index;
+        index += 1;
         match event.kind {
             "actor_spawn" => {
-                let actor = text(event, "actor").to_owned();
-                let parent =
-                    Some(text(event, "parent").to_owned()).filter(|parent| !parent.is_empty());
-                let client = matches!(event.field("client"), Some(Value::Bool(true)));
-                let parent_slot = parent
-                    .as_ref()
-                    .and_then(|parent| current.get(parent).copied());
-                current.insert(actor.clone(), incarnations.len());
+                let actor = event.text("actor");
+                let parent = Some(event.text("parent")).filter(|parent| !parent.is_empty());
+                let parent_slot = parent.and_then(|parent| current.get(parent).copied());
+                current.insert(actor, incarnations.len());
                 incarnations.push((
                     actor,
                     Incarnation {
                         parent,
                         parent_slot,
-                        client,
+                        client: event.is_true("client"),
                         ..Incarnation::default()
                     },
                 ));
             }
             "net_crash" => {
-                let proc = text(event, "proc").to_owned();
+                let proc = event.text("proc");
                 for (actor, slot) in &current {
                     let on_proc = actor
                         .parse::<lockstep::ActorId>()
@@ -71,15 +62,14 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
                         incarnations[*slot].1.crashed = true;
                     }
                 }
-                crashed.insert(proc);
             }
             "status" => {
-                let actor = text(event, "actor");
+                let actor = event.text("actor");
                 let Some(slot) = current.get(actor) else {
-                    continue;
+                    return;
                 };
                 let incarnation = &mut incarnations[*slot].1;
-                let status = text(event, "status");
+                let status = event.text("status");
                 if status == "client" {
                     incarnation.client = true;
                 }
@@ -92,19 +82,17 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
                         Some(event.time),
                     );
                 }
-                if matches!(event.field("terminal"), Some(Value::Bool(true)))
-                    && incarnation.terminal_at.is_none()
-                {
-                    incarnation.terminal_at = Some((index, event.time));
+                if event.is_true("terminal") && incarnation.terminal_at.is_none() {
+                    incarnation.terminal_at = Some((this, event.time));
                 }
             }
             "supervision_event" => {
-                let actor = text(event, "actor");
+                let actor = event.text("actor");
                 if let Some(slot) = current.get(actor) {
                     incarnations[*slot].1.events += 1;
                 }
-                let root_cause = text(event, "root_cause");
-                if matches!(event.field("failed"), Some(Value::Bool(true))) && root_cause != actor {
+                let root_cause = event.text("root_cause");
+                if event.is_true("failed") && root_cause != actor {
                     report.checked(ORACLE);
                     // SV-2: the leaf failed first, and sits below the reporter.
                     let leaf = current.get(root_cause).map(|slot| &incarnations[*slot].1);
@@ -113,7 +101,7 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
                     let mut cursor = current.get(root_cause).copied();
                     while let Some(slot) = cursor {
                         let (id, incarnation) = &incarnations[slot];
-                        if id == actor {
+                        if *id == actor {
                             below = true;
                             break;
                         }
@@ -138,7 +126,7 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
             }
             _ => {}
         }
-    }
+    });
     // Where the parent incarnation became terminal, for SV-3.
     let parent_terminal = |incarnation: &Incarnation| -> Option<usize> {
         let (_, parent) = &incarnations[incarnation.parent_slot?];

@@ -317,10 +317,7 @@ pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> Run
         (None, Some(violation)) => Verdict::Fail(violation.to_string()),
         (None, None) => Verdict::Pass,
     };
-    let messages = trace
-        .events()
-        .filter(|event| event.kind == "handled")
-        .count() as u64;
+    let messages = trace.count("handled");
     RunReport {
         scenario: scenario.name(),
         seed,
