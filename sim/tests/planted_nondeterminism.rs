@@ -40,7 +40,7 @@ fn det_1_planted_real_clock_read_is_named_as_the_divergence() {
     let first = run_one(&Leaky, 11, Profile::Calm);
     std::thread::sleep(std::time::Duration::from_millis(2));
     let second = run_one(&Leaky, 11, Profile::Calm);
-    assert_ne!(first.trace_hash, second.trace_hash);
+    assert_ne!(first.trace_hash(), second.trace_hash());
     let divergence = compare(&first.trace, &second.trace).expect("the runs must diverge");
     let named = divergence.first.as_deref().unwrap_or_default();
     assert!(
@@ -83,7 +83,7 @@ fn det_1_a_real_clock_read_that_changes_behaviour_is_caught() {
     let first = run_one(&Drifty, 11, Profile::Calm);
     std::thread::sleep(std::time::Duration::from_millis(5));
     let second = run_one(&Drifty, 11, Profile::Calm);
-    assert_ne!(first.trace_hash, second.trace_hash);
+    assert_ne!(first.trace_hash(), second.trace_hash());
     let divergence = compare(&first.trace, &second.trace).expect("the runs must diverge");
     let (left, right) = (
         divergence.first.as_deref().unwrap_or_default(),

@@ -25,7 +25,7 @@ fn readme_demo_session_reproduces_as_written() {
     );
     assert_eq!(
         hash_line,
-        format!("trace-hash: {:016x}", report.trace_hash),
+        format!("trace-hash: {:016x}", report.trace_hash()),
         "update the README's demo session"
     );
     assert_eq!(verdict_line, format!("verdict: {}", report.verdict));

@@ -36,10 +36,20 @@ fn run_1_same_seed_same_trace_hash() {
     for scenario in builtin() {
         let first = run_one(scenario.as_ref(), 42, Profile::Chaos);
         let second = run_one(scenario.as_ref(), 42, Profile::Chaos);
-        assert_eq!(first.trace_hash, second.trace_hash, "{}", scenario.name());
+        assert_eq!(
+            first.trace_hash(),
+            second.trace_hash(),
+            "{}",
+            scenario.name()
+        );
         assert_eq!(first.verdict, second.verdict);
         let other = run_one(scenario.as_ref(), 43, Profile::Chaos);
-        assert_ne!(first.trace_hash, other.trace_hash, "{}", scenario.name());
+        assert_ne!(
+            first.trace_hash(),
+            other.trace_hash(),
+            "{}",
+            scenario.name()
+        );
     }
 }
 
@@ -76,7 +86,8 @@ fn demo_lost_update_fails_on_some_swarm_seeds_and_replays_exactly() {
     let replay = run_one(demo.as_ref(), failing.seed, Profile::Swarm);
     assert_eq!(replay.verdict, failing.verdict, "seed {}", failing.seed);
     assert_eq!(
-        replay.trace_hash, failing.trace_hash,
+        replay.trace_hash(),
+        failing.trace_hash(),
         "seed {}",
         failing.seed
     );

@@ -113,13 +113,17 @@ fn link_5_run_1_same_seed_same_trace_over_sessions() {
             let second = run(name, seed, &options);
             assert_eq!(first.verdict, second.verdict, "{name} seed {seed}");
             assert_eq!(
-                first.trace_hash,
-                second.trace_hash,
+                first.trace_hash(),
+                second.trace_hash(),
                 "{name} seed {seed}: {:?}",
                 lockstep_sim::determinism::compare(&first.trace, &second.trace)
             );
             let modelled = run(name, seed, &RunOptions::new(Profile::Chaos));
-            assert_ne!(modelled.trace_hash, first.trace_hash, "{name} seed {seed}");
+            assert_ne!(
+                modelled.trace_hash(),
+                first.trace_hash(),
+                "{name} seed {seed}"
+            );
             let kinds = |report: &RunReport, kind: &str| {
                 report
                     .trace

@@ -140,8 +140,6 @@ pub struct RunReport {
     pub mix: FaultMix,
     /// Pass or fail.
     pub verdict: Verdict,
-    /// The stable trace hash.
-    pub trace_hash: u64,
     /// Messages handled by actors.
     pub messages: u64,
     /// Virtual time the run took.
@@ -158,6 +156,14 @@ pub struct RunReport {
     pub sometimes: Vec<String>,
     /// The whole trace.
     pub trace: Trace,
+}
+
+impl RunReport {
+    /// The stable trace hash (TRACE-2), computed when asked: a sweep that
+    /// only needs verdicts does not pay for it.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace.hash()
+    }
 }
 
 /// For a deadlock: every actor that is not idle or still holds messages,
@@ -323,7 +329,6 @@ pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> Run
         seed,
         mix,
         verdict,
-        trace_hash: trace.hash(),
         messages,
         virtual_time: world.now().since_epoch(),
         steps: world.steps(),

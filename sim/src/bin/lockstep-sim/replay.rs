@@ -56,7 +56,7 @@ pub fn run(args: Args) -> Result<bool, String> {
         "messages: {}  virtual-time: {:?}  steps: {}",
         report.messages, report.virtual_time, report.steps
     );
-    println!("trace-hash: {:016x}", report.trace_hash);
+    println!("trace-hash: {:016x}", report.trace_hash());
     println!("verdict: {}", report.verdict);
     Ok(report.verdict.passed())
 }
