@@ -271,6 +271,12 @@ pub struct SessionOrdering {
     pub last_released_seq: u64,
     /// Items held back behind the gap at `next_expected_seq`.
     pub buffered_count: usize,
+    /// Seqs ahead of the gap whose messages were refused on their way
+    /// (CH-13): passed over when the window reaches them. Together with
+    /// `buffered_count`, what SEQ-5 limits (the `buffered` a
+    /// [`ReorderError::BufferFull`] reports).
+    #[serde(default)]
+    pub pending_skips: usize,
     /// Lowest buffered seq, if any.
     pub oldest_buffered_seq: Option<u64>,
     /// Highest buffered seq, if any.
@@ -688,6 +694,7 @@ impl<T> SessionBuffer<T> {
             next_expected_seq: self.next_expected,
             last_released_seq: self.next_expected - 1,
             buffered_count: self.buffered,
+            pending_skips: self.skipped.len(),
             oldest_buffered_seq: self.oldest_buffered(),
             newest_buffered_seq: self.newest_buffered(),
             duplicates_dropped: self.duplicates_dropped,

@@ -343,6 +343,9 @@ fn seq_5_skips_ahead_count_against_the_window() {
         buffer.push(1, 5, (1, 5), &mut released),
         Err(ReorderError::BufferFull { buffered: 3, .. })
     ));
+    // Introspection shows what the refusal counted: one item, two marks.
+    let ordering = buffer.session_ordering(1).unwrap();
+    assert_eq!((ordering.buffered_count, ordering.pending_skips), (1, 2));
     assert_eq!(
         format!("{:?}", session(&buffer, 1)),
         full,
@@ -361,6 +364,7 @@ fn seq_5_skips_ahead_count_against_the_window() {
     );
     let ordering = buffer.session_ordering(1).unwrap();
     assert_eq!((ordering.released_total, ordering.skipped_total), (1, 3));
+    assert_eq!(ordering.pending_skips, 1, "seq 7 is still ahead");
 }
 
 /// Goal: a message whose seq was marked to pass over that arrives after all
@@ -397,6 +401,7 @@ fn snapshot_shows_an_open_gap_and_its_resolution() {
                 next_expected_seq: 3,
                 last_released_seq: 2,
                 buffered_count: 3,
+                pending_skips: 0,
                 oldest_buffered_seq: Some(4),
                 newest_buffered_seq: Some(40),
                 duplicates_dropped: 1,
@@ -408,6 +413,7 @@ fn snapshot_shows_an_open_gap_and_its_resolution() {
                 next_expected_seq: 2,
                 last_released_seq: 1,
                 buffered_count: 0,
+                pending_skips: 0,
                 oldest_buffered_seq: None,
                 newest_buffered_seq: None,
                 duplicates_dropped: 0,
