@@ -374,11 +374,12 @@ impl Network {
     /// router (LINK-4). Everything is dropped outside the state's lock
     /// (dropping a server aborts tasks whose destructors lock it again).
     fn retire(&self, name: &str) {
-        let (endpoint, listener) = {
+        let (endpoint, listener, wakes) = {
             let mut state = self.lock();
-            let listener = state.fabric.crash(name);
-            (state.endpoints.remove(name), listener)
+            let (listener, wakes) = state.fabric.crash(name);
+            (state.endpoints.remove(name), listener, wakes)
         };
+        wakes.wake();
         drop(listener);
         if let Some(Endpoint { server, router }) = endpoint {
             server.shutdown();
@@ -511,13 +512,14 @@ impl Network {
     /// Restore `from → to` and release what it held, in order.
     pub fn heal(&self, from: &str, to: &str) {
         let key = (from.to_owned(), to.to_owned());
-        let released = {
+        let (released, wakes) = {
             let mut state = self.lock();
             state.cut.remove(&key);
             // LINK-3: frozen frames and waiting dials go on.
-            state.fabric.on_heal();
-            state.held.remove(&key).unwrap_or_default()
+            let wakes = state.fabric.on_heal();
+            (state.held.remove(&key).unwrap_or_default(), wakes)
         };
+        wakes.wake();
         record("net_heal", || [("from", from.into()), ("to", to.into())]);
         for held in released {
             self.arrive(from, to, held);

@@ -37,6 +37,9 @@
 //! - LINK-6: a data frame handed to an acceptor is traced as `net_deliver`
 //!   (the sequencing oracle's "arrived in the destination proc" mark) in the
 //!   same poll in which the server posts its envelope into the proc.
+//! - LINK-7 (LOCK-1): no reader is woken while a link's or the network's
+//!   lock is held: what changes under a lock collects the readers to wake
+//!   ([`Wakes`]), and they are woken once the locks are released.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::pin::pin;
@@ -65,6 +68,29 @@ pub const FRAME_LOSS: RandomStream = RandomStream("network.frames.loss");
 /// The scheme of simulated addresses.
 pub const SCHEME: &str = "sim";
 
+/// Readers to wake once the locks held while deciding so are released
+/// (LINK-7). Dropping it unwoken is a bug: a reader would miss its frame.
+#[must_use = "wake the readers once the locks are released (LINK-7)"]
+#[derive(Default)]
+pub(super) struct Wakes(Vec<Arc<Notify>>);
+
+impl Wakes {
+    fn add(&mut self, notify: &Arc<Notify>) {
+        self.0.push(notify.clone());
+    }
+
+    fn extend(&mut self, other: Wakes) {
+        self.0.extend(other.0);
+    }
+
+    /// Wake every waiter collected. Call with no lock held.
+    pub(super) fn wake(self) {
+        for notify in self.0 {
+            notify.notify_waiters();
+        }
+    }
+}
+
 /// The listeners and links of one network; lives inside its state.
 #[derive(Default)]
 pub(super) struct Fabric {
@@ -85,23 +111,29 @@ impl Fabric {
         self.incarnations.get(name).copied().unwrap_or(0)
     }
 
-    /// Wake everything waiting for a cut to heal.
-    pub(super) fn on_heal(&self) {
-        self.healed.notify_waiters();
+    /// Everything waiting for a cut to heal, to wake once the network's
+    /// lock is released (LINK-7).
+    pub(super) fn on_heal(&self) -> Wakes {
+        let mut wakes = Wakes::default();
+        wakes.add(&self.healed);
+        wakes
     }
 
     /// LINK-4: break every link `name` is an end of, retire its incarnation
-    /// and unregister its listener. The listener's queue is handed back so
-    /// the caller drops it outside the network's lock.
-    pub(super) fn crash(&mut self, name: &str) -> Option<mpsc::UnboundedSender<Link>> {
+    /// and unregister its listener. The listener's queue and the readers to
+    /// wake are handed back, for the caller to drop and wake outside the
+    /// network's lock (LINK-7).
+    pub(super) fn crash(&mut self, name: &str) -> (Option<mpsc::UnboundedSender<Link>>, Wakes) {
         *self.incarnations.entry(name.to_owned()).or_default() += 1;
+        let mut wakes = Wakes::default();
         for link in self.links.values().filter_map(Weak::upgrade) {
             let mut link = lock_link(&link);
             if link.dirs.iter().any(|dir| dir.from == name) {
-                link.break_now(format!("proc {name} crashed"));
+                wakes.extend(link.break_now(format!("proc {name} crashed")));
             }
         }
-        self.listeners.remove(name).map(|(_, accept)| accept)
+        let listener = self.listeners.remove(name).map(|(_, accept)| accept);
+        (listener, wakes)
     }
 
     /// Frames now frozen by a cut direction (LINK-3).
@@ -165,9 +197,11 @@ struct SimLink {
 }
 
 impl SimLink {
-    fn break_now(&mut self, why: String) {
+    /// Break the link: both directions drop their frames; their readers are
+    /// handed back to wake (LINK-7).
+    fn break_now(&mut self, why: String) -> Wakes {
         if self.broken.is_some() {
-            return;
+            return Wakes::default();
         }
         let (from, to) = (self.dirs[0].from.clone(), self.dirs[0].to.clone());
         let id = self.id;
@@ -182,14 +216,17 @@ impl SimLink {
         self.broken = Some(why);
         for dir in &mut self.dirs {
             dir.frames.clear();
-            dir.wake.notify_waiters();
         }
+        self.both_readers()
     }
 
-    fn wake_both(&self) {
+    /// Both directions' readers, to wake (LINK-7).
+    fn both_readers(&self) -> Wakes {
+        let mut wakes = Wakes::default();
         for dir in &self.dirs {
-            dir.wake.notify_waiters();
+            wakes.add(&dir.wake);
         }
+        wakes
     }
 }
 
@@ -492,7 +529,10 @@ impl SimTx {
                 frozen: false,
             });
         }
-        link.wake_both();
+        let wakes = link.both_readers();
+        drop(link);
+        drop(locked);
+        wakes.wake();
         Ok(())
     }
 }
@@ -514,10 +554,13 @@ impl FrameTx for SimTx {
 
 impl SimTx {
     fn mark_closed(&mut self) {
-        let mut link = lock_link(&self.link);
-        let dir = &mut link.dirs[self.dir];
-        dir.writer_closed = true;
-        dir.wake.notify_waiters();
+        let wake = {
+            let mut link = lock_link(&self.link);
+            let dir = &mut link.dirs[self.dir];
+            dir.writer_closed = true;
+            dir.wake.clone()
+        };
+        wake.notify_waiters(); // LINK-7: with the link unlocked.
     }
 }
 
@@ -589,8 +632,12 @@ impl SimRx {
             Some(front) => Next::Wait(Some(front.arrival)),
             // LINK-2: the reader reached the lost frame (a cut freezes it too).
             None if dir.lost_at.is_some_and(|at| at <= now) && !cut => {
-                link.break_now("a frame was lost: connection reset".to_owned());
-                return Err(failed(link.broken.clone().unwrap_or_default()));
+                let wakes = link.break_now("a frame was lost: connection reset".to_owned());
+                let error = failed(link.broken.clone().unwrap_or_default());
+                drop(link);
+                drop(locked);
+                wakes.wake();
+                return Err(error);
             }
             None if dir.lost_at.is_some() => Next::Wait(dir.lost_at.filter(|_| !cut)),
             None if dir.writer_closed => Next::Frame(None),
