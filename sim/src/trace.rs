@@ -1,8 +1,9 @@
 //! The structured in-memory trace of one world: what happened, in order, on
 //! virtual time.
 //!
-//! Owns: [`Event`]s, their canonical encoding, the trace hash and the
-//! JSON-lines export. Does not own: deciding what to record (the executor,
+//! Owns: [`Event`]s, their canonical encoding, reading them in place
+//! ([`Trace::visit`], [`EventRef`], [`FieldRef`]) or as owned copies, the
+//! per-kind counts, the trace hash and the JSON-lines export. Does not own: deciding what to record (the executor,
 //! the clock and later the runtime's delivery/status hooks call [`record`]).
 //!
 //! TRACE-1: events are appended in the order they happen in the world; a
@@ -423,7 +424,7 @@ impl<T> Interner<T> {
 /// TRACE-4: events are stored compactly — one byte buffer of varints, with
 /// kinds, field names, static text and shared ids interned per trace — so a
 /// long run keeps tens of bytes per event, not hundreds; they are decoded
-/// into [`Event`]s only when read.
+/// only when read: in place ([`Trace::visit`]) or into owned [`Event`]s.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     bytes: Vec<u8>,
@@ -492,8 +493,9 @@ impl Trace {
         self.bytes.len()
     }
 
-    /// How many events of kind `kind` were recorded.
-    pub fn count(&self, kind: &str) -> u64 {
+    /// How many events of kind `kind` were recorded (counted as they are,
+    /// so this reads no event).
+    pub fn count_of_kind(&self, kind: &str) -> u64 {
         self.statics
             .values
             .iter()
@@ -507,12 +509,12 @@ impl Trace {
     /// is copied out of the trace, so a pass over a long trace allocates
     /// nothing per event (what the oracles use; [`events`](Self::events)
     /// hands out owned copies).
-    pub fn visit<'t>(&'t self, mut visitor: impl FnMut(&EventRef<'t, '_>)) {
+    pub fn visit<'t>(&'t self, mut visitor: impl FnMut(EventRef<'t, '_>)) {
         let mut cursor = Cursor::default();
         let mut fields = Vec::new();
         for _ in 0..self.len {
             let header = self.decode(&mut cursor, &mut fields);
-            visitor(&header.with_fields(&fields));
+            visitor(header.with_fields(&fields));
         }
     }
 
@@ -765,9 +767,17 @@ impl<'t> EventRef<'t, '_> {
             .map(|(_, value)| *value)
     }
 
-    /// Field `name` as text; empty if it is absent or not text.
+    /// Field `name` as text; empty if it is absent or not text. A port is
+    /// not text here (it is stored as parts): read it with
+    /// [`port`](Self::port); debug builds panic if asked for one as text.
     pub fn text(&self, name: &str) -> &'t str {
-        self.field(name).and_then(FieldRef::text).unwrap_or("")
+        let field = self.field(name);
+        debug_assert!(
+            !matches!(field, Some(FieldRef::Port(..))),
+            "field {name:?} of a {:?} event is a port: read it with EventRef::port",
+            self.kind
+        );
+        field.and_then(FieldRef::text).unwrap_or("")
     }
 
     /// Field `name` as an unsigned integer; 0 if it is absent or not one.
@@ -931,6 +941,51 @@ mod tests {
         );
         assert_eq!(events[1].task, None);
         assert!(events[1].fields.is_empty());
+    }
+
+    /// Reading in place (`visit`) sees exactly what owned copies (`events`)
+    /// see; kinds are counted as recorded, the same text under two static
+    /// addresses as one kind; a port reads as its parts, and so does text
+    /// of the form `actor:index`.
+    #[test]
+    fn visit_reads_what_events_copy_and_kinds_are_counted_as_recorded() {
+        let actor: Arc<str> = "p.a[0]".into();
+        let mut trace = Trace::default();
+        push(
+            &mut trace,
+            None,
+            &[("dest", Recorded::Port(&actor, 7)), ("n", Recorded::U64(3))],
+        );
+        push(
+            &mut trace,
+            Some(&actor),
+            &[
+                ("dest", Recorded::Text("p.b[1]:9")),
+                ("n", Recorded::U64(4)),
+            ],
+        );
+        let same_kind_elsewhere: &'static str = Box::leak(String::from("kind").into_boxed_str());
+        let no_fields = std::iter::empty::<(&'static str, Recorded<'_>)>;
+        trace.push(Duration::ZERO, 0, same_kind_elsewhere, None, no_fields());
+        trace.push(Duration::ZERO, 0, "other", None, no_fields());
+        let owned: Vec<Event> = trace.events().collect();
+        let mut read = Vec::new();
+        trace.visit(|event| read.push(event.to_event()));
+        assert_eq!(read, owned);
+        assert_eq!(trace.count_of_kind("kind"), 3);
+        assert_eq!(trace.count_of_kind("other"), 1);
+        assert_eq!(trace.count_of_kind("missing"), 0);
+        let mut ports = Vec::new();
+        let mut numbers = Vec::new();
+        trace.visit(|event| {
+            ports.push(event.port("dest"));
+            numbers.push(event.number("n"));
+        });
+        assert_eq!(
+            ports,
+            [Some(("p.a[0]", 7)), Some(("p.b[1]", 9)), None, None]
+        );
+        assert_eq!(numbers, [3, 4, 0, 0]);
     }
 
     /// TRACE-2: the hash sees text, not how it was stored — a port recorded

@@ -124,13 +124,7 @@ fn link_5_run_1_same_seed_same_trace_over_sessions() {
                 first.trace_hash(),
                 "{name} seed {seed}"
             );
-            let kinds = |report: &RunReport, kind: &str| {
-                report
-                    .trace
-                    .events()
-                    .filter(|event| event.kind == kind)
-                    .count()
-            };
+            let kinds = |report: &RunReport, kind: &str| report.trace.count_of_kind(kind);
             assert!(kinds(&first, "net_link_up") > 0, "session mode dials links");
             assert_eq!(kinds(&modelled, "net_link_up"), 0, "modelled mode does not");
         }

@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use lockstep::ActorId;
+
 /// One broken promise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -85,5 +87,34 @@ impl OracleReport {
             self.checked_many(oracle, count);
         }
         self.violations.extend(other.violations);
+    }
+}
+
+/// Actor ids as the trace writes them, each parsed once per pass (the text
+/// borrows from the trace, `'t`).
+#[derive(Default)]
+pub(crate) struct ParsedIds<'t>(BTreeMap<&'t str, Option<ActorId>>);
+
+impl<'t> ParsedIds<'t> {
+    /// The id `text` spells, if it is well formed.
+    pub(crate) fn get(&mut self, text: &'t str) -> Option<&ActorId> {
+        self.0
+            .entry(text)
+            .or_insert_with(|| text.parse().ok())
+            .as_ref()
+    }
+
+    /// Whether both actors are well formed and live in the same proc.
+    pub(crate) fn same_proc(&mut self, left: &'t str, right: &'t str) -> bool {
+        let Some(left) = self.get(left).map(|id| id.proc_id().clone()) else {
+            return false;
+        };
+        self.get(right)
+            .is_some_and(|right| *right.proc_id() == left)
+    }
+
+    /// The name of the proc `actor` lives in, if its id is well formed.
+    pub(crate) fn proc_name(&mut self, actor: &'t str) -> Option<&str> {
+        self.get(actor).map(|id| id.proc_id().name())
     }
 }

@@ -14,10 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use lockstep::ActorId;
-
-use super::OracleReport;
-use crate::trace::Trace;
+use super::{OracleReport, ParsedIds};
+use crate::trace::{EventRef, Trace};
 
 const ORACLE: &str = "sequencing";
 
@@ -46,31 +44,12 @@ struct Pending<'t> {
     arrived: bool,
 }
 
-/// Actor ids as the trace writes them, each parsed once.
-#[derive(Default)]
-struct ParsedIds<'t>(BTreeMap<&'t str, Option<ActorId>>);
-
-impl<'t> ParsedIds<'t> {
-    fn get(&mut self, text: &'t str) -> Option<&ActorId> {
-        self.0
-            .entry(text)
-            .or_insert_with(|| text.parse().ok())
-            .as_ref()
-    }
-
-    /// Whether both actors are known to live in the same proc.
-    fn same_proc(&mut self, left: &'t str, right: &'t str) -> bool {
-        let Some(left) = self.get(left).map(|id| id.proc_id().clone()) else {
-            return false;
-        };
-        self.get(right)
-            .is_some_and(|right| *right.proc_id() == left)
-    }
-
-    /// The name of the proc `actor` lives in.
-    fn proc_name(&mut self, actor: &'t str) -> Option<&str> {
-        self.get(actor).map(|id| id.proc_id().name())
-    }
+/// Field `dest` of `event` as `(actor id text, port index)`, if it names a
+/// port of a well-formed actor id (an event that does not is skipped).
+fn dest<'t>(event: &EventRef<'t, '_>, ids: &mut ParsedIds<'t>) -> Option<(&'t str, u64)> {
+    let (actor, index) = event.port("dest")?;
+    ids.get(actor)?;
+    Some((actor, index))
 }
 
 /// Messages a live actor still holds at the end of the run: queued + buffered.
@@ -108,7 +87,7 @@ pub fn check(
         }
         "send" => {
             let session = event.number("session");
-            let Some((dest, index)) = event.port("dest") else {
+            let Some((dest, index)) = dest(&event, &mut ids) else {
                 return;
             };
             if session == 0 || index & lockstep::id::HANDLER_PORT_BIT == 0 {
@@ -126,7 +105,7 @@ pub fn check(
             );
         }
         "net_deliver" => {
-            let Some((dest, _)) = event.port("dest") else {
+            let Some((dest, _)) = dest(&event, &mut ids) else {
                 return;
             };
             let key = (event.number("session"), event.number("seq"), dest);
@@ -190,7 +169,7 @@ pub fn check(
             // CH-13: a refused message's slot was filled; for a handler
             // port it stands in for that seq's handling once the seqs
             // before it are handled (SEQ-2 goes on past it).
-            let Some((dest, index)) = event.port("dest") else {
+            let Some((dest, index)) = dest(&event, &mut ids) else {
                 return;
             };
             if index & lockstep::id::HANDLER_PORT_BIT != 0 {
@@ -201,7 +180,7 @@ pub fn check(
         }
         "undeliverable" => {
             let session = event.number("session");
-            let Some((dest, _)) = event.port("dest") else {
+            let Some((dest, _)) = dest(&event, &mut ids) else {
                 return;
             };
             pending.remove(&(session, event.number("seq"), dest));

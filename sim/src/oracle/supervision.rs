@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::OracleReport;
+use super::{OracleReport, ParsedIds};
 use crate::trace::Trace;
 
 const ORACLE: &str = "supervision";
@@ -32,6 +32,7 @@ struct Incarnation<'t> {
 pub fn check(trace: &Trace, report: &mut OracleReport) {
     let mut incarnations: Vec<(&str, Incarnation<'_>)> = Vec::new();
     let mut current: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut ids = ParsedIds::default();
     let mut index = 0;
     trace.visit(|event| {
         let this = index;
@@ -55,9 +56,7 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
             "net_crash" => {
                 let proc = event.text("proc");
                 for (actor, slot) in &current {
-                    let on_proc = actor
-                        .parse::<lockstep::ActorId>()
-                        .is_ok_and(|id| id.proc_id().name() == proc);
+                    let on_proc = ids.proc_name(actor) == Some(proc);
                     if on_proc && incarnations[*slot].1.terminal_at.is_none() {
                         incarnations[*slot].1.crashed = true;
                     }

@@ -159,8 +159,9 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// The stable trace hash (TRACE-2), computed when asked: a sweep that
-    /// only needs verdicts does not pay for it.
+    /// The stable trace hash (TRACE-2), computed when asked from
+    /// [`trace`](Self::trace): a sweep that only needs verdicts does not pay
+    /// for it. Take the trace out of a report only after reading this.
     pub fn trace_hash(&self) -> u64 {
         self.trace.hash()
     }
@@ -323,7 +324,7 @@ pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> Run
         (None, Some(violation)) => Verdict::Fail(violation.to_string()),
         (None, None) => Verdict::Pass,
     };
-    let messages = trace.count("handled");
+    let messages = trace.count_of_kind("handled");
     RunReport {
         scenario: scenario.name(),
         seed,
