@@ -509,6 +509,27 @@ impl Trace {
     /// is copied out of the trace, so a pass over a long trace allocates
     /// nothing per event (what the oracles use; [`events`](Self::events)
     /// hands out owned copies).
+    ///
+    /// ```
+    /// use lockstep_sim::{Config, World};
+    ///
+    /// let mut world = World::new(Config::with_seed(1));
+    /// world
+    ///     .run(async {
+    ///         lockstep_sim::trace::record("deposit", [("amount", 5u64.into())]);
+    ///         lockstep_sim::trace::record("deposit", [("amount", 7u64.into())]);
+    ///     })
+    ///     .unwrap();
+    /// let trace = world.trace();
+    /// let mut total = 0;
+    /// trace.visit(|event| {
+    ///     if event.kind == "deposit" {
+    ///         total += event.number("amount");
+    ///     }
+    /// });
+    /// assert_eq!(total, 12);
+    /// assert_eq!(trace.count_of_kind("deposit"), 2);
+    /// ```
     pub fn visit<'t>(&'t self, mut visitor: impl FnMut(EventRef<'t, '_>)) {
         let mut cursor = Cursor::default();
         let mut fields = Vec::new();
