@@ -470,6 +470,47 @@ fn ch_13_an_envelope_too_large_for_the_receiver_comes_back_and_the_rest_go_on() 
     });
 }
 
+/// Goal: CH-2 at the sender — an envelope whose frame would exceed the
+/// sender's frame limit comes back at once as `TooLarge` (naming the room a
+/// frame leaves), instead of failing the link on every write and resend
+/// until its delivery timeout; traffic behind it goes on, on the same link.
+#[test]
+fn ch_2_an_envelope_too_large_for_a_frame_comes_back_at_once() {
+    on_both(|| async {
+        let config = ChannelConfig {
+            frame_bytes_max: 1024,
+            ..ChannelConfig::default()
+        };
+        let transport = FaultyTransport {
+            inner: Transports::new(LocalNetwork::with_frame_bytes_max(1024), 1024),
+            faults: Faults::default(),
+        };
+        let a = node("a", &transport, &config).await;
+        let b = node("b", &transport, &config).await;
+        let (client, _client) = a.proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let (sink, _sink) = b.proc.instance("sink").unwrap();
+        let (blobs, _blobs_received) = sink.open_port::<Vec<u8>>();
+        let (numbers, mut numbers_received) = sink.open_port::<u64>();
+        let (blobs, numbers) = (blobs.bind(), numbers.bind());
+        blobs.send(&client, vec![1; 4096]).unwrap();
+        numbers.send(&client, 2).unwrap();
+        let back = within("the refused message", returned.recv())
+            .await
+            .unwrap();
+        assert_eq!(
+            back.reason,
+            UndeliverableReason::TooLarge {
+                type_name: std::any::type_name::<Vec<u8>>().to_owned(),
+                limit_bytes: 1024 - 9,
+            }
+        );
+        let behind = within("the one behind", numbers_received.recv()).await;
+        assert_eq!(behind.unwrap(), 2);
+        assert_eq!(a.router.stats().links_lost, 0, "no write failed");
+    });
+}
+
 /// Hands each blob it handles to the test.
 #[derive(Debug)]
 struct Collect(tokio::sync::mpsc::UnboundedSender<Vec<u8>>);

@@ -55,6 +55,9 @@
 //!   and the server keeps serving the others.
 //! - CH-10: reconnects back off exponentially with jitter from `rt`.
 //! - CH-11: a message unacknowledged after `delivery_timeout_ms` is returned.
+//! - CH-12, CH-13, CH-14 (`serve`): a served proc takes envelopes for itself
+//!   only; one it cannot take goes back and its seq's slot is filled; the
+//!   sessions it forgets are idle ones, least recently greeted first.
 
 mod addr;
 mod frame;
@@ -111,8 +114,9 @@ pub struct ChannelConfig {
     pub batch_frames_max: usize,
     /// Bytes written per batch, about (CH-3). Default 1 MiB.
     pub batch_bytes_max: usize,
-    /// Sending sessions a server remembers (oldest forgotten first; a
-    /// forgotten session's sender sees CH-8). Default 4,096.
+    /// Sending sessions a server remembers (beyond it, the least recently
+    /// greeted one no link is using is forgotten, CH-14; a forgotten
+    /// session's sender sees CH-8). Default 4,096.
     pub sessions_max: usize,
     /// Link failures a server keeps for [`Server::failures`]. Default 64.
     pub failures_kept_max: usize,

@@ -20,7 +20,9 @@ use tokio::sync::mpsc;
 
 use super::link::{FrameTx, Link, Transport};
 use super::session::{LinkState, ReturnCause, Returned, SenderSession};
-use super::wire::{DataFrame, SessionMessage, decode_envelope, envelope_addresses};
+use super::wire::{
+    DATA_HEADER_BYTES, DataFrame, SessionMessage, decode_envelope, envelope_addresses,
+};
 use super::{AddrError, ChannelAddr, ChannelConfig, ChannelError};
 use crate::codec::IdCache;
 use crate::mailbox::{
@@ -207,7 +209,13 @@ impl Router {
     fn encode(&self, envelope: &MessageEnvelope) -> Result<DataFrame, UndeliverableReason> {
         // Encoded once, straight after room for the session's `Data` header;
         // before the channel, so a refused message opens no connection.
-        let limit = self.state.config.message_bytes_max;
+        // Refused here too if its frame would exceed the frame limit: a
+        // link would fail to write it, and the session would resend it on
+        // every reconnect until its delivery timeout, holding back what
+        // queued behind it.
+        let config = &self.state.config;
+        let frame_room = u64::from(config.frame_bytes_max).saturating_sub(DATA_HEADER_BYTES as u64);
+        let limit = config.message_bytes_max.min(frame_room);
         DataFrame::encode_envelope(envelope, limit)
             .map_err(|error| UndeliverableReason::from_codec(error, envelope.type_name()))
     }
@@ -395,6 +403,9 @@ impl ChannelTask {
         let before = std::mem::replace(&mut self.reported, now);
         let counters = &self.counters;
         counters
+            .acked
+            .fetch_add(now.acked - before.acked, Ordering::Relaxed);
+        counters
             .returned
             .fetch_add(now.returned - before.returned, Ordering::Relaxed);
         counters
@@ -493,11 +504,8 @@ impl ChannelTask {
                 }
                 self.give_back(lost);
             }),
-            Inbound::Ack(acked) => self.core.on_ack(acked).map(|released| {
-                self.counters
-                    .acked
-                    .fetch_add(released as u64, Ordering::Relaxed);
-            }),
+            // What it releases is counted by the core (`report`).
+            Inbound::Ack(acked) => self.core.on_ack(acked).map(drop),
             Inbound::Failed(error) => return self.link_down(&error),
         };
         if let Err(error) = result {

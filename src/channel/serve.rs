@@ -85,10 +85,49 @@ struct Counters {
 
 type SharedSession = Arc<Mutex<ReceiverSession>>;
 
+/// The sending sessions a server remembers, at most `sessions_max`.
+///
+/// CH-14: beyond the limit the server forgets the session greeted least
+/// recently that no link is using; only when every one is in use does it
+/// forget the least recently greeted. A forgotten session's sender sees
+/// CH-8 at its next `Hello` (what it wrote unacknowledged comes back as
+/// lost) — so the sessions forgotten are the ones least likely to greet
+/// again, never one whose link is carrying its traffic.
+#[derive(Default)]
 struct SessionTable {
     sessions: BTreeMap<u64, SharedSession>,
-    /// Insertion order, for forgetting the oldest beyond `sessions_max`.
+    /// Session ids, least recently greeted first.
     order: VecDeque<u64>,
+}
+
+impl SessionTable {
+    /// The known session `session_id`, now the most recently greeted.
+    fn greet(&mut self, session_id: u64) -> Option<SharedSession> {
+        let session = self.sessions.get(&session_id)?.clone();
+        if let Some(position) = self.order.iter().position(|id| *id == session_id) {
+            self.order.remove(position);
+        }
+        self.order.push_back(session_id);
+        Some(session)
+    }
+
+    /// Remember `session`, forgetting one first if `sessions_max` are
+    /// already remembered (CH-14).
+    fn insert(&mut self, session_id: u64, session: SharedSession, sessions_max: usize) {
+        if self.order.len() >= sessions_max.max(1) {
+            // Only the table holds a session no link is using.
+            let idle = self.order.iter().position(|id| {
+                self.sessions
+                    .get(id)
+                    .is_some_and(|known| Arc::strong_count(known) == 1)
+            });
+            if let Some(forgotten) = self.order.remove(idle.unwrap_or(0)) {
+                self.sessions.remove(&forgotten);
+            }
+        }
+        self.order.push_back(session_id);
+        self.sessions.insert(session_id, session);
+    }
 }
 
 struct ServerState {
@@ -118,10 +157,7 @@ pub fn serve(proc: &Proc, listener: Box<dyn Listener>, config: ChannelConfig) ->
         proc: proc.clone(),
         config,
         incarnation: random::next_u64(RandomStream::SESSION),
-        sessions: Mutex::new(SessionTable {
-            sessions: BTreeMap::new(),
-            order: VecDeque::new(),
-        }),
+        sessions: Mutex::new(SessionTable::default()),
         failures: Mutex::new(VecDeque::new()),
         counters: Counters::default(),
     });
@@ -256,8 +292,7 @@ impl ServerState {
         first_unwritten: u64,
     ) -> Result<(SharedSession, bool, u64), SessionError> {
         let mut table = self.sessions.lock();
-        if let Some(session) = table.sessions.get(&session_id) {
-            let session = session.clone();
+        if let Some(session) = table.greet(session_id) {
             drop(table);
             let mut locked = session.lock();
             let skipped_before = locked.counters().seqs_skipped;
@@ -272,13 +307,7 @@ impl ServerState {
         let created = ReceiverSession::from_hello(first_unacked, first_unwritten)?;
         let acked = created.last();
         let session = Arc::new(Mutex::new(created));
-        if table.order.len() >= self.config.sessions_max.max(1) {
-            if let Some(oldest) = table.order.pop_front() {
-                table.sessions.remove(&oldest);
-            }
-        }
-        table.order.push_back(session_id);
-        table.sessions.insert(session_id, session.clone());
+        table.insert(session_id, session.clone(), self.config.sessions_max);
         Ok((session, false, acked))
     }
 }
@@ -514,5 +543,42 @@ async fn sleep_until_or_forever(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> SharedSession {
+        Arc::new(Mutex::new(ReceiverSession::from_hello(1, 1).unwrap()))
+    }
+
+    /// Goal: CH-14 — the table forgets the least recently greeted session
+    /// no link is using; a greeting makes a session the last to go; only
+    /// with every session in use does the least recently greeted go.
+    #[test]
+    fn ch_14_the_table_forgets_idle_sessions_least_recently_greeted_first() {
+        let mut table = SessionTable::default();
+        let in_use = session();
+        table.insert(1, in_use.clone(), 3);
+        table.insert(2, session(), 3);
+        table.insert(3, session(), 3);
+        assert!(table.greet(2).is_some(), "2 is known; now greeted last");
+        table.insert(4, session(), 3);
+        let known = |table: &SessionTable| table.sessions.keys().copied().collect::<Vec<_>>();
+        assert_eq!(
+            known(&table),
+            [1, 2, 4],
+            "3: idle and greeted least recently"
+        );
+        table.insert(5, session(), 3);
+        assert_eq!(known(&table), [1, 4, 5], "2 went next; 1 is in use");
+        assert!(table.greet(3).is_none(), "a forgotten session is unknown");
+        // Every session in use: the least recently greeted goes.
+        let (four, five) = (table.greet(4).unwrap(), table.greet(5).unwrap());
+        table.insert(6, session(), 3);
+        assert_eq!(known(&table), [4, 5, 6]);
+        drop((in_use, four, five));
     }
 }

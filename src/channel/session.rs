@@ -143,9 +143,13 @@ pub enum LinkState {
     Up,
 }
 
-/// Counts of rare paths a sender session took (coverage marks, read by tests).
+/// Counts of what a sender session did (read by tests, and published by
+/// the router as its `ChannelStats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SenderCounters {
+    /// Messages the peer acknowledged, by an `Ack` or by a reconnect's
+    /// `Welcome` (CH-5, CH-6).
+    pub acked: u64,
     /// Frames written again after a reconnect (CH-6).
     pub frames_resent: u64,
     /// Welcomes received after the first (reconnects that succeeded).
@@ -298,7 +302,9 @@ impl<T> SenderSession<T> {
                 context: "outside a handshake",
             });
         }
-        if acked >= self.next_seq {
+        // As for an `Ack`: nothing beyond what was ever written (an honest
+        // acceptor acks at most the `first_unwritten - 1` of the `Hello`).
+        if acked > self.written_ever {
             return Err(SessionError::AckBeyondWritten {
                 acked,
                 written: self.written_ever,
@@ -347,6 +353,7 @@ impl<T> SenderSession<T> {
             self.unacked.pop_front();
             released += 1;
         }
+        self.counters.acked += released as u64;
         self.acked = self.acked.max(acked);
         // An ack may cover frames another link carried (the acceptor still
         // draining an old link): never rewrite what is acknowledged.
@@ -506,11 +513,24 @@ pub struct ReceiverSession {
     counters: ReceiverCounters,
 }
 
+/// The highest seq a `Hello` may name (CH-4). A session starts far below
+/// it and grows by one per frame, so `last + 1` never overflows however
+/// long it runs; a peer claiming more is refused at the handshake (CH-9)
+/// rather than wrapping the receiver's count.
+pub const HELLO_SEQ_MAX: u64 = u64::MAX / 2;
+
 fn check_hello(first_unacked: u64, first_unwritten: u64) -> Result<(), SessionError> {
     if first_unacked == 0 || first_unwritten == 0 {
         return Err(SessionError::Handshake {
             detail: format!(
                 "seqs start at 1 (first_unacked {first_unacked}, first_unwritten {first_unwritten})"
+            ),
+        });
+    }
+    if first_unacked.max(first_unwritten) > HELLO_SEQ_MAX {
+        return Err(SessionError::Handshake {
+            detail: format!(
+                "seqs above {HELLO_SEQ_MAX} (first_unacked {first_unacked}, first_unwritten {first_unwritten})"
             ),
         });
     }

@@ -129,11 +129,57 @@ fn ch_6_unacked_frames_are_resent_after_reconnect_acked_ones_not() {
     let acked = receiver.on_hello(3, 6).unwrap();
     assert_eq!(acked, 3);
     assert!(sender.on_welcome(1, true, acked).unwrap().is_empty());
+    assert_eq!(
+        sender.counters().acked,
+        3,
+        "two by the ack, one by the Welcome's ack"
+    );
     assert_eq!(seqs(&sender.next_batch(100, 1 << 20)), vec![4, 5]);
     assert_eq!(sender.counters().frames_resent, 2);
     assert_eq!(sender.counters().reconnects, 1);
     assert_eq!(sender.on_ack(5), Ok(2));
     assert_eq!(sender.unacked_len(), 0);
+    assert_eq!(sender.counters().acked, 5);
+}
+
+#[test]
+fn ch_9_a_welcome_cannot_ack_what_was_never_written() {
+    // Goal: a Welcome, like an Ack, acknowledges at most what was written;
+    // a peer acking frames still queued is a protocol error, not a release.
+    // Method: push 5, write 2, reconnect; a Welcome acking 4 is refused.
+    let mut sender = connected(5);
+    assert_eq!(seqs(&sender.next_batch(2, 1 << 20)), vec![1, 2]);
+    sender.on_link_down("reset".into(), at(1), 0);
+    sender.on_link_up();
+    assert!(matches!(
+        sender.on_welcome(1, true, 4),
+        Err(SessionError::AckBeyondWritten {
+            acked: 4,
+            written: 2
+        })
+    ));
+    assert_eq!(sender.unacked_len(), 5, "nothing released");
+}
+
+#[test]
+fn ch_9_a_hello_naming_seqs_near_the_top_of_u64_is_refused() {
+    // Goal: no peer can bring a receiver's count to where the next seq
+    // would overflow: a Hello above HELLO_SEQ_MAX is a handshake error.
+    // Method: the limit itself is taken, one past it is refused, for new
+    // and known sessions alike.
+    assert!(ReceiverSession::from_hello(1, HELLO_SEQ_MAX).is_ok());
+    for (first_unacked, first_unwritten) in [(1, HELLO_SEQ_MAX + 1), (u64::MAX, u64::MAX)] {
+        assert!(matches!(
+            ReceiverSession::from_hello(first_unacked, first_unwritten),
+            Err(SessionError::Handshake { .. })
+        ));
+        let mut known = ReceiverSession::from_hello(1, 1).unwrap();
+        assert!(matches!(
+            known.on_hello(first_unacked, first_unwritten),
+            Err(SessionError::Handshake { .. })
+        ));
+        assert_eq!(known.last(), 0, "a refused Hello skips nothing");
+    }
 }
 
 #[test]
