@@ -302,9 +302,11 @@ impl<T> SenderSession<T> {
                 context: "outside a handshake",
             });
         }
-        // As for an `Ack`: nothing beyond what was ever written (an honest
-        // acceptor acks at most the `first_unwritten - 1` of the `Hello`).
-        if acked > self.written_ever {
+        // Not `written_ever`, as for an `Ack`: a `Hello` whose unacked
+        // messages all expired unwritten names `first_unacked` past
+        // `first_unwritten`, and the acceptor skips to it (CH-11) and acks
+        // that — seqs pushed, never written, and already returned.
+        if acked >= self.next_seq {
             return Err(SessionError::AckBeyondWritten {
                 acked,
                 written: self.written_ever,
