@@ -18,7 +18,10 @@
 //!   heal, or, once older than the delivery timeout, returned to their sender
 //!   as undeliverable (`DeliveryTimeout`) — nothing vanishes.
 //! - NET-4: a message to a crashed proc comes back to its sender as
-//!   undeliverable; messages inside a crashed proc are lost with it.
+//!   undeliverable; messages inside a crashed proc are lost with it. A
+//!   restarted proc is another process: what was sent to the one before
+//!   (still travelling, or held by a partition) comes back too, never
+//!   reaching it.
 //! - NET-5: every draw comes from the network's own streams (never
 //!   scheduling's or the user's), and a fault kind that is off draws nothing.
 //! - NET-6: each fault concern has its own stream (latency, paths,
@@ -197,9 +200,17 @@ pub struct NetworkStats {
 }
 
 struct Held {
-    since: Instant,
+    sent: Sent,
     envelope: MessageEnvelope,
     returns: PortHandle<Undeliverable<MessageEnvelope>>,
+}
+
+/// When a message was sent, and to which incarnation of its destination.
+#[derive(Clone, Copy)]
+struct Sent {
+    at: Instant,
+    /// A restarted destination is another process (NET-4).
+    to_incarnation: u64,
 }
 
 /// A proc's channel machinery in `Session` mode.
@@ -211,6 +222,9 @@ struct Endpoint {
 struct State {
     config: NetworkConfig,
     procs: BTreeMap<String, Option<Proc>>,
+    /// Per proc name, how many procs were created under it: a restart is a
+    /// new incarnation (NET-4).
+    incarnations: BTreeMap<String, u64>,
     /// `Session` mode: each live proc's server and router.
     endpoints: BTreeMap<String, Endpoint>,
     /// `Session` mode: listeners and links.
@@ -244,6 +258,7 @@ impl Network {
             state: Arc::new(Mutex::new(State {
                 config,
                 procs: BTreeMap::new(),
+                incarnations: BTreeMap::new(),
                 endpoints: BTreeMap::new(),
                 fabric: transport::Fabric::default(),
                 proc_config,
@@ -323,9 +338,11 @@ impl Network {
             }
             NetworkTransport::Session => self.session_proc(name, proc_id, proc_config),
         };
-        self.lock()
-            .procs
-            .insert(name.to_owned(), Some(proc.clone()));
+        {
+            let mut state = self.lock();
+            *state.incarnations.entry(name.to_owned()).or_default() += 1;
+            state.procs.insert(name.to_owned(), Some(proc.clone()));
+        }
         record("net_proc_up", || [("proc", name.into())]);
         proc
     }
@@ -646,6 +663,10 @@ impl Network {
                 return;
             }
             let config = state.config.clone();
+            let sent = Sent {
+                at: now,
+                to_incarnation: state.incarnation(to),
+            };
             // NET-5: a fault kind that is off draws nothing.
             let duplicate = config.duplicate_probability > 0.0
                 && random::unit_f64(DUPLICATION) < config.duplicate_probability;
@@ -691,7 +712,7 @@ impl Network {
                 path_state.travelling.push_back(Travelling {
                     at,
                     held: Held {
-                        since: now,
+                        sent,
                         envelope: copy_of(&mut envelope, copies_left),
                         returns: returns.clone(),
                     },
@@ -704,7 +725,7 @@ impl Network {
             debug_assert!(arrive_now <= copies, "one slot per copy");
             for (slot, left) in arrivals.iter_mut().zip((0..arrive_now).rev()) {
                 let envelope = copy_of(&mut envelope, left);
-                *slot = state.arrival(from, to, now, now, envelope, returns);
+                *slot = state.arrival(from, to, now, sent, envelope, returns);
             }
         }
         for arrival in arrivals.into_iter().flatten() {
@@ -746,13 +767,11 @@ impl Network {
     fn arrive(&self, from: &str, to: &str, held: Held) {
         let now = time::now();
         let Held {
-            since,
+            sent,
             envelope,
             returns,
         } = held;
-        let arrival = self
-            .lock()
-            .arrival(from, to, now, since, envelope, &returns);
+        let arrival = self.lock().arrival(from, to, now, sent, envelope, &returns);
         if let Some(arrival) = arrival {
             arrival.complete();
         }
@@ -760,6 +779,11 @@ impl Network {
 }
 
 impl State {
+    /// How many procs were created under `name` (0: none yet).
+    fn incarnation(&self, name: &str) -> u64 {
+        self.incarnations.get(name).copied().unwrap_or(0)
+    }
+
     /// The latency distribution of link `from → to`.
     pub(crate) fn latency(&self, from: &str, to: &str) -> &Latency {
         self.link_latency
@@ -768,21 +792,21 @@ impl State {
             .unwrap_or(&self.config.latency)
     }
 
-    /// What happens to `envelope`, sent at `since`, reaching the end of link
-    /// `from → to` at `now`: kept by a partition (`None`), or an [`Arrival`]
-    /// to complete once the network's lock is released. `returns` is cloned
-    /// only if the envelope is kept or goes back.
+    /// What happens to `envelope`, `sent` as it says, reaching the end of
+    /// link `from → to` at `now`: kept by a partition (`None`), or an
+    /// [`Arrival`] to complete once the network's lock is released.
+    /// `returns` is cloned only if the envelope is kept or goes back.
     fn arrival(
         &mut self,
         from: &str,
         to: &str,
         now: Instant,
-        since: Instant,
+        sent: Sent,
         envelope: MessageEnvelope,
         returns: &PortHandle<Undeliverable<MessageEnvelope>>,
     ) -> Option<Arrival> {
         let held = |envelope| Held {
-            since,
+            sent,
             envelope,
             returns: returns.clone(),
         };
@@ -795,14 +819,20 @@ impl State {
             }
         }
         let timeout = self.config.delivery_timeout;
-        if now.duration_since(since) > timeout {
+        if now.duration_since(sent.at) > timeout {
             self.stats.returned += 1;
             let reason = UndeliverableReason::DeliveryTimeout {
                 timeout_ms: timeout.as_millis() as u64,
             };
             return Some(Arrival::Return(held(envelope), reason));
         }
-        match self.procs.get(to).cloned().flatten() {
+        // NET-4: sent to an incarnation that crashed since: never reaches
+        // the next one.
+        let destination = match self.procs.get(to) {
+            Some(Some(proc)) if self.incarnation(to) == sent.to_incarnation => Some(proc.clone()),
+            _ => None,
+        };
+        match destination {
             Some(proc) => {
                 self.stats.delivered += 1;
                 Some(Arrival::Deliver(proc, envelope))
