@@ -570,6 +570,12 @@ impl Network {
             .expect("Network::pause runs inside a simulated world");
     }
 
+    /// Whether proc `name` is paused ([`Network::pause`]).
+    pub fn is_paused(&self, name: &str) -> bool {
+        crate::shared::with_current(|shared| shared.lock().paused.contains(name))
+            .expect("Network::is_paused runs inside a simulated world")
+    }
+
     /// Undo [`Network::pause`]: the proc's tasks woken meanwhile run, in the
     /// order they were woken.
     pub fn resume(&self, name: &str) {

@@ -35,8 +35,15 @@ pub async fn probe(network: Network, report: Arc<Mutex<OracleReport>>) {
         let gap = random::below(PROBES, 2 * PROBE_EVERY.as_micros() as u64) + 1;
         lockstep::time::sleep(Duration::from_micros(gap)).await;
         let names = network.proc_names();
-        let name =
-            &names[random::below(PROBES, names.len().max(1) as u64) as usize % names.len().max(1)];
+        if names.is_empty() {
+            continue; // nothing to ask yet
+        }
+        let name = &names[random::below(PROBES, names.len() as u64) as usize];
+        // A paused proc runs nothing, so it cannot answer: S1 is owed by
+        // live, running actors only.
+        if network.is_paused(name) {
+            continue;
+        }
         let Some(proc) = network.lookup(name) else {
             continue;
         };

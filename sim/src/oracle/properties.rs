@@ -147,7 +147,13 @@ impl Properties {
         for property in declared.iter_mut() {
             report.checked(ORACLE);
             let holds = (property.predicate)(snapshot);
-            property.held |= holds;
+            // PROP-1: an `eventually_within` holding past its deadline is
+            // late, not held.
+            let in_time = match property.kind {
+                Kind::EventuallyWithin(within) => snapshot.now <= within,
+                _ => true,
+            };
+            property.held |= holds && in_time;
             match property.kind {
                 Kind::Always if !holds && !property.failed => {
                     property.failed = true;
@@ -237,5 +243,44 @@ pub async fn watch(network: Network, properties: Properties, report: Arc<Mutex<O
         }
         let snapshot = WorldSnapshot::take(&network);
         properties.evaluate(&snapshot, &mut report.lock().expect("oracle report lock"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(millis: u64) -> WorldSnapshot {
+        WorldSnapshot {
+            now: Duration::from_millis(millis),
+            actors: Vec::new(),
+            held_in_network: 0,
+            partitioned: false,
+        }
+    }
+
+    /// Goal: PROP-1 — `eventually_within(d)` must hold at an evaluation no
+    /// later than `d`: first holding at the evaluation just after `d` is a
+    /// violation, holding exactly at `d` is not.
+    #[test]
+    fn prop_1_eventually_within_holding_only_after_its_deadline_fails() {
+        for (first_true_ms, late) in [(1_050, true), (1_000, false)] {
+            let properties = Properties::default();
+            properties.eventually_within("ready", Duration::from_secs(1), move |snapshot| {
+                snapshot.now >= Duration::from_millis(first_true_ms)
+            });
+            let mut report = OracleReport::default();
+            for millis in [950, 1_000, 1_050, 1_100] {
+                properties.evaluate(&at(millis), &mut report);
+            }
+            properties.finish(&mut report);
+            assert_eq!(
+                !report.violations.is_empty(),
+                late,
+                "first true at {first_true_ms} ms: {:?}",
+                report.violations
+            );
+            assert_eq!(properties.outcomes()["ready"], !late);
+        }
     }
 }
