@@ -232,6 +232,12 @@ struct State {
     proc_config: ProcConfig,
     cut: BTreeSet<(String, String)>,
     held: BTreeMap<(String, String), VecDeque<Held>>,
+    /// Per cut direction holding messages, the earliest deadline a watcher
+    /// returning expired ones is armed for (NET-3).
+    held_watch: BTreeMap<(String, String), Instant>,
+    /// Directions whose held messages need a (new) watcher, started once
+    /// the lock is released.
+    watchers_due: Vec<(String, String)>,
     /// Per link `from → to`, per path: when it is next free and what
     /// travels on it, in order (NET-1). Nested so a send looks its path up
     /// without allocating a key.
@@ -264,6 +270,8 @@ impl Network {
                 proc_config,
                 cut: BTreeSet::new(),
                 held: BTreeMap::new(),
+                held_watch: BTreeMap::new(),
+                watchers_due: Vec::new(),
                 paths: BTreeMap::new(),
                 stats: NetworkStats::default(),
                 link_latency: BTreeMap::new(),
@@ -534,6 +542,7 @@ impl Network {
             state.cut.remove(&key);
             // LINK-3: frozen frames and waiting dials go on.
             let wakes = state.fabric.on_heal();
+            state.held_watch.remove(&key);
             (state.held.remove(&key).unwrap_or_default(), wakes)
         };
         wakes.wake();
@@ -652,6 +661,7 @@ impl Network {
         // per copy, in the order decided: no allocation per message.
         let mut arrivals: [Option<Arrival>; COPIES_MAX] = [None, None];
         let mut envelope = Some(envelope);
+        let watchers;
         {
             let mut state = self.lock();
             state.stats.sent += 1;
@@ -733,7 +743,9 @@ impl Network {
                 let envelope = copy_of(&mut envelope, left);
                 *slot = state.arrival(from, to, now, sent, envelope, returns);
             }
+            watchers = std::mem::take(&mut state.watchers_due);
         }
+        self.start_watchers(watchers);
         for arrival in arrivals.into_iter().flatten() {
             arrival.complete();
         }
@@ -769,6 +781,61 @@ impl Network {
         }
     }
 
+    /// Start a watcher for each direction in `keys` (outside the lock).
+    fn start_watchers(&self, keys: Vec<(String, String)>) {
+        for key in keys {
+            let name = format!("{COURIER_TASK_PREFIX}held:{}->{}", key.0, key.1);
+            crate::environment::spawn_unowned(&name, self.clone().expire_held(key));
+        }
+    }
+
+    /// NET-3: while `key`'s direction holds messages, return each once it is
+    /// older than the delivery timeout (the rest stay, in order); ends when
+    /// nothing is held there (a heal released it all).
+    async fn expire_held(self, key: (String, String)) {
+        loop {
+            let (expired, next, timeout) = {
+                let mut state = self.lock();
+                let timeout = state.config.delivery_timeout;
+                let now = time::now();
+                let Some(queue) = state.held.get_mut(&key) else {
+                    return;
+                };
+                let mut expired = Vec::new();
+                for held in std::mem::take(queue) {
+                    if now.duration_since(held.sent.at) > timeout {
+                        expired.push(held);
+                    } else {
+                        queue.push_back(held);
+                    }
+                }
+                let next = queue.iter().map(|held| held.sent.at + timeout).min();
+                match next {
+                    Some(deadline) => {
+                        state.held_watch.insert(key.clone(), deadline);
+                    }
+                    None => {
+                        state.held.remove(&key);
+                        state.held_watch.remove(&key);
+                    }
+                }
+                state.stats.returned += expired.len() as u64;
+                (expired, next, timeout)
+            };
+            for held in expired {
+                let reason = UndeliverableReason::DeliveryTimeout {
+                    timeout_ms: timeout.as_millis() as u64,
+                };
+                return_undeliverable(&held.returns, held.envelope, reason);
+            }
+            match next {
+                // Strictly older than the timeout, as on arrival.
+                Some(deadline) => time::sleep_until(deadline + Duration::from_nanos(1)).await,
+                None => return,
+            }
+        }
+    }
+
     /// `held` reaches the end of link `from → to` now.
     fn arrive(&self, from: &str, to: &str, held: Held) {
         let now = time::now();
@@ -777,7 +844,12 @@ impl Network {
             envelope,
             returns,
         } = held;
-        let arrival = self.lock().arrival(from, to, now, sent, envelope, &returns);
+        let (arrival, watchers) = {
+            let mut state = self.lock();
+            let arrival = state.arrival(from, to, now, sent, envelope, &returns);
+            (arrival, std::mem::take(&mut state.watchers_due))
+        };
+        self.start_watchers(watchers);
         if let Some(arrival) = arrival {
             arrival.complete();
         }
@@ -820,6 +892,17 @@ impl State {
             let key = (from.to_owned(), to.to_owned());
             if self.cut.contains(&key) {
                 self.stats.held += 1;
+                // NET-3: returned once older than the delivery timeout,
+                // even while the cut lasts.
+                let deadline = sent.at + self.config.delivery_timeout;
+                if self
+                    .held_watch
+                    .get(&key)
+                    .is_none_or(|armed| deadline < *armed)
+                {
+                    self.held_watch.insert(key.clone(), deadline);
+                    self.watchers_due.push(key.clone());
+                }
                 self.held.entry(key).or_default().push_back(held(envelope));
                 return None;
             }
