@@ -68,9 +68,10 @@ pub struct ChannelStats {
     pub messages_acked: u64,
     /// Envelopes returned as undeliverable (for any reason, CH-7).
     pub messages_returned: u64,
-    /// Frames written again after a reconnect (CH-6).
+    /// Frames due to be written again after reconnects (CH-6).
     pub frames_resent: u64,
-    /// Successful reconnects.
+    /// Successful reconnects, and re-handshakes after a delivery timeout
+    /// (CH-11).
     pub reconnects: u64,
     /// Links that went down after connecting (failed dials not counted).
     pub links_lost: u64,

@@ -150,9 +150,11 @@ pub struct SenderCounters {
     /// Messages the peer acknowledged, by an `Ack` or by a reconnect's
     /// `Welcome` (CH-5, CH-6).
     pub acked: u64,
-    /// Frames written again after a reconnect (CH-6).
+    /// Frames due to be written again after a reconnect (CH-6), counted
+    /// when its `Welcome` arrives (an ack may still release some first).
     pub frames_resent: u64,
-    /// Welcomes received after the first (reconnects that succeeded).
+    /// Welcomes received after the first: reconnects that succeeded, and
+    /// re-handshakes on a live link after a delivery timeout (CH-11).
     pub reconnects: u64,
     /// Links that went down after connecting (failed dials not counted).
     pub links_lost: u64,
