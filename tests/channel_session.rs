@@ -427,6 +427,45 @@ async fn sender_and_small_receiver() -> (Node, Node) {
     (a, b)
 }
 
+/// A client on `a` (and its undeliverable returns), and two ports of a
+/// sink instance on `b`: one for blobs, one for numbers.
+struct BlobsAndNumbers {
+    client: Instance<()>,
+    _client_handle: lockstep::ActorHandle<()>,
+    returned: UnboundedReceiver<Undeliverable<MessageEnvelope>>,
+    _sink: (Instance<()>, lockstep::ActorHandle<()>),
+    blobs: PortRef<Vec<u8>>,
+    blobs_received: PortReceiver<Vec<u8>>,
+    numbers: PortRef<u64>,
+    numbers_received: PortReceiver<u64>,
+}
+
+fn blobs_and_numbers(a: &Node, b: &Node) -> BlobsAndNumbers {
+    let (client, client_handle) = a.proc.instance("client").unwrap();
+    let returned = client.take_undeliverable_receiver().unwrap();
+    let sink = b.proc.instance("sink").unwrap();
+    let (blobs, blobs_received) = sink.0.open_port::<Vec<u8>>();
+    let (numbers, numbers_received) = sink.0.open_port::<u64>();
+    BlobsAndNumbers {
+        blobs: blobs.bind(),
+        numbers: numbers.bind(),
+        client,
+        _client_handle: client_handle,
+        returned,
+        _sink: sink,
+        blobs_received,
+        numbers_received,
+    }
+}
+
+/// A blob refused for exceeding `limit_bytes`.
+fn blob_too_large(limit_bytes: u64) -> UndeliverableReason {
+    UndeliverableReason::TooLarge {
+        type_name: std::any::type_name::<Vec<u8>>().to_owned(),
+        limit_bytes,
+    }
+}
+
 /// Goal: CH-13 — an envelope the receiving proc cannot take (larger than its
 /// `message_bytes_max`) comes back to its sender as `TooLarge`, and the
 /// session goes on: traffic behind it is delivered at once, without the link
@@ -437,12 +476,16 @@ async fn sender_and_small_receiver() -> (Node, Node) {
 fn ch_13_an_envelope_too_large_for_the_receiver_comes_back_and_the_rest_go_on() {
     on_both(|| async {
         let (a, b) = sender_and_small_receiver().await;
-        let (client, _client) = a.proc.instance("client").unwrap();
-        let mut returned = client.take_undeliverable_receiver().unwrap();
-        let (sink, _sink) = b.proc.instance("sink").unwrap();
-        let (blobs, mut blobs_received) = sink.open_port::<Vec<u8>>();
-        let (numbers, mut numbers_received) = sink.open_port::<u64>();
-        let (blobs, numbers) = (blobs.bind(), numbers.bind());
+        let BlobsAndNumbers {
+            client,
+            mut returned,
+            blobs,
+            mut blobs_received,
+            numbers,
+            mut numbers_received,
+            _client_handle,
+            _sink,
+        } = blobs_and_numbers(&a, &b);
         blobs.send(&client, vec![1; 8]).unwrap();
         blobs.send(&client, vec![2; 4096]).unwrap();
         numbers.send(&client, 3).unwrap();
@@ -456,13 +499,7 @@ fn ch_13_an_envelope_too_large_for_the_receiver_comes_back_and_the_rest_go_on() 
         let back = within("the refused message", returned.recv())
             .await
             .unwrap();
-        assert_eq!(
-            back.reason,
-            UndeliverableReason::TooLarge {
-                type_name: std::any::type_name::<Vec<u8>>().to_owned(),
-                limit_bytes: 1024,
-            }
-        );
+        assert_eq!(back.reason, blob_too_large(1024));
         assert_eq!(back.message.dest(), blobs.port_id());
         assert_eq!(back.message.sender(), client.self_id());
         let stats = b.server.stats();
@@ -487,24 +524,22 @@ fn ch_2_an_envelope_too_large_for_a_frame_comes_back_at_once() {
         };
         let a = node("a", &transport, &config).await;
         let b = node("b", &transport, &config).await;
-        let (client, _client) = a.proc.instance("client").unwrap();
-        let mut returned = client.take_undeliverable_receiver().unwrap();
-        let (sink, _sink) = b.proc.instance("sink").unwrap();
-        let (blobs, _blobs_received) = sink.open_port::<Vec<u8>>();
-        let (numbers, mut numbers_received) = sink.open_port::<u64>();
-        let (blobs, numbers) = (blobs.bind(), numbers.bind());
+        let BlobsAndNumbers {
+            client,
+            mut returned,
+            blobs,
+            blobs_received: _blobs_received,
+            numbers,
+            mut numbers_received,
+            _client_handle,
+            _sink,
+        } = blobs_and_numbers(&a, &b);
         blobs.send(&client, vec![1; 4096]).unwrap();
         numbers.send(&client, 2).unwrap();
         let back = within("the refused message", returned.recv())
             .await
             .unwrap();
-        assert_eq!(
-            back.reason,
-            UndeliverableReason::TooLarge {
-                type_name: std::any::type_name::<Vec<u8>>().to_owned(),
-                limit_bytes: 1024 - 9,
-            }
-        );
+        assert_eq!(back.reason, blob_too_large(1024 - 9));
         let behind = within("the one behind", numbers_received.recv()).await;
         assert_eq!(behind.unwrap(), 2);
         assert_eq!(a.router.stats().links_lost, 0, "no write failed");
