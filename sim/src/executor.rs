@@ -310,6 +310,21 @@ impl TaskTable {
     }
 
     /// Removes every task (teardown, EXEC-6).
+    /// The live tasks of proc `name`, in slot order.
+    fn of_proc(&self, name: &str) -> Vec<TaskId> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| {
+                let slot = entry.slot.as_ref()?;
+                (slot.proc.as_deref() == Some(name)).then_some(TaskId {
+                    index: index as u32,
+                    generation: entry.generation,
+                })
+            })
+            .collect()
+    }
+
     fn take_all(&mut self) -> Vec<Slot> {
         self.ready.clear();
         let ids: Vec<TaskId> = self
@@ -630,6 +645,15 @@ impl Executor {
                 .into_iter()
                 .filter_map(|(id, _)| core.tasks.report(id))
                 .collect(),
+        }
+    }
+
+    /// Requests an abort of every live task of proc `name` (a crash: its
+    /// process is gone), in slot order.
+    pub(crate) fn abort_proc(shared: &Shared, name: &str) {
+        let tasks = shared.lock().tasks.of_proc(name);
+        for id in tasks {
+            Self::abort(shared, id);
         }
     }
 

@@ -453,6 +453,67 @@ fn net_3_held_messages_come_back_at_the_delivery_timeout_while_the_cut_lasts() {
     );
 }
 
+/// Starts a helper task that sends 0, 1, 2, ... to the collector it is
+/// given, one every 100 ms, from this actor.
+#[derive(Debug, Default)]
+struct Ticker;
+
+impl Actor for Ticker {}
+
+impl Handler<ActorRef<Collector>> for Ticker {
+    async fn handle(
+        &mut self,
+        cx: &Context<Self>,
+        collector: ActorRef<Collector>,
+    ) -> Result<(), HandlerError> {
+        let instance = cx.instance().clone();
+        let helper = lockstep::rt::spawn("ticker-helper", async move {
+            for tick in 0.. {
+                lockstep::time::sleep(Duration::from_millis(100)).await;
+                if collector.send(&instance, tick).is_err() {
+                    return;
+                }
+            }
+        });
+        drop(helper); // detached: it runs on by itself
+        Ok(())
+    }
+}
+
+lockstep::export!(Ticker: ActorRef<Collector>);
+
+/// Goal: NET-4 — a crashed proc's tasks are dropped with it, not only its
+/// actors': a helper task an actor spawned stops sending at the crash.
+#[test]
+fn net_4_a_crashed_procs_helper_tasks_stop_with_it() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    World::new(Config::with_seed(10))
+        .run(async move {
+            let network = Network::new(
+                NetworkConfig {
+                    latency: Latency::Fixed(Duration::from_millis(1)),
+                    ..NetworkConfig::default()
+                },
+                ProcConfig::default(),
+            );
+            let (a, b) = (network.proc("a"), network.proc("b"));
+            let (client, _client) = b.instance("client").unwrap();
+            let collector: ActorRef<Collector> = b.spawn("sink", Collector(record)).unwrap().bind();
+            let ticker: ActorRef<Ticker> = a.spawn("ticker", Ticker).unwrap().bind();
+            ticker.send(&client, collector).unwrap();
+            lockstep::time::sleep(Duration::from_millis(350)).await;
+            network.crash("a");
+            lockstep::time::sleep(Duration::from_secs(2)).await;
+        })
+        .expect("the world runs");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [0, 1, 2],
+        "ticks until the crash only"
+    );
+}
+
 /// Transit times of 20 messages on `a → b`, sent 100 s apart, each followed
 /// by one on `a → c`; `slow_c` gives `a → c` a fixed latency of its own.
 fn transit_to_b(seed: u64, slow_c: bool) -> Vec<Duration> {

@@ -18,7 +18,8 @@
 //!   heal, or, once older than the delivery timeout, returned to their sender
 //!   as undeliverable (`DeliveryTimeout`) — nothing vanishes.
 //! - NET-4: a message to a crashed proc comes back to its sender as
-//!   undeliverable; messages inside a crashed proc are lost with it. A
+//!   undeliverable; messages inside a crashed proc are lost with it, and
+//!   so is every task it owned. A
 //!   restarted proc is another process: what was sent to the one before
 //!   (still travelling, or held by a partition) comes back too, never
 //!   reaching it.
@@ -603,8 +604,10 @@ impl Network {
         }
     }
 
-    /// Crash proc `name`: its actors die without cleanup and traffic to it
-    /// comes back undeliverable until it restarts (NET-4).
+    /// Crash proc `name`: its actors die without cleanup, every task it owns
+    /// is dropped (helpers its actors spawned; in `Session` mode its
+    /// channels, with what they still held), and traffic to it comes back
+    /// undeliverable until it restarts (NET-4).
     pub fn crash(&self, name: &str) {
         let proc = self.lock().procs.get_mut(name).and_then(Option::take);
         record("net_crash", || [("proc", name.into())]);
@@ -616,6 +619,9 @@ impl Network {
         if let Some(proc) = proc {
             proc.crash("proc crashed");
         }
+        // NET-4: nothing of the crashed process runs on.
+        crate::shared::with_current(|shared| crate::executor::Executor::abort_proc(shared, name))
+            .expect("Network::crash runs inside a simulated world");
     }
 
     /// Restart a proc: a fresh proc with the same id. One still running is

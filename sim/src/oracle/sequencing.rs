@@ -7,10 +7,11 @@
 //! order they arrived (duplicates included).
 //! UD-1: every sequenced message sent to a handler port ends exactly one way:
 //! handled, returned to its sender as undeliverable (or refused at send),
-//! lost with its destination proc's crash *after it arrived there* — or is
+//! lost with its destination proc's crash *after it arrived there*, lost
+//! with its sender's proc's crash *before it arrived anywhere* — or is
 //! still queued or buffered at a live actor when the run ends (counted from
 //! the final state). A message still in flight when its destination crashes
-//! must come back (NET-4), so it is not excused by the crash.
+//! must come back (NET-4), so it is not excused by that crash.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -189,8 +190,17 @@ pub fn check(
             let proc = event.text("proc");
             // What had arrived inside the crashed proc is lost with it;
             // what is still in flight must come back (NET-4).
+            // And what its own actors sent that had not left it yet (in
+            // `Session` mode, what its channels still held) is lost with
+            // its senders.
             pending.retain(|(_, _, dest), entry| {
-                !entry.arrived || ids.proc_name(dest).is_none_or(|name| name != proc)
+                let mut in_crashed =
+                    |actor| ids.proc_name(actor).is_some_and(|name| name == proc);
+                if entry.arrived {
+                    !in_crashed(dest)
+                } else {
+                    !in_crashed(entry.sender)
+                }
             });
         }
         _ => {}
