@@ -51,3 +51,63 @@ fn clock_3_a_skewed_proc_reads_a_skewed_wall_clock() {
     let ahead = fast.0.duration_since(plain.0).expect("fast is ahead");
     assert_eq!(ahead, Duration::from_millis(750));
 }
+
+/// Handles a `u64` by staying busy that many milliseconds.
+#[derive(Debug)]
+struct Busy;
+impl Actor for Busy {}
+impl Handler<u64> for Busy {
+    async fn handle(&mut self, _cx: &Context<Self>, millis: u64) -> Result<(), HandlerError> {
+        lockstep::time::sleep(Duration::from_millis(millis)).await;
+        Ok(())
+    }
+}
+lockstep::export!(Busy: u64);
+
+/// The LIVE-2 codes `settle` (1 s) reports for an actor on a proc skewed
+/// `skew` (`ahead` or behind) that starts a 10 s handler `started_ms` into
+/// the settle.
+fn live_2_with_skew(skew: Duration, ahead: bool, started_ms: u64) -> Vec<&'static str> {
+    World::new(Config::with_seed(3))
+        .run(async move {
+            let network = Network::new(NetworkConfig::default(), ProcConfig::default());
+            network.set_clock_skew("skewed", skew, ahead);
+            let proc = network.proc("skewed");
+            let busy = proc.spawn("busy", Busy).unwrap();
+            let (client, _client) = proc.instance("client").unwrap();
+            let _send = lockstep::rt::spawn("send", async move {
+                lockstep::time::sleep(Duration::from_millis(started_ms)).await;
+                busy.send(&client, 10_000).unwrap();
+                std::future::pending::<()>().await;
+            });
+            let mut report = lockstep_sim::oracle::OracleReport::default();
+            let wedged = std::collections::BTreeSet::new();
+            lockstep_sim::oracle::liveness::settle(
+                &network,
+                Duration::from_secs(1),
+                &wedged,
+                &mut report,
+            )
+            .await;
+            report
+                .violations
+                .iter()
+                .map(|violation| violation.code)
+                .filter(|code| *code == "LIVE-2")
+                .collect()
+        })
+        .expect("the world runs")
+}
+
+/// Goal: LIVE-2 measures how long an actor has been processing on its own
+/// proc's (skewed) wall clock, the one it stamped the start with: 500 ms
+/// of processing on a proc 2 s behind is not a stall, and 1 s on a proc
+/// 2 s ahead is one.
+#[test]
+fn live_2_reads_the_start_of_processing_on_the_actors_own_clock() {
+    let two_seconds = Duration::from_secs(2);
+    assert!(live_2_with_skew(two_seconds, false, 500).is_empty());
+    assert_eq!(live_2_with_skew(two_seconds, true, 0), ["LIVE-2"]);
+    assert_eq!(live_2_with_skew(Duration::ZERO, true, 0), ["LIVE-2"]);
+    assert!(live_2_with_skew(Duration::ZERO, true, 500).is_empty());
+}

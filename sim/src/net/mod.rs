@@ -436,6 +436,15 @@ impl Network {
         });
     }
 
+    /// How far proc `name`'s wall clock runs ahead of the world's, in
+    /// nanoseconds (negative: behind; 0 if never skewed). CLOCK-3.
+    pub fn clock_skew_ns(&self, name: &str) -> i64 {
+        crate::shared::with_current(|shared| {
+            shared.lock().clock_skews.get(name).copied().unwrap_or(0)
+        })
+        .expect("Network::clock_skew_ns runs inside a simulated world")
+    }
+
     /// The live proc `name`, if any.
     pub fn lookup(&self, name: &str) -> Option<Proc> {
         self.lock().procs.get(name).cloned().flatten()
