@@ -214,6 +214,16 @@ struct Sent {
     to_incarnation: u64,
 }
 
+/// A proc name's entry in the network.
+#[derive(Default)]
+struct ProcEntry {
+    /// The running proc; `None` while crashed.
+    proc: Option<Proc>,
+    /// How many procs were created under the name: a restart is a new
+    /// incarnation, another process (NET-4).
+    incarnation: u64,
+}
+
 /// A proc's channel machinery in `Session` mode.
 struct Endpoint {
     server: Server,
@@ -222,10 +232,8 @@ struct Endpoint {
 
 struct State {
     config: NetworkConfig,
-    procs: BTreeMap<String, Option<Proc>>,
-    /// Per proc name, how many procs were created under it: a restart is a
-    /// new incarnation (NET-4).
-    incarnations: BTreeMap<String, u64>,
+    /// Per proc name: the proc (`None` while crashed) and its incarnation.
+    procs: BTreeMap<String, ProcEntry>,
     /// `Session` mode: each live proc's server and router.
     endpoints: BTreeMap<String, Endpoint>,
     /// `Session` mode: listeners and links.
@@ -265,7 +273,6 @@ impl Network {
             state: Arc::new(Mutex::new(State {
                 config,
                 procs: BTreeMap::new(),
-                incarnations: BTreeMap::new(),
                 endpoints: BTreeMap::new(),
                 fabric: transport::Fabric::default(),
                 proc_config,
@@ -349,8 +356,9 @@ impl Network {
         };
         {
             let mut state = self.lock();
-            *state.incarnations.entry(name.to_owned()).or_default() += 1;
-            state.procs.insert(name.to_owned(), Some(proc.clone()));
+            let entry = state.procs.entry(name.to_owned()).or_default();
+            entry.incarnation += 1;
+            entry.proc = Some(proc.clone());
         }
         record("net_proc_up", || [("proc", name.into())]);
         proc
@@ -447,7 +455,7 @@ impl Network {
 
     /// The live proc `name`, if any.
     pub fn lookup(&self, name: &str) -> Option<Proc> {
-        self.lock().procs.get(name).cloned().flatten()
+        self.lock().procs.get(name)?.proc.clone()
     }
 
     /// Every live actor (and client instance) of every live proc, in proc
@@ -618,7 +626,11 @@ impl Network {
     /// channels, with what they still held), and traffic to it comes back
     /// undeliverable until it restarts (NET-4).
     pub fn crash(&self, name: &str) {
-        let proc = self.lock().procs.get_mut(name).and_then(Option::take);
+        let proc = self
+            .lock()
+            .procs
+            .get_mut(name)
+            .and_then(|entry| entry.proc.take());
         record("net_crash", || [("proc", name.into())]);
         // A crashed process is no longer stopped: its restart starts running.
         crate::shared::with_current(|shared| shared.lock().resume_proc(name));
@@ -636,7 +648,11 @@ impl Network {
     /// Restart a proc: a fresh proc with the same id. One still running is
     /// crashed first, so two incarnations never serve one id.
     pub fn restart(&self, name: &str) -> Proc {
-        let running = self.lock().procs.get(name).is_some_and(Option::is_some);
+        let running = self
+            .lock()
+            .procs
+            .get(name)
+            .is_some_and(|entry| entry.proc.is_some());
         if running {
             self.crash(name);
         }
@@ -680,7 +696,7 @@ impl Network {
         {
             let mut state = self.lock();
             state.stats.sent += 1;
-            if !state.procs.contains_key(to) {
+            let Some(to_incarnation) = state.procs.get(to).map(|entry| entry.incarnation) else {
                 state.stats.returned += 1;
                 drop(state);
                 let envelope = envelope.take().expect("not yet sent");
@@ -692,11 +708,11 @@ impl Network {
                     },
                 );
                 return;
-            }
+            };
             let config = state.config.clone();
             let sent = Sent {
                 at: now,
-                to_incarnation: state.incarnation(to),
+                to_incarnation,
             };
             // NET-5: a fault kind that is off draws nothing.
             let duplicate = config.duplicate_probability > 0.0
@@ -872,11 +888,6 @@ impl Network {
 }
 
 impl State {
-    /// How many procs were created under `name` (0: none yet).
-    fn incarnation(&self, name: &str) -> u64 {
-        self.incarnations.get(name).copied().unwrap_or(0)
-    }
-
     /// The latency distribution of link `from → to`.
     pub(crate) fn latency(&self, from: &str, to: &str) -> &Latency {
         self.link_latency
@@ -932,10 +943,11 @@ impl State {
         }
         // NET-4: sent to an incarnation that crashed since: never reaches
         // the next one.
-        let destination = match self.procs.get(to) {
-            Some(Some(proc)) if self.incarnation(to) == sent.to_incarnation => Some(proc.clone()),
-            _ => None,
-        };
+        let destination = self
+            .procs
+            .get(to)
+            .filter(|entry| entry.incarnation == sent.to_incarnation)
+            .and_then(|entry| entry.proc.clone());
         match destination {
             Some(proc) => {
                 self.stats.delivered += 1;
