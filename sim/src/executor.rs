@@ -309,7 +309,6 @@ impl TaskTable {
         })
     }
 
-    /// Removes every task (teardown, EXEC-6).
     /// The live tasks of proc `name`, in slot order.
     fn of_proc(&self, name: &str) -> Vec<TaskId> {
         self.entries
@@ -325,6 +324,7 @@ impl TaskTable {
             .collect()
     }
 
+    /// Removes every task (teardown, EXEC-6).
     fn take_all(&mut self) -> Vec<Slot> {
         self.ready.clear();
         let ids: Vec<TaskId> = self

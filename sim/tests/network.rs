@@ -387,6 +387,44 @@ fn net_4_what_was_sent_to_a_crashed_proc_never_reaches_its_restart() {
     );
 }
 
+/// Goal: NET-4's other side — a message sent while its destination is
+/// down is meant for whichever incarnation comes up next (the session
+/// transport's redials would reach it too): it is delivered if the proc
+/// has restarted by the time it arrives.
+#[test]
+fn net_4_what_is_sent_while_a_proc_is_down_reaches_its_restart() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let returned = World::new(Config::with_seed(11))
+        .run(async move {
+            let network = Network::new(
+                NetworkConfig {
+                    latency: Latency::Fixed(Duration::from_millis(100)),
+                    ..NetworkConfig::default()
+                },
+                ProcConfig::default(),
+            );
+            let (a, b) = (network.proc("a"), network.proc("b"));
+            let (client, _client) = a.instance("client").unwrap();
+            let mut returns = client.take_undeliverable_receiver().unwrap();
+            let sink: ActorRef<Collector> =
+                b.spawn("sink", Collector(Arc::default())).unwrap().bind();
+            network.crash("b");
+            sink.send(&client, 1).unwrap(); // b is down
+            lockstep::time::sleep(Duration::from_millis(50)).await;
+            let restarted = network.restart("b");
+            let _bound: ActorRef<Collector> =
+                restarted.spawn("sink", Collector(record)).unwrap().bind();
+            lockstep::time::sleep(Duration::from_secs(1)).await;
+            std::iter::from_fn(|| returns.try_recv().ok())
+                .map(|back| back.reason.to_string())
+                .collect::<Vec<_>>()
+        })
+        .expect("the world runs");
+    assert_eq!(*seen.lock().unwrap(), [1], "returned: {returned:?}");
+    assert!(returned.is_empty());
+}
+
 /// Goal: NET-3 — a partition holds messages, but not past the delivery
 /// timeout: each comes back once older than it, while the cut lasts (as
 /// the session protocol's own timeout would return it); what is younger at

@@ -241,12 +241,15 @@ struct State {
     proc_config: ProcConfig,
     cut: BTreeSet<(String, String)>,
     held: BTreeMap<(String, String), VecDeque<Held>>,
-    /// Per cut direction holding messages, the earliest deadline a watcher
-    /// returning expired ones is armed for (NET-3).
-    held_watch: BTreeMap<(String, String), Instant>,
-    /// Directions whose held messages need a (new) watcher, started once
-    /// the lock is released.
-    watchers_due: Vec<(String, String)>,
+    /// Per cut direction holding messages, its watcher (returning expired
+    /// ones, NET-3): the deadline it is armed for, and its number. A held
+    /// message due earlier starts a new watcher that replaces it; a replaced
+    /// watcher ends when it wakes.
+    held_watch: BTreeMap<(String, String), (Instant, u64)>,
+    /// Watchers to start once the lock is released: direction and number.
+    watchers_due: Vec<((String, String), u64)>,
+    /// The number of the next watcher.
+    next_watcher: u64,
     /// Per link `from → to`, per path: when it is next free and what
     /// travels on it, in order (NET-1). Nested so a send looks its path up
     /// without allocating a key.
@@ -280,6 +283,7 @@ impl Network {
                 held: BTreeMap::new(),
                 held_watch: BTreeMap::new(),
                 watchers_due: Vec::new(),
+                next_watcher: 0,
                 paths: BTreeMap::new(),
                 stats: NetworkStats::default(),
                 link_latency: BTreeMap::new(),
@@ -696,7 +700,13 @@ impl Network {
         {
             let mut state = self.lock();
             state.stats.sent += 1;
-            let Some(to_incarnation) = state.procs.get(to).map(|entry| entry.incarnation) else {
+            // Sent while `to` is down: meant for whichever incarnation comes
+            // up next (the session transport's redials would reach it too).
+            let to_incarnation = state
+                .procs
+                .get(to)
+                .map(|entry| entry.incarnation + u64::from(entry.proc.is_none()));
+            let Some(to_incarnation) = to_incarnation else {
                 state.stats.returned += 1;
                 drop(state);
                 let envelope = envelope.take().expect("not yet sent");
@@ -812,24 +822,29 @@ impl Network {
         }
     }
 
-    /// Start a watcher for each direction in `keys` (outside the lock).
-    fn start_watchers(&self, keys: Vec<(String, String)>) {
-        for key in keys {
+    /// Start the watchers in `due` (outside the lock).
+    fn start_watchers(&self, due: Vec<((String, String), u64)>) {
+        for (key, watcher) in due {
             let name = format!("{COURIER_TASK_PREFIX}held:{}->{}", key.0, key.1);
-            crate::environment::spawn_unowned(&name, self.clone().expire_held(key));
+            crate::environment::spawn_unowned(&name, self.clone().expire_held(key, watcher));
         }
     }
 
     /// NET-3: while `key`'s direction holds messages, return each once it is
     /// older than the delivery timeout (the rest stay, in order); ends when
-    /// nothing is held there (a heal released it all).
-    async fn expire_held(self, key: (String, String)) {
+    /// nothing is held there (a heal released it all) or a watcher armed
+    /// earlier replaced this one (`watcher` is its number).
+    async fn expire_held(self, key: (String, String), watcher: u64) {
         loop {
             let (expired, next, timeout) = {
                 let mut state = self.lock();
+                if state.held_watch.get(&key).map(|(_, current)| *current) != Some(watcher) {
+                    return;
+                }
                 let timeout = state.config.delivery_timeout;
                 let now = time::now();
                 let Some(queue) = state.held.get_mut(&key) else {
+                    state.held_watch.remove(&key);
                     return;
                 };
                 let mut expired = Vec::new();
@@ -843,7 +858,7 @@ impl Network {
                 let next = queue.iter().map(|held| held.sent.at + timeout).min();
                 match next {
                     Some(deadline) => {
-                        state.held_watch.insert(key.clone(), deadline);
+                        state.held_watch.insert(key.clone(), (deadline, watcher));
                     }
                     None => {
                         state.held.remove(&key);
@@ -924,10 +939,12 @@ impl State {
                 if self
                     .held_watch
                     .get(&key)
-                    .is_none_or(|armed| deadline < *armed)
+                    .is_none_or(|(armed, _)| deadline < *armed)
                 {
-                    self.held_watch.insert(key.clone(), deadline);
-                    self.watchers_due.push(key.clone());
+                    let watcher = self.next_watcher;
+                    self.next_watcher += 1;
+                    self.held_watch.insert(key.clone(), (deadline, watcher));
+                    self.watchers_due.push((key.clone(), watcher));
                 }
                 self.held.entry(key).or_default().push_back(held(envelope));
                 return None;

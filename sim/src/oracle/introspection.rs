@@ -90,8 +90,11 @@ pub async fn probe(network: Network, report: Arc<Mutex<OracleReport>>) {
                     );
                 }
             }
-            // The actor terminated meanwhile: no answer is owed.
-            _ if cell.status().is_terminal() => report.checked(ORACLE),
+            // The actor terminated, or its proc was paused, meanwhile: no
+            // answer is owed.
+            _ if cell.status().is_terminal() || network.is_paused(name) => {
+                report.checked(ORACLE);
+            }
             Ok(Err(_)) => report.checked(ORACLE),
             Err(_) => {
                 report.checked(ORACLE);

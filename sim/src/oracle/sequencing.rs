@@ -8,7 +8,8 @@
 //! UD-1: every sequenced message sent to a handler port ends exactly one way:
 //! handled, returned to its sender as undeliverable (or refused at send),
 //! lost with its destination proc's crash *after it arrived there*, lost
-//! with its sender's proc's crash *before it arrived anywhere* — or is
+//! with its sender's proc's crash while its channels still held it (the
+//! session transport: it had not arrived anywhere yet) — or is
 //! still queued or buffered at a live actor when the run ends (counted from
 //! the final state). A message still in flight when its destination crashes
 //! must come back (NET-4), so it is not excused by that crash.
@@ -57,10 +58,14 @@ fn dest<'t>(event: &EventRef<'t, '_>, ids: &mut ParsedIds<'t>) -> Option<(&'t st
 pub type HeldAtEnd = BTreeMap<String, usize>;
 
 /// Check the trace. `reorder_buffer` says whether the scenario's procs had it
-/// on; `held_at_end` gives, per live actor id, how many messages it still holds.
+/// on; `senders_hold` whether a proc holds what its actors sent until the
+/// peer acknowledges it (the session transport's channels; in the modelled
+/// network a message leaves its proc within the send); `held_at_end` gives,
+/// per live actor id, how many messages it still holds.
 pub fn check(
     trace: &Trace,
     reorder_buffer: bool,
+    senders_hold: bool,
     held_at_end: &HeldAtEnd,
     report: &mut OracleReport,
 ) {
@@ -190,16 +195,17 @@ pub fn check(
             let proc = event.text("proc");
             // What had arrived inside the crashed proc is lost with it;
             // what is still in flight must come back (NET-4).
-            // And what its own actors sent that had not left it yet (in
-            // `Session` mode, what its channels still held) is lost with
-            // its senders.
+            // And what its own actors sent that its channels still held
+            // (not arrived anywhere) is lost with its senders; a message on
+            // the modelled network's wire is not inside the proc, so it
+            // must still arrive or come back.
             pending.retain(|(_, _, dest), entry| {
                 let mut in_crashed =
                     |actor| ids.proc_name(actor).is_some_and(|name| name == proc);
                 if entry.arrived {
                     !in_crashed(dest)
                 } else {
-                    !in_crashed(entry.sender)
+                    !(senders_hold && in_crashed(entry.sender))
                 }
             });
         }

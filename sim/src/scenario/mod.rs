@@ -315,7 +315,8 @@ pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> Run
         Err(failure) => Some(failure.to_string()),
     };
     if settled {
-        oracle::sequencing::check(&trace, reorder_buffer, &held, &mut oracles);
+        let senders_hold = options.transport == NetworkTransport::Session;
+        oracle::sequencing::check(&trace, reorder_buffer, senders_hold, &held, &mut oracles);
         oracle::supervision::check(&trace, &mut oracles);
     }
     let verdict = match (scenario_verdict, oracles.violations.first()) {
