@@ -1,6 +1,6 @@
 //! The simulated network in `Session` mode: the real channel session
 //! protocol (`Router`, `serve`, acks, resends, dedup, backoff, delivery
-//! timeout) over `sim:` links (`sim/src/net/transport.rs`, LINK-1 … LINK-6).
+//! timeout) over `sim:` links (`sim/src/net/transport.rs`, LINK-1 … LINK-7).
 //!
 //! Goal: DESIGN §1 — "our simulated links carry the real session protocol
 //! over a faulty in-memory pipe" — holds, and the runtime's contract still

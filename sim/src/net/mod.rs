@@ -33,7 +33,7 @@
 //! above: envelopes are routed between procs directly. `Session` runs the
 //! real thing instead: each proc forwards through a `lockstep::channel`
 //! `Router` and serves its `sim:` address with `lockstep::channel::serve`,
-//! over the links of [`SimTransport`] (`transport.rs`, LINK-1 … LINK-6);
+//! over the links of [`SimTransport`] (`transport.rs`, LINK-1 … LINK-7);
 //! frame loss then breaks links (the session protocol reconnects and
 //! resends), partitions freeze frames, and a crash breaks the crashed proc's
 //! links so its peers' delivery timeouts return what was not acknowledged.
@@ -90,7 +90,7 @@ pub enum NetworkTransport {
     #[default]
     Modelled,
     /// Each proc runs the real channel session protocol (`Router` and
-    /// `serve`) over simulated `sim:` links (LINK-1 … LINK-6).
+    /// `serve`) over simulated `sim:` links (LINK-1 … LINK-7).
     Session,
 }
 
