@@ -836,42 +836,37 @@ impl Network {
     /// earlier replaced this one (`watcher` is its number).
     async fn expire_held(self, key: (String, String), watcher: u64) {
         loop {
-            let (expired, next, timeout) = {
+            let (expired, next) = {
                 let mut state = self.lock();
                 if state.held_watch.get(&key).map(|(_, current)| *current) != Some(watcher) {
                     return;
                 }
-                let timeout = state.config.delivery_timeout;
                 let now = time::now();
-                let Some(queue) = state.held.get_mut(&key) else {
+                let Some(queue) = state.held.remove(&key) else {
                     state.held_watch.remove(&key);
                     return;
                 };
-                let mut expired = Vec::new();
-                for held in std::mem::take(queue) {
-                    if now.duration_since(held.sent.at) > timeout {
-                        expired.push(held);
-                    } else {
-                        queue.push_back(held);
+                let (mut expired, mut kept) = (Vec::new(), VecDeque::new());
+                for held in queue {
+                    match state.timed_out(held.sent, now) {
+                        Some(reason) => expired.push((held, reason)),
+                        None => kept.push_back(held),
                     }
                 }
-                let next = queue.iter().map(|held| held.sent.at + timeout).min();
+                let timeout = state.config.delivery_timeout;
+                let next = kept.iter().map(|held| held.sent.at + timeout).min();
                 match next {
                     Some(deadline) => {
                         state.held_watch.insert(key.clone(), (deadline, watcher));
+                        state.held.insert(key.clone(), kept);
                     }
                     None => {
-                        state.held.remove(&key);
                         state.held_watch.remove(&key);
                     }
                 }
-                state.stats.returned += expired.len() as u64;
-                (expired, next, timeout)
+                (expired, next)
             };
-            for held in expired {
-                let reason = UndeliverableReason::DeliveryTimeout {
-                    timeout_ms: timeout.as_millis() as u64,
-                };
+            for (held, reason) in expired {
                 return_undeliverable(&held.returns, held.envelope, reason);
             }
             match next {
@@ -909,6 +904,20 @@ impl State {
             .get(from)
             .and_then(|links| links.get(to))
             .unwrap_or(&self.config.latency)
+    }
+
+    /// Why a message `sent` as it says goes back at `now` if it is older
+    /// than the delivery timeout (counted as returned), or `None`: the one
+    /// check for arrivals and for messages a partition holds (NET-3).
+    fn timed_out(&mut self, sent: Sent, now: Instant) -> Option<UndeliverableReason> {
+        let timeout = self.config.delivery_timeout;
+        if now.duration_since(sent.at) <= timeout {
+            return None;
+        }
+        self.stats.returned += 1;
+        Some(UndeliverableReason::DeliveryTimeout {
+            timeout_ms: timeout.as_millis() as u64,
+        })
     }
 
     /// What happens to `envelope`, `sent` as it says, reaching the end of
@@ -950,12 +959,7 @@ impl State {
                 return None;
             }
         }
-        let timeout = self.config.delivery_timeout;
-        if now.duration_since(sent.at) > timeout {
-            self.stats.returned += 1;
-            let reason = UndeliverableReason::DeliveryTimeout {
-                timeout_ms: timeout.as_millis() as u64,
-            };
+        if let Some(reason) = self.timed_out(sent, now) {
             return Some(Arrival::Return(held(envelope), reason));
         }
         // NET-4: sent to an incarnation that crashed since: never reaches
