@@ -6,9 +6,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lockstep::{Actor, ActorRef, Context, Handler, HandlerError, ProcConfig};
+use lockstep::{
+    Actor, ActorRef, Context, Handler, HandlerError, MessageEnvelope, ProcConfig, Undeliverable,
+};
 use lockstep_sim::net::{Latency, Network, NetworkConfig};
 use lockstep_sim::{Config, World};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 #[derive(Debug)]
 struct Collector(Arc<Mutex<Vec<u64>>>);
@@ -23,6 +26,24 @@ impl Handler<u64> for Collector {
 }
 
 lockstep::export!(Collector: u64);
+
+/// A network whose links all take `latency`; its procs use `proc_config`.
+fn network_with_latency(latency: Duration, proc_config: ProcConfig) -> Network {
+    Network::new(
+        NetworkConfig {
+            latency: Latency::Fixed(latency),
+            ..NetworkConfig::default()
+        },
+        proc_config,
+    )
+}
+
+/// Why each message returned to `returns` so far came back, in order.
+fn reasons(returns: &mut UnboundedReceiver<Undeliverable<MessageEnvelope>>) -> Vec<String> {
+    std::iter::from_fn(|| returns.try_recv().ok())
+        .map(|returned| returned.reason.to_string())
+        .collect()
+}
 
 /// Sends 0..300 from proc `a` to a collector on proc `b` (reorder buffer
 /// off, so only the network's order shows), cutting `a → b` for the middle
@@ -228,13 +249,7 @@ fn per_link_latency_and_hold_release() {
     let (record_b, record_c) = (at_b.clone(), at_c.clone());
     let started = World::new(Config::with_seed(9))
         .run(async move {
-            let network = Network::new(
-                NetworkConfig {
-                    latency: Latency::Fixed(Duration::from_millis(1)),
-                    ..NetworkConfig::default()
-                },
-                ProcConfig::default(),
-            );
+            let network = network_with_latency(Duration::from_millis(1), ProcConfig::default());
             let (a, b, c) = (network.proc("a"), network.proc("b"), network.proc("c"));
             let (client, _client) = a.instance("client").unwrap();
             let to_b: ActorRef<Stopwatch> = b.spawn("watch", Stopwatch(record_b)).unwrap().bind();
@@ -337,13 +352,7 @@ fn net_4_what_was_sent_to_a_crashed_proc_never_reaches_its_restart() {
     let record = seen.clone();
     let reasons = World::new(Config::with_seed(8))
         .run(async move {
-            let network = Network::new(
-                NetworkConfig {
-                    latency: Latency::Fixed(Duration::from_millis(100)),
-                    ..NetworkConfig::default()
-                },
-                ProcConfig::default(),
-            );
+            let network = network_with_latency(Duration::from_millis(100), ProcConfig::default());
             let (a, b) = (network.proc("a"), network.proc("b"));
             let (client, _client) = a.instance("client").unwrap();
             let mut returns = client.take_undeliverable_receiver().unwrap();
@@ -368,9 +377,7 @@ fn net_4_what_was_sent_to_a_crashed_proc_never_reaches_its_restart() {
             let (late, _late) = a.instance("late").unwrap();
             new.send(&late, 4).unwrap();
             lockstep::time::sleep(Duration::from_secs(1)).await;
-            std::iter::from_fn(|| returns.try_recv().ok())
-                .map(|returned| returned.reason.to_string())
-                .collect::<Vec<_>>()
+            reasons(&mut returns)
         })
         .expect("the world runs");
     assert_eq!(
@@ -397,13 +404,7 @@ fn net_4_what_is_sent_while_a_proc_is_down_reaches_its_restart() {
     let record = seen.clone();
     let returned = World::new(Config::with_seed(11))
         .run(async move {
-            let network = Network::new(
-                NetworkConfig {
-                    latency: Latency::Fixed(Duration::from_millis(100)),
-                    ..NetworkConfig::default()
-                },
-                ProcConfig::default(),
-            );
+            let network = network_with_latency(Duration::from_millis(100), ProcConfig::default());
             let (a, b) = (network.proc("a"), network.proc("b"));
             let (client, _client) = a.instance("client").unwrap();
             let mut returns = client.take_undeliverable_receiver().unwrap();
@@ -416,9 +417,7 @@ fn net_4_what_is_sent_while_a_proc_is_down_reaches_its_restart() {
             let _bound: ActorRef<Collector> =
                 restarted.spawn("sink", Collector(record)).unwrap().bind();
             lockstep::time::sleep(Duration::from_secs(1)).await;
-            std::iter::from_fn(|| returns.try_recv().ok())
-                .map(|back| back.reason.to_string())
-                .collect::<Vec<_>>()
+            reasons(&mut returns)
         })
         .expect("the world runs");
     assert_eq!(*seen.lock().unwrap(), [1], "returned: {returned:?}");
@@ -437,14 +436,11 @@ fn net_3_held_messages_come_back_at_the_delivery_timeout_while_the_cut_lasts() {
     let returned_log = returned.clone();
     World::new(Config::with_seed(9))
         .run(async move {
-            let network = Network::new(
-                NetworkConfig {
-                    latency: Latency::Fixed(Duration::from_millis(1)),
-                    delivery_timeout: Duration::from_secs(30),
-                    ..NetworkConfig::default()
-                },
-                // Off: the returned seqs would hold the last one back (a
-                // gap by design); this test is about the network alone.
+            // The default delivery timeout, 30 s. The reorder buffer is
+            // off: the returned seqs would hold the last one back (a gap by
+            // design); this test is about the network alone.
+            let network = network_with_latency(
+                Duration::from_millis(1),
                 ProcConfig::default().with_reorder_buffer(false),
             );
             let (a, b) = (network.proc("a"), network.proc("b"));
@@ -528,13 +524,7 @@ fn net_4_a_crashed_procs_helper_tasks_stop_with_it() {
     let record = seen.clone();
     World::new(Config::with_seed(10))
         .run(async move {
-            let network = Network::new(
-                NetworkConfig {
-                    latency: Latency::Fixed(Duration::from_millis(1)),
-                    ..NetworkConfig::default()
-                },
-                ProcConfig::default(),
-            );
+            let network = network_with_latency(Duration::from_millis(1), ProcConfig::default());
             let (a, b) = (network.proc("a"), network.proc("b"));
             let (client, _client) = b.instance("client").unwrap();
             let collector: ActorRef<Collector> = b.spawn("sink", Collector(record)).unwrap().bind();
