@@ -106,11 +106,13 @@ impl<'t> ParsedIds<'t> {
 
     /// Whether both actors are well formed and live in the same proc.
     pub(crate) fn same_proc(&mut self, left: &'t str, right: &'t str) -> bool {
-        let Some(left) = self.get(left).map(|id| id.proc_id().clone()) else {
-            return false;
-        };
-        self.get(right)
-            .is_some_and(|right| *right.proc_id() == left)
+        // Parsed first, then compared in place: no id is cloned per send.
+        self.get(left);
+        self.get(right);
+        match (self.0.get(left), self.0.get(right)) {
+            (Some(Some(left)), Some(Some(right))) => left.proc_id() == right.proc_id(),
+            _ => false,
+        }
     }
 
     /// The name of the proc `actor` lives in, if its id is well formed.
