@@ -219,8 +219,10 @@ struct Sent {
 struct ProcEntry {
     /// The running proc; `None` while crashed.
     proc: Option<Proc>,
-    /// How many procs were created under the name: a restart is a new
-    /// incarnation, another process (NET-4).
+    /// Which process is behind the name: it changes when one starts
+    /// (created, restarted) and when one ends (crashed). A message sent to
+    /// one incarnation never reaches another (NET-4), and a proc's `sim:`
+    /// transports dial from theirs only (LINK-4).
     incarnation: u64,
 }
 
@@ -345,7 +347,10 @@ impl Network {
         }
         let proc_id = ProcId::remote(name, &Self::address(name)).expect("valid proc name");
         let (proc_config, transport) = {
-            let state = self.lock();
+            let mut state = self.lock();
+            // A new process behind the name (NET-4; its transports dial
+            // from this incarnation only, LINK-4).
+            state.procs.entry(name.to_owned()).or_default().incarnation += 1;
             (state.proc_config.clone(), state.config.transport)
         };
         let proc = match transport {
@@ -358,12 +363,7 @@ impl Network {
             }
             NetworkTransport::Session => self.session_proc(name, proc_id, proc_config),
         };
-        {
-            let mut state = self.lock();
-            let entry = state.procs.entry(name.to_owned()).or_default();
-            entry.incarnation += 1;
-            entry.proc = Some(proc.clone());
-        }
+        self.lock().procs.entry(name.to_owned()).or_default().proc = Some(proc.clone());
         record("net_proc_up", || [("proc", name.into())]);
         proc
     }
@@ -377,10 +377,7 @@ impl Network {
         }
         let (channel_config, incarnation) = {
             let state = self.lock();
-            (
-                state.config.channel_config(),
-                state.fabric.incarnation(name),
-            )
+            (state.config.channel_config(), state.incarnation(name))
         };
         let transport = SimTransport::new(
             Arc::downgrade(&self.state),
@@ -630,11 +627,11 @@ impl Network {
     /// channels, with what they still held), and traffic to it comes back
     /// undeliverable until it restarts (NET-4).
     pub fn crash(&self, name: &str) {
-        let proc = self
-            .lock()
-            .procs
-            .get_mut(name)
-            .and_then(|entry| entry.proc.take());
+        // The process behind the name ends: a new incarnation (NET-4, LINK-4).
+        let proc = self.lock().procs.get_mut(name).and_then(|entry| {
+            entry.incarnation += 1;
+            entry.proc.take()
+        });
         record("net_crash", || [("proc", name.into())]);
         // A crashed process is no longer stopped: its restart starts running.
         crate::shared::with_current(|shared| shared.lock().resume_proc(name));
@@ -898,6 +895,11 @@ impl Network {
 }
 
 impl State {
+    /// The incarnation of proc `name` (see [`ProcEntry`]; 0 before any).
+    fn incarnation(&self, name: &str) -> u64 {
+        self.procs.get(name).map_or(0, |entry| entry.incarnation)
+    }
+
     /// The latency distribution of link `from → to`.
     pub(crate) fn latency(&self, from: &str, to: &str) -> &Latency {
         self.link_latency

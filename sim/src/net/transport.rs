@@ -98,19 +98,12 @@ pub(super) struct Fabric {
     listeners: BTreeMap<String, (u64, mpsc::UnboundedSender<Link>)>,
     /// Every link that may still be alive, by id (LINK-5).
     links: BTreeMap<u64, Weak<Mutex<SimLink>>>,
-    /// Per proc name, its incarnation (bumped by every crash, LINK-4).
-    incarnations: BTreeMap<String, u64>,
     next_id: u64,
     /// Woken on every heal (LINK-3).
     healed: Arc<Notify>,
 }
 
 impl Fabric {
-    /// The current incarnation of proc `name`'s endpoint.
-    pub(super) fn incarnation(&self, name: &str) -> u64 {
-        self.incarnations.get(name).copied().unwrap_or(0)
-    }
-
     /// Everything waiting for a cut to heal, to wake once the network's
     /// lock is released (LINK-7).
     pub(super) fn on_heal(&self) -> Wakes {
@@ -119,12 +112,11 @@ impl Fabric {
         wakes
     }
 
-    /// LINK-4: break every link `name` is an end of, retire its incarnation
-    /// and unregister its listener. The listener's queue and the readers to
+    /// LINK-4: break every link `name` is an end of and unregister its
+    /// listener (the network ends its incarnation). The listener's queue and the readers to
     /// wake are handed back, for the caller to drop and wake outside the
     /// network's lock (LINK-7).
     pub(super) fn crash(&mut self, name: &str) -> (Option<mpsc::UnboundedSender<Link>>, Wakes) {
-        *self.incarnations.entry(name.to_owned()).or_default() += 1;
         let mut wakes = Wakes::default();
         for link in self.links.values().filter_map(Weak::upgrade) {
             let mut link = lock_link(&link);
@@ -272,7 +264,7 @@ impl SimTransport {
     }
 
     fn check_alive(&self, state: &State) -> Result<(), ChannelError> {
-        if state.fabric.incarnation(&self.owner) == self.incarnation {
+        if state.incarnation(&self.owner) == self.incarnation {
             Ok(())
         } else {
             Err(ChannelError::Io {
