@@ -394,6 +394,36 @@ fn net_4_what_was_sent_to_a_crashed_proc_never_reaches_its_restart() {
     );
 }
 
+/// Goal: NET-4 when a live proc is replaced (`Network::proc` on a name
+/// already up): what was travelling to the old incarnation comes back, and
+/// its reason says the proc was replaced, not that it crashed.
+#[test]
+fn net_4_a_proc_replaced_while_alive_returns_what_travelled_to_it_as_replaced() {
+    let reasons = World::new(Config::with_seed(8))
+        .run(async move {
+            let network = network_with_latency(Duration::from_millis(100), ProcConfig::default());
+            let (a, b) = (network.proc("a"), network.proc("b"));
+            let (client, _client) = a.instance("client").unwrap();
+            let mut returns = client.take_undeliverable_receiver().unwrap();
+            let old: ActorRef<Collector> =
+                b.spawn("sink", Collector(Arc::default())).unwrap().bind();
+            for value in 0..2 {
+                old.send(&client, value).unwrap();
+            }
+            let _replacement = network.proc("b");
+            lockstep::time::sleep(Duration::from_secs(1)).await;
+            reasons(&mut returns)
+        })
+        .expect("the world runs");
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|reason| reason.contains("proc b was replaced by a new incarnation")),
+        "{reasons:?}"
+    );
+}
+
 /// Goal: NET-4's other side — a message sent while its destination is
 /// down is meant for whichever incarnation comes up next (the session
 /// transport's redials would reach it too): it is delivered if the proc

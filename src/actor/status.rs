@@ -219,8 +219,12 @@ impl StatusCell {
         if let (Some(actor_id), Some(status)) = (&self.actor_id, &observed) {
             crate::observe::status(actor_id, status);
         }
-        for waker in waiters.into_values().chain(terminal_waiters.into_values()) {
-            waker.wake();
+        // Most flips find nobody waiting: skip building the maps' iterators,
+        // whose teardown walks the (empty) trees.
+        if !waiters.is_empty() || !terminal_waiters.is_empty() {
+            for waker in waiters.into_values().chain(terminal_waiters.into_values()) {
+                waker.wake();
+            }
         }
         true
     }

@@ -224,6 +224,17 @@ struct ProcEntry {
     /// one incarnation never reaches another (NET-4), and a proc's `sim:`
     /// transports dial from theirs only (LINK-4).
     incarnation: u64,
+    /// The incarnation the last crash moved to (0: never crashed): what
+    /// tells a message's reason "crashed" from "replaced while alive".
+    last_crash: u64,
+}
+
+impl ProcEntry {
+    /// Whether the incarnation a message was `sent` to ended in a crash
+    /// (rather than being replaced by a new proc while alive).
+    fn crashed_since(&self, sent: Sent) -> bool {
+        self.last_crash >= sent.to_incarnation
+    }
 }
 
 /// A proc's channel machinery in `Session` mode.
@@ -373,7 +384,7 @@ impl Network {
     fn session_proc(&self, name: &str, proc_id: ProcId, proc_config: ProcConfig) -> Proc {
         if self.lock().endpoints.contains_key(name) {
             // Re-created while alive: the old incarnation goes (LINK-4).
-            self.retire(name);
+            self.retire(name, "was replaced by a new incarnation");
         }
         let (channel_config, incarnation) = {
             let state = self.lock();
@@ -408,10 +419,12 @@ impl Network {
     /// `Session` mode: break `name`'s links, stop its server and close its
     /// router (LINK-4). Everything is dropped outside the state's lock
     /// (dropping a server aborts tasks whose destructors lock it again).
-    fn retire(&self, name: &str) {
+    /// End proc `name`'s incarnation in `Session` mode; `ending` says how
+    /// (`crashed`, `was replaced ...`), for the links it breaks.
+    fn retire(&self, name: &str, ending: &str) {
         let (endpoint, listener, wakes) = {
             let mut state = self.lock();
-            let (listener, wakes) = state.fabric.crash(name);
+            let (listener, wakes) = state.fabric.end_incarnation(name, ending);
             (state.endpoints.remove(name), listener, wakes)
         };
         wakes.wake();
@@ -630,13 +643,14 @@ impl Network {
         // The process behind the name ends: a new incarnation (NET-4, LINK-4).
         let proc = self.lock().procs.get_mut(name).and_then(|entry| {
             entry.incarnation += 1;
+            entry.last_crash = entry.incarnation;
             entry.proc.take()
         });
         record("net_crash", || [("proc", name.into())]);
         // A crashed process is no longer stopped: its restart starts running.
         crate::shared::with_current(|shared| shared.lock().resume_proc(name));
         if self.transport() == NetworkTransport::Session {
-            self.retire(name);
+            self.retire(name, "crashed");
         }
         if let Some(proc) = proc {
             proc.crash("proc crashed");
@@ -985,9 +999,15 @@ impl State {
             }
             None => {
                 self.stats.returned += 1;
-                let reason = UndeliverableReason::Transport {
-                    detail: format!("proc {to} crashed"),
+                // The incarnation it was sent to is gone: crashed (and maybe
+                // restarted since), or replaced while alive.
+                let detail = match self.procs.get(to) {
+                    Some(entry) if entry.proc.is_some() && !entry.crashed_since(sent) => {
+                        format!("proc {to} was replaced by a new incarnation")
+                    }
+                    _ => format!("proc {to} crashed"),
                 };
+                let reason = UndeliverableReason::Transport { detail };
                 Some(Arrival::Return(held(envelope), reason))
             }
         }

@@ -113,15 +113,20 @@ impl Fabric {
     }
 
     /// LINK-4: break every link `name` is an end of and unregister its
-    /// listener (the network ends its incarnation). The listener's queue and the readers to
-    /// wake are handed back, for the caller to drop and wake outside the
+    /// listener (the network ends its incarnation, which `ending` says how:
+    /// `crashed`, `was replaced ...`). The listener's queue and the readers
+    /// to wake are handed back, for the caller to drop and wake outside the
     /// network's lock (LINK-7).
-    pub(super) fn crash(&mut self, name: &str) -> (Option<mpsc::UnboundedSender<Link>>, Wakes) {
+    pub(super) fn end_incarnation(
+        &mut self,
+        name: &str,
+        ending: &str,
+    ) -> (Option<mpsc::UnboundedSender<Link>>, Wakes) {
         let mut wakes = Wakes::default();
         for link in self.links.values().filter_map(Weak::upgrade) {
             let mut link = lock_link(&link);
             if link.dirs.iter().any(|dir| dir.from == name) {
-                wakes.extend(link.break_now(format!("proc {name} crashed")));
+                wakes.extend(link.break_now(format!("proc {name} {ending}")));
             }
         }
         let listener = self.listeners.remove(name).map(|(_, accept)| accept);
@@ -270,7 +275,10 @@ impl SimTransport {
             Err(ChannelError::Io {
                 operation: "dial from",
                 address: address(&self.owner).to_string(),
-                detail: format!("proc {} crashed", self.owner),
+                detail: format!(
+                    "the incarnation of proc {} this transport belongs to has ended",
+                    self.owner
+                ),
             })
         }
     }
