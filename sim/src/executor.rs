@@ -23,6 +23,10 @@
 //! tasks are never polled: one chosen from the ready list is parked, keeping
 //! its wake order, and made ready again on resume. Its timers still fire (a
 //! paused process's clock runs on); what they wake waits for the resume.
+//! EXEC-8: a panic while an aborted task is dropped (its destructors, e.g. an
+//! actor's when its proc crashes) is never swallowed: it is recorded and
+//! ends the run like a panic in a poll. Only the teardown after the verdict
+//! contains such panics without reporting them.
 
 use std::fmt;
 use std::future::Future;
@@ -478,6 +482,9 @@ impl Executor {
         loop {
             let (id, polled) = {
                 let mut core = shared.lock();
+                if let Some(failure) = core.failure_pending.take() {
+                    return Err(failure); // EXEC-8
+                }
                 if core.tasks.ready.is_empty() {
                     drop(core);
                     self.advance(shared)?;
@@ -524,9 +531,13 @@ impl Executor {
                             let aborted = shared.lock().end_poll(id, future, waker);
                             if let Some(unpolled) = aborted {
                                 // LOCK-1: dropped unlocked.
+                                let name = unpolled.slot.as_ref().map_or_else(
+                                    || Arc::from("(a removed task)"),
+                                    |slot| slot.name.clone(),
+                                );
                                 drop(unpolled.slot);
                                 drop(unpolled.waker);
-                                quietly_drop(unpolled.future);
+                                drop_aborted(shared, &name, unpolled.future);
                             }
                         }
                         Ok(Poll::Ready(())) => {
@@ -674,10 +685,11 @@ impl Executor {
         };
         if let Some(mut slot) = removed {
             let future = slot.future.take();
+            let name = slot.name.clone();
             drop(slot);
             // LOCK-1: the future's destructors may lock the world again.
             if let Some(future) = future {
-                quietly_drop(future);
+                drop_aborted(shared, &name, future);
             }
         }
     }
@@ -702,6 +714,25 @@ pub(crate) fn teardown(shared: &Shared) {
     }
     let timers = shared.lock().clock.take_all();
     drop(timers);
+}
+
+/// EXEC-8: drops aborted task `name`'s future; a panic from its
+/// destructors is recorded and becomes the run's failure (as a panic while
+/// it was polled would), returned before the next poll. The first such
+/// failure is kept.
+fn drop_aborted(shared: &Shared, name: &str, future: TaskFuture) {
+    let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(future))) else {
+        return;
+    };
+    let message = format!(
+        "while being dropped after an abort: {}",
+        failure::panic_message(&*payload)
+    );
+    let mut core = shared.lock();
+    core.record(kind::PANIC, vec![("message", message.clone().into())]);
+    if core.failure_pending.is_none() {
+        core.failure_pending = Some(failure::for_panic(Some(name), message));
+    }
 }
 
 /// Drops a future, containing any panic from its destructors (the run's

@@ -59,6 +59,9 @@ pub(crate) struct Core {
     pub(crate) paused: std::collections::BTreeSet<Arc<str>>,
     /// Tasks woken while their proc was paused, in wake order (EXEC-7).
     pub(crate) parked: Vec<TaskId>,
+    /// EXEC-8: an aborted task that panicked while being dropped, as the
+    /// run's failure: the executor returns it before its next poll.
+    pub(crate) failure_pending: Option<crate::failure::Failure>,
 }
 
 impl Shared {
@@ -77,6 +80,7 @@ impl Shared {
             stall_reporters: Vec::new(),
             paused: std::collections::BTreeSet::new(),
             parked: Vec::new(),
+            failure_pending: None,
         };
         Self {
             config,

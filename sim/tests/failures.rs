@@ -95,6 +95,83 @@ fn task_panic_names_the_task() {
     );
 }
 
+/// Panics when dropped: a destructor with a bug.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("destructor bug");
+    }
+}
+
+/// The failure an aborted task `task` that holds a [`PanicOnDrop`] ends the
+/// run with (EXEC-8), and whether main got past the abort's next poll.
+fn failure_of_a_destructor_panic(self_abort: bool) -> (Failure, bool) {
+    let reached_end = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reached = reached_end.clone();
+    let failure = World::new(Config::with_seed(4))
+        .run(async move {
+            let (handle_sender, handle_receiver) = oneshot::channel();
+            // Captured (not built inside), so even a future dropped before
+            // its first poll holds it.
+            let guard = PanicOnDrop;
+            let handle = lockstep::rt::spawn("leaky", async move {
+                let _guard = guard;
+                if self_abort {
+                    let own: lockstep::rt::JoinHandle<()> =
+                        handle_receiver.await.expect("the handle arrives");
+                    own.abort();
+                    lockstep::rt::yield_now().await;
+                }
+                std::future::pending::<()>().await;
+            });
+            lockstep::rt::yield_now().await;
+            if self_abort {
+                handle_sender.send(handle).ok().expect("the task is alive");
+            } else {
+                handle.abort();
+            }
+            lockstep::time::sleep(Duration::from_secs(1)).await;
+            reached.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+        .unwrap_err();
+    (
+        failure,
+        reached_end.load(std::sync::atomic::Ordering::SeqCst),
+    )
+}
+
+// Goal: EXEC-8, a panic while an aborted task is dropped is not swallowed:
+// it fails the run with the task's name, before main's next poll.
+// Method: main aborts a task whose future holds a value that panics when
+// dropped, then sleeps; it must never wake.
+#[test]
+fn exec_8_a_panic_while_dropping_an_aborted_task_fails_the_run() {
+    let (failure, reached_end) = failure_of_a_destructor_panic(false);
+    assert_eq!(
+        failure,
+        Failure::TaskPanicked {
+            task: "leaky".into(),
+            message: "while being dropped after an abort: destructor bug".into()
+        }
+    );
+    assert!(!reached_end, "the run ended at the panic");
+}
+
+// Goal: EXEC-8 for a task that aborts itself: dropped when its poll
+// returns, and its destructor's panic fails the run just the same.
+// Method: as above, the task aborting its own handle.
+#[test]
+fn exec_8_a_panic_while_dropping_a_self_aborted_task_fails_the_run() {
+    let (failure, reached_end) = failure_of_a_destructor_panic(true);
+    assert!(
+        matches!(&failure, Failure::TaskPanicked { task, message }
+            if task == "leaky" && message.ends_with("destructor bug")),
+        "{failure}"
+    );
+    assert!(!reached_end, "the run ended at the panic");
+}
+
 // Goal: a panic in the main future is its own verdict.
 // Method: panic in main after a sleep.
 #[test]

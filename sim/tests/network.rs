@@ -611,3 +611,46 @@ fn net_6_a_slow_link_leaves_the_other_links_alone() {
         );
     }
 }
+
+/// An actor whose destructor panics.
+#[derive(Debug)]
+struct LeakyOnDrop;
+
+impl Actor for LeakyOnDrop {}
+
+impl Handler<u64> for LeakyOnDrop {
+    async fn handle(&mut self, _cx: &Context<Self>, _value: u64) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+impl Drop for LeakyOnDrop {
+    fn drop(&mut self) {
+        panic!("actor destructor bug");
+    }
+}
+
+lockstep::export!(LeakyOnDrop: u64);
+
+/// Goal: EXEC-8 — a crash drops a proc's actors without cleanup; a panic in
+/// an actor's destructor then is a bug in user code, and fails the run
+/// (naming the actor's task) instead of being swallowed.
+#[test]
+fn exec_8_an_actor_destructor_panicking_at_its_procs_crash_fails_the_run() {
+    let failure = World::new(Config::with_seed(10))
+        .run(async move {
+            let network = network_with_latency(Duration::from_millis(1), ProcConfig::default());
+            let b = network.proc("b");
+            let _leaky = b.spawn("leaky", LeakyOnDrop).unwrap();
+            lockstep::time::sleep(Duration::from_millis(10)).await;
+            network.crash("b");
+            lockstep::time::sleep(Duration::from_secs(1)).await;
+        })
+        .expect_err("the destructor's panic fails the run");
+    let text = failure.to_string();
+    assert!(
+        text.contains("leaky")
+            && text.contains("while being dropped after an abort: actor destructor bug"),
+        "{text}"
+    );
+}
