@@ -123,6 +123,10 @@ impl Transport for FaultyTransport {
     ) -> BoxFuture<'static, Result<Box<dyn Listener>, ChannelError>> {
         self.inner.listen(addr)
     }
+
+    fn frame_bytes_max(&self) -> Option<u32> {
+        self.inner.frame_bytes_max()
+    }
 }
 
 /// A proc with a router and a served `local:` address.
@@ -507,43 +511,60 @@ fn ch_13_an_envelope_too_large_for_the_receiver_comes_back_and_the_rest_go_on() 
     });
 }
 
+/// Sends a 4 KiB blob over links that frame at most 1 KiB, then a number
+/// behind it: the blob must come back at once as `TooLarge` (naming the
+/// room a 1 KiB frame leaves), the number must arrive, and no link may fail.
+async fn too_large_comes_back_at_once(config: ChannelConfig) {
+    let transport = FaultyTransport {
+        inner: Transports::new(LocalNetwork::with_frame_bytes_max(1024), 1024),
+        faults: Faults::default(),
+    };
+    let a = node("a", &transport, &config).await;
+    let b = node("b", &transport, &config).await;
+    let BlobsAndNumbers {
+        client,
+        mut returned,
+        blobs,
+        blobs_received: _blobs_received,
+        numbers,
+        mut numbers_received,
+        _client_handle,
+        _sink,
+    } = blobs_and_numbers(&a, &b);
+    blobs.send(&client, vec![1; 4096]).unwrap();
+    numbers.send(&client, 2).unwrap();
+    let back = within("the refused message", returned.recv())
+        .await
+        .unwrap();
+    assert_eq!(back.reason, blob_too_large(1024 - 9));
+    let behind = within("the one behind", numbers_received.recv()).await;
+    assert_eq!(behind.unwrap(), 2);
+    assert_eq!(a.router.stats().links_lost, 0, "no write failed");
+}
+
 /// Goal: CH-2 at the sender — an envelope whose frame would exceed the
 /// sender's frame limit comes back at once as `TooLarge` (naming the room a
 /// frame leaves), instead of failing the link on every write and resend
 /// until its delivery timeout; traffic behind it goes on, on the same link.
 #[test]
 fn ch_2_an_envelope_too_large_for_a_frame_comes_back_at_once() {
-    on_both(|| async {
-        let config = ChannelConfig {
+    on_both(|| {
+        too_large_comes_back_at_once(ChannelConfig {
             frame_bytes_max: 1024,
             ..ChannelConfig::default()
-        };
-        let transport = FaultyTransport {
-            inner: Transports::new(LocalNetwork::with_frame_bytes_max(1024), 1024),
-            faults: Faults::default(),
-        };
-        let a = node("a", &transport, &config).await;
-        let b = node("b", &transport, &config).await;
-        let BlobsAndNumbers {
-            client,
-            mut returned,
-            blobs,
-            blobs_received: _blobs_received,
-            numbers,
-            mut numbers_received,
-            _client_handle,
-            _sink,
-        } = blobs_and_numbers(&a, &b);
-        blobs.send(&client, vec![1; 4096]).unwrap();
-        numbers.send(&client, 2).unwrap();
-        let back = within("the refused message", returned.recv())
-            .await
-            .unwrap();
-        assert_eq!(back.reason, blob_too_large(1024 - 9));
-        let behind = within("the one behind", numbers_received.recv()).await;
-        assert_eq!(behind.unwrap(), 2);
-        assert_eq!(a.router.stats().links_lost, 0, "no write failed");
+        })
     });
+}
+
+/// Goal: CH-2 at the sender when the limits disagree — links that frame
+/// with a smaller limit than the channel config's: the router refuses at
+/// the smaller one (`Transport::frame_bytes_max`), so the envelope still
+/// comes back at once and no link fails writing it.
+#[test]
+fn ch_2_the_router_refuses_at_the_transports_frame_limit_when_it_is_smaller() {
+    let config = ChannelConfig::default();
+    assert!(config.frame_bytes_max > 1024);
+    on_both(move || too_large_comes_back_at_once(config.clone()));
 }
 
 /// Hands each blob it handles to the test.

@@ -84,6 +84,13 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         addr: &ChannelAddr,
     ) -> BoxFuture<'static, Result<Box<dyn Listener>, ChannelError>>;
+
+    /// The largest frame any of its links carries (CH-2), if they refuse
+    /// larger ones; `None` when they take any size. A router refuses
+    /// envelopes whose frames would exceed it before they reach a link.
+    fn frame_bytes_max(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// The transports of one world, by scheme: `local:` (its own
@@ -159,6 +166,21 @@ impl Transport for Transports {
                 Err(error) => Box::pin(async move { Err(error) }),
             },
         }
+    }
+
+    /// The smallest limit among its schemes: `tcp:` and `unix:` links
+    /// frame with its own, `local:` links with their network's, plugged
+    /// transports with theirs.
+    fn frame_bytes_max(&self) -> Option<u32> {
+        let plugged = self
+            .plugged
+            .values()
+            .filter_map(|transport| transport.frame_bytes_max());
+        let local = Transport::frame_bytes_max(&self.local);
+        std::iter::once(self.frame_bytes_max)
+            .chain(local)
+            .chain(plugged)
+            .min()
     }
 }
 

@@ -139,4 +139,8 @@ impl Transport for LocalNetwork {
         let result = self.listen_now(addr);
         Box::pin(async move { result })
     }
+
+    fn frame_bytes_max(&self) -> Option<u32> {
+        Some(self.frame_bytes_max)
+    }
 }

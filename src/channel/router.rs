@@ -95,6 +95,10 @@ struct Channel {
 struct RouterState {
     transport: Arc<dyn Transport>,
     config: ChannelConfig,
+    /// The most an envelope may encode to: the message limit, or the room
+    /// a frame leaves after its header, under the smaller of the config's
+    /// and the transport's frame limits (CH-2).
+    encode_limit: u64,
     /// The proc this router forwards for, once told: its channel tasks are
     /// named `channel:<proc>-><address>` and belong to that proc
     /// (`rt::spawn_for`: a simulator pauses them with it).
@@ -122,9 +126,16 @@ pub struct Router {
 impl Router {
     /// A router dialing through `transport`.
     pub fn new(transport: impl Transport, config: ChannelConfig) -> Self {
+        let frame_bytes_max = transport
+            .frame_bytes_max()
+            .map_or(config.frame_bytes_max, |links| {
+                links.min(config.frame_bytes_max)
+            });
+        let frame_room = u64::from(frame_bytes_max).saturating_sub(DATA_HEADER_BYTES as u64);
         Self {
             state: Arc::new(RouterState {
                 transport: Arc::new(transport),
+                encode_limit: config.message_bytes_max.min(frame_room),
                 config,
                 owner: std::sync::OnceLock::new(),
                 channels: Mutex::new(Channels::default()),
@@ -210,14 +221,12 @@ impl Router {
     fn encode(&self, envelope: &MessageEnvelope) -> Result<DataFrame, UndeliverableReason> {
         // Encoded once, straight after room for the session's `Data` header;
         // before the channel, so a refused message opens no connection.
-        // Refused here too if its frame would exceed the frame limit: a
-        // link would fail to write it, and the session would resend it on
-        // every reconnect until its delivery timeout, holding back what
-        // queued behind it.
-        let config = &self.state.config;
-        let frame_room = u64::from(config.frame_bytes_max).saturating_sub(DATA_HEADER_BYTES as u64);
-        let limit = config.message_bytes_max.min(frame_room);
-        DataFrame::encode_envelope(envelope, limit)
+        // Refused here too if its frame would exceed the frame limit (the
+        // config's or the transport's, whichever is smaller): a link would
+        // fail to write it, and the session would resend it on every
+        // reconnect until its delivery timeout, holding back what queued
+        // behind it.
+        DataFrame::encode_envelope(envelope, self.state.encode_limit)
             .map_err(|error| UndeliverableReason::from_codec(error, envelope.type_name()))
     }
 }
