@@ -128,62 +128,92 @@ pub fn live_actor_payload(cell: &InstanceCell) -> IntrospectResult {
     describe(cell, &cell.status())
 }
 
+/// An actor's attrs as they are written: straight to JSON text, with no
+/// tree of values built on the way (an answer is made for every query).
+/// Fields are in name order, which is the order a `serde_json::Map` keeps.
+#[derive(Serialize)]
+struct Attrs<'a> {
+    actor_type: &'a str,
+    created_at: String,
+    created_at_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_error_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_is_propagated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_root_cause_actor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_handler: Option<String>,
+    messages_processed: u64,
+    ordering: Vec<crate::sequencing::SessionOrdering>,
+    /// Wall-clock durations would make two queries differ (S2); the start
+    /// time is stable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processing_since_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    published: Option<Map<String, Value>>,
+    queue_depth: usize,
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_reason: Option<String>,
+}
+
 fn describe(cell: &InstanceCell, status: &ActorStatus) -> IntrospectResult {
-    let mut attrs = Map::new();
-    let status_text = match status {
-        // Wall-clock durations would make two queries differ (S2); the start time is stable.
+    let (status_text, processing_since_ms) = match status {
         ActorStatus::Processing(since, handler) => {
-            attrs.insert("processing_since_ms".into(), json!(millis(*since) as u64));
-            match handler {
+            let text = match handler {
                 Some(handler) => format!("processing {handler}"),
                 None => "processing".into(),
-            }
+            };
+            (text, Some(millis(*since) as u64))
         }
-        other => other.to_string(),
+        other => (other.to_string(), None),
     };
-    attrs.insert("status".into(), json!(status_text));
-    if let Some(reason) = status.reason() {
-        attrs.insert("status_reason".into(), json!(reason));
-    }
-    attrs.insert("actor_type".into(), json!(cell.actor_type()));
-    attrs.insert(
-        "created_at_ms".into(),
-        json!(millis(cell.created_at()) as u64),
-    );
-    attrs.insert(
-        "created_at".into(),
-        json!(millis(cell.created_at()).to_string()),
-    );
-    if let Some(handler) = cell.last_handler() {
-        attrs.insert("last_handler".into(), json!(handler.to_string()));
-    }
-    attrs.insert(
-        "messages_processed".into(),
-        json!(cell.messages_processed()),
-    );
-    attrs.insert("queue_depth".into(), json!(cell.queue_depth()));
-    attrs.insert(
-        "ordering".into(),
-        serde_json::to_value(cell.ordering()).unwrap_or(Value::Null),
-    );
-    if let ActorStatus::Failed(kind) = status {
-        attrs.insert("failure_error_message".into(), json!(kind.to_string()));
-        let (root_cause, propagated) = match kind {
-            ActorErrorKind::UnhandledSupervisionEvent(event)
-            | ActorErrorKind::ErrorDuringHandlingSupervision(_, event) => {
-                (event.root_cause().actor_id.to_string(), true)
-            }
-            _ => (cell.actor_id().to_string(), false),
-        };
-        attrs.insert("failure_root_cause_actor".into(), json!(root_cause));
-        attrs.insert("failure_is_propagated".into(), json!(propagated));
-    }
-    if let Some(published) = cell.published_attrs() {
-        attrs.insert("published".into(), Value::Object(published));
-    }
+    let failure = match status {
+        ActorStatus::Failed(kind) => {
+            let (root_cause, propagated) = match kind {
+                ActorErrorKind::UnhandledSupervisionEvent(event)
+                | ActorErrorKind::ErrorDuringHandlingSupervision(_, event) => {
+                    (event.root_cause().actor_id.to_string(), true)
+                }
+                _ => (cell.actor_id().to_string(), false),
+            };
+            Some((kind.to_string(), root_cause, propagated))
+        }
+        _ => None,
+    };
+    let (failure_error_message, failure_root_cause_actor, failure_is_propagated) = match failure {
+        Some((message, root_cause, propagated)) => {
+            (Some(message), Some(root_cause), Some(propagated))
+        }
+        None => (None, None, None),
+    };
+    let created_at = millis(cell.created_at());
+    let attrs = Attrs {
+        actor_type: cell.actor_type(),
+        created_at: created_at.to_string(),
+        created_at_ms: created_at as u64,
+        failure_error_message,
+        failure_is_propagated,
+        failure_root_cause_actor,
+        last_handler: cell.last_handler().map(|handler| handler.to_string()),
+        messages_processed: cell.messages_processed(),
+        ordering: cell.ordering(),
+        processing_since_ms,
+        published: cell.published_attrs(),
+        queue_depth: cell.queue_depth(),
+        status: status_text,
+        status_reason: status.reason(),
+    };
     IntrospectResult {
         identity: cell.actor_id().to_string(),
-        attrs: Value::Object(attrs).to_string(),
+        // IA-1: a struct serializes to an object. (It cannot fail: string
+        // keys, no fallible `Serialize` inside; were it to, the answer
+        // still carries an object saying so.)
+        attrs: serde_json::to_string(&attrs).unwrap_or_else(|error| {
+            json!({ "error_code": "attrs_unserializable", "error_message": error.to_string() })
+                .to_string()
+        }),
         children: cell
             .children()
             .iter()
@@ -208,41 +238,41 @@ pub struct InvariantViolation {
 /// are checked; tests and the simulator's oracle call it.
 pub fn check_invariants(result: &IntrospectResult) -> Result<(), InvariantViolation> {
     let violation = |code, detail: String| Err(InvariantViolation { code, detail });
-    let attrs = match serde_json::from_str::<Value>(&result.attrs) {
-        Ok(Value::Object(attrs)) => attrs,
-        _ => {
-            return violation(
-                "IA-1",
-                format!("attrs is not a JSON object: {}", result.attrs),
-            );
-        }
+    let Ok(attrs) = serde_json::from_str::<AttrsSummary>(&result.attrs) else {
+        return violation(
+            "IA-1",
+            format!("attrs is not a JSON object: {}", result.attrs),
+        );
     };
     if result.identity.is_empty() {
         return Ok(()); // an error answer carries only error attrs
     }
     let status = attrs
-        .get("status")
+        .status
+        .as_ref()
         .and_then(Value::as_str)
         .unwrap_or_default();
     let terminal = status.starts_with("stopped") || status.starts_with("failed");
-    if attrs.contains_key("status_reason") != terminal {
+    if attrs.status_reason.is_some() != terminal {
         return violation(
             "IA-3",
             format!(
                 "status {status:?} with status_reason {:?}",
-                attrs.get("status_reason")
+                attrs.status_reason
             ),
         );
     }
     let failed = status.starts_with("failed");
-    let failure_attrs = attrs.keys().any(|key| key.starts_with("failure_"));
-    if failure_attrs != failed {
+    if attrs.failure_attrs != failed {
         return violation(
             "IA-4",
-            format!("status {status:?} but failure attrs present: {failure_attrs}"),
+            format!(
+                "status {status:?} but failure attrs present: {}",
+                attrs.failure_attrs
+            ),
         );
     }
-    if let Some(handler) = attrs.get("last_handler").and_then(Value::as_str) {
+    if let Some(handler) = attrs.last_handler.as_ref().and_then(Value::as_str) {
         if handler.contains("IntrospectMessage") {
             return violation("S2", format!("last_handler is the query itself: {handler}"));
         }
@@ -250,4 +280,120 @@ pub fn check_invariants(result: &IntrospectResult) -> Result<(), InvariantViolat
     Ok(())
 }
 
+/// What [`check_invariants`] reads of an attrs object, taken as it is
+/// parsed: the other values are skipped, never built (the simulator checks
+/// every answer it sees). Anything but an object fails to parse (IA-1).
+/// A repeated key counts its last value, as a parsed `Map` would.
+#[derive(Default)]
+struct AttrsSummary {
+    status: Option<Value>,
+    status_reason: Option<Value>,
+    last_handler: Option<Value>,
+    /// Whether any key starts with `failure_`.
+    failure_attrs: bool,
+}
+
+impl<'de> Deserialize<'de> for AttrsSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AttrsSummary;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON object of attrs")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<AttrsSummary, M::Error> {
+                let mut summary = AttrsSummary::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let slot = match &*key {
+                        "status" => &mut summary.status,
+                        "status_reason" => &mut summary.status_reason,
+                        "last_handler" => &mut summary.last_handler,
+                        other => {
+                            summary.failure_attrs |= other.starts_with("failure_");
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(summary)
+            }
+        }
+
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 pub(crate) mod task;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(attrs: &str) -> IntrospectResult {
+        IntrospectResult {
+            identity: "local[0].a[0]".into(),
+            attrs: attrs.into(),
+            children: Vec::new(),
+            parent: None,
+            as_of: "0".into(),
+        }
+    }
+
+    fn code_of(attrs: &str) -> Option<&'static str> {
+        check_invariants(&answer(attrs))
+            .err()
+            .map(|violation| violation.code)
+    }
+
+    /// Goal: the checker catches each invariant it names (IA-1, IA-3, IA-4,
+    /// S2), and passes answers that keep them — including keys spelled with
+    /// JSON escapes and values of any shape it skips.
+    #[test]
+    fn check_invariants_names_each_broken_invariant() {
+        for not_an_object in ["[]", "\"idle\"", "{", "{} trailing", ""] {
+            assert_eq!(code_of(not_an_object), Some("IA-1"), "{not_an_object:?}");
+        }
+        assert_eq!(
+            code_of(r#"{"status":"idle","status_reason":"x"}"#),
+            Some("IA-3")
+        );
+        assert_eq!(code_of(r#"{"status":"stopped: done"}"#), Some("IA-3"));
+        assert_eq!(
+            code_of(r#"{"status":"failed: boom","status_reason":"boom"}"#),
+            Some("IA-4")
+        );
+        assert_eq!(
+            code_of(r#"{"status":"idle","failure_is_propagated":false}"#),
+            Some("IA-4")
+        );
+        assert_eq!(
+            code_of(r#"{"status":"idle","last_handler":"lockstep::IntrospectMessage"}"#),
+            Some("S2")
+        );
+        // An escaped key is the same key.
+        assert_eq!(
+            code_of(r#"{"st\u0061tus":"idle","status_reason":"x"}"#),
+            Some("IA-3")
+        );
+        let kept = [
+            r#"{"status":"idle","ordering":[{"session_id":1,"buffered":[1,2]}],"published":{"a":null}}"#,
+            r#"{"status":"stopped: done","status_reason":"done","last_handler":"u64"}"#,
+            r#"{"status":"failed: boom","status_reason":"boom","failure_error_message":"boom"}"#,
+            r#"{"status":7}"#,
+        ];
+        for attrs in kept {
+            assert_eq!(code_of(attrs), None, "{attrs}");
+        }
+        // An error answer (no identity) need only be an object.
+        let mut error = answer(r#"{"error_code":"not_found","status_reason":"x"}"#);
+        error.identity.clear();
+        assert!(check_invariants(&error).is_ok());
+    }
+}
