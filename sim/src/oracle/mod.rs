@@ -90,6 +90,31 @@ impl OracleReport {
     }
 }
 
+/// Run the trace-wide oracles ([`sequencing`], then [`supervision`]) over
+/// `trace` in one pass: each event is decoded once and handed to both.
+/// Their findings land in `report` as if each had run alone, sequencing's
+/// first. The parameters are [`sequencing::check`]'s.
+pub fn check_trace(
+    trace: &crate::trace::Trace,
+    reorder_buffer: bool,
+    senders_hold: bool,
+    held_at_end: &sequencing::HeldAtEnd,
+    report: &mut OracleReport,
+) {
+    let mut ordering = sequencing::Checker::new(reorder_buffer, senders_hold);
+    let mut lifecycle = supervision::Checker::default();
+    let (mut ordering_report, mut lifecycle_report) =
+        (OracleReport::default(), OracleReport::default());
+    trace.visit(|event| {
+        ordering.event(&event, &mut ordering_report);
+        lifecycle.event(&event, &mut lifecycle_report);
+    });
+    ordering.finish(held_at_end, &mut ordering_report);
+    lifecycle.finish(&mut lifecycle_report);
+    report.merge(ordering_report);
+    report.merge(lifecycle_report);
+}
+
 /// Actor ids as the trace writes them, each parsed once per pass (the text
 /// borrows from the trace, `'t`).
 #[derive(Default)]

@@ -61,7 +61,9 @@ pub type HeldAtEnd = BTreeMap<String, usize>;
 /// on; `senders_hold` whether a proc holds what its actors sent until the
 /// peer acknowledges it (the session transport's channels; in the modelled
 /// network a message leaves its proc within the send); `held_at_end` gives,
-/// per live actor id, how many messages it still holds.
+/// per live actor id, how many messages it still holds. (A run's checks
+/// feed this oracle and the supervision oracle from one pass over the
+/// trace: [`super::check_trace`].)
 pub fn check(
     trace: &Trace,
     reorder_buffer: bool,
@@ -69,69 +71,106 @@ pub fn check(
     held_at_end: &HeldAtEnd,
     report: &mut OracleReport,
 ) {
-    // Keys borrow the actor ids' text from the trace: a pass over the trace
-    // copies no text and parses each id once.
-    // (session, actor) → how far the actor's current incarnation has got.
-    let mut progress: BTreeMap<(u64, &str), Progress> = BTreeMap::new();
-    // (session, seq, dest actor) → pending send: sender, when, and whether it
-    // has arrived in the destination proc (local sends arrive at once).
-    let mut pending: BTreeMap<(u64, u64, &str), Pending<'_>> = BTreeMap::new();
-    let mut ids = ParsedIds::default();
-    // Buffer off: per actor, arrivals not yet handled, in arrival order.
-    let mut arrivals: BTreeMap<&str, VecDeque<(u64, u64)>> = BTreeMap::new();
-    trace.visit(|event| match event.kind {
-        "actor_spawn" => {
-            let actor = event.text("actor");
-            progress.retain(|(_, handled_by), _| *handled_by != actor);
-            arrivals.remove(actor);
+    let mut checker = Checker::new(reorder_buffer, senders_hold);
+    trace.visit(|event| checker.event(&event, report));
+    checker.finish(held_at_end, report);
+}
+
+/// The sequencing oracle's state over one pass of a trace: fed each event
+/// in order ([`Checker::event`]), then asked for UD-1 ([`Checker::finish`]).
+/// Keys borrow the actor ids' text from the trace (`'t`): a pass copies no
+/// text and parses each id once.
+pub struct Checker<'t> {
+    reorder_buffer: bool,
+    senders_hold: bool,
+    /// (session, actor) → how far the actor's current incarnation has got.
+    progress: BTreeMap<(u64, &'t str), Progress>,
+    /// (session, seq, dest actor) → pending send: sender, when, and whether
+    /// it has arrived in the destination proc (local sends arrive at once).
+    pending: BTreeMap<(u64, u64, &'t str), Pending<'t>>,
+    ids: ParsedIds<'t>,
+    /// Buffer off: per actor, arrivals not yet handled, in arrival order.
+    arrivals: BTreeMap<&'t str, VecDeque<(u64, u64)>>,
+}
+
+impl<'t> Checker<'t> {
+    /// A checker for a run whose procs had the reorder buffer on or off
+    /// (`reorder_buffer`), and whose senders' procs hold what they send
+    /// until acknowledged or not (`senders_hold`): see [`check`].
+    pub fn new(reorder_buffer: bool, senders_hold: bool) -> Self {
+        Self {
+            reorder_buffer,
+            senders_hold,
+            progress: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            ids: ParsedIds::default(),
+            arrivals: BTreeMap::new(),
         }
-        "arrived" => {
-            arrivals
-                .entry(event.text("actor"))
-                .or_default()
-                .push_back((event.number("session"), event.number("seq")));
-        }
-        "send" => {
-            let session = event.number("session");
-            let Some((dest, index)) = dest(&event, &mut ids) else {
-                return;
-            };
-            if session == 0 || index & lockstep::id::HANDLER_PORT_BIT == 0 {
-                return;
+    }
+
+    /// Take the trace's next event.
+    pub fn event(&mut self, event: &EventRef<'t, '_>, report: &mut OracleReport) {
+        let Self {
+            reorder_buffer,
+            senders_hold,
+            progress,
+            pending,
+            ids,
+            arrivals,
+        } = self;
+        match event.kind {
+            "actor_spawn" => {
+                let actor = event.text("actor");
+                progress.retain(|(_, handled_by), _| *handled_by != actor);
+                arrivals.remove(actor);
             }
-            let sender = event.text("sender");
-            let arrived = ids.same_proc(sender, dest);
-            pending.insert(
-                (session, event.number("seq"), dest),
-                Pending {
-                    sender,
-                    at: event.time,
-                    arrived,
-                },
-            );
-        }
-        "net_deliver" => {
-            let Some((dest, _)) = dest(&event, &mut ids) else {
-                return;
-            };
-            let key = (event.number("session"), event.number("seq"), dest);
-            if let Some(entry) = pending.get_mut(&key) {
-                entry.arrived = true;
+            "arrived" => {
+                arrivals
+                    .entry(event.text("actor"))
+                    .or_default()
+                    .push_back((event.number("session"), event.number("seq")));
             }
-        }
-        "handled" => {
-            let session = event.number("session");
-            if session == 0 {
-                return;
+            "send" => {
+                let session = event.number("session");
+                let Some((dest, index)) = dest(event, ids) else {
+                    return;
+                };
+                if session == 0 || index & lockstep::id::HANDLER_PORT_BIT == 0 {
+                    return;
+                }
+                let sender = event.text("sender");
+                let arrived = ids.same_proc(sender, dest);
+                pending.insert(
+                    (session, event.number("seq"), dest),
+                    Pending {
+                        sender,
+                        at: event.time,
+                        arrived,
+                    },
+                );
             }
-            let seq = event.number("seq");
-            let actor = event.text("actor");
-            pending.remove(&(session, seq, actor));
-            report.checked(ORACLE);
-            if !reorder_buffer {
-                let next = arrivals.get_mut(actor).and_then(VecDeque::pop_front);
-                if next != Some((session, seq)) {
-                    report.violated(
+            "net_deliver" => {
+                let Some((dest, _)) = dest(event, ids) else {
+                    return;
+                };
+                let key = (event.number("session"), event.number("seq"), dest);
+                if let Some(entry) = pending.get_mut(&key) {
+                    entry.arrived = true;
+                }
+            }
+            "handled" => {
+                let session = event.number("session");
+                if session == 0 {
+                    return;
+                }
+                let seq = event.number("seq");
+                let actor = event.text("actor");
+                pending.remove(&(session, seq, actor));
+                report.checked(ORACLE);
+                if !*reorder_buffer {
+                    let next = arrivals.get_mut(actor).and_then(VecDeque::pop_front);
+                    if next != Some((session, seq)) {
+                        report.violated(
                         ORACLE,
                         "SEQ-6",
                         format!(
@@ -143,13 +182,13 @@ pub fn check(
                         ),
                         Some(event.time),
                     );
+                    }
+                    return;
                 }
-                return;
-            }
-            let progress = progress.entry((session, actor)).or_default();
-            let last = progress.last_handled;
-            if seq <= last {
-                report.violated(
+                let progress = progress.entry((session, actor)).or_default();
+                let last = progress.last_handled;
+                if seq <= last {
+                    report.violated(
                     ORACLE,
                     "SEQ-3",
                     format!(
@@ -157,8 +196,8 @@ pub fn check(
                     ),
                     Some(event.time),
                 );
-            } else if seq != last + 1 {
-                report.violated(
+                } else if seq != last + 1 {
+                    report.violated(
                     ORACLE,
                     "SEQ-2",
                     format!(
@@ -167,74 +206,80 @@ pub fn check(
                     ),
                     Some(event.time),
                 );
-            }
-            progress.last_handled = last.max(seq);
-            progress.pass_skipped();
-        }
-        "seq_skipped" => {
-            // CH-13: a refused message's slot was filled; for a handler
-            // port it stands in for that seq's handling once the seqs
-            // before it are handled (SEQ-2 goes on past it).
-            let Some((dest, index)) = dest(&event, &mut ids) else {
-                return;
-            };
-            if index & lockstep::id::HANDLER_PORT_BIT != 0 {
-                let progress = progress.entry((event.number("session"), dest)).or_default();
-                progress.skipped.insert(event.number("seq"));
+                }
+                progress.last_handled = last.max(seq);
                 progress.pass_skipped();
             }
-        }
-        "undeliverable" => {
-            let session = event.number("session");
-            let Some((dest, _)) = dest(&event, &mut ids) else {
-                return;
-            };
-            pending.remove(&(session, event.number("seq"), dest));
-        }
-        "net_crash" => {
-            let proc = event.text("proc");
-            // What had arrived inside the crashed proc is lost with it;
-            // what is still in flight must come back (NET-4).
-            // And what its own actors sent that its channels still held
-            // (not arrived anywhere) is lost with its senders; a message on
-            // the modelled network's wire is not inside the proc, so it
-            // must still arrive or come back.
-            pending.retain(|(_, _, dest), entry| {
-                let mut in_crashed =
-                    |actor| ids.proc_name(actor).is_some_and(|name| name == proc);
-                if entry.arrived {
-                    !in_crashed(dest)
-                } else {
-                    !(senders_hold && in_crashed(entry.sender))
+            "seq_skipped" => {
+                // CH-13: a refused message's slot was filled; for a handler
+                // port it stands in for that seq's handling once the seqs
+                // before it are handled (SEQ-2 goes on past it).
+                let Some((dest, index)) = dest(event, ids) else {
+                    return;
+                };
+                if index & lockstep::id::HANDLER_PORT_BIT != 0 {
+                    let progress = progress.entry((event.number("session"), dest)).or_default();
+                    progress.skipped.insert(event.number("seq"));
+                    progress.pass_skipped();
                 }
-            });
+            }
+            "undeliverable" => {
+                let session = event.number("session");
+                let Some((dest, _)) = dest(event, ids) else {
+                    return;
+                };
+                pending.remove(&(session, event.number("seq"), dest));
+            }
+            "net_crash" => {
+                let proc = event.text("proc");
+                // What had arrived inside the crashed proc is lost with it;
+                // what is still in flight must come back (NET-4).
+                // And what its own actors sent that its channels still held
+                // (not arrived anywhere) is lost with its senders; a message on
+                // the modelled network's wire is not inside the proc, so it
+                // must still arrive or come back.
+                pending.retain(|(_, _, dest), entry| {
+                    let mut in_crashed =
+                        |actor| ids.proc_name(actor).is_some_and(|name| name == proc);
+                    if entry.arrived {
+                        !in_crashed(dest)
+                    } else {
+                        !(*senders_hold && in_crashed(entry.sender))
+                    }
+                });
+            }
+            _ => {}
         }
-        _ => {}
-    });
-    // UD-1: what is left must still be held by a live actor.
-    let mut unaccounted: BTreeMap<&str, Vec<(u64, u64, &str, std::time::Duration)>> =
-        BTreeMap::new();
-    for ((session, seq, dest), entry) in pending {
-        unaccounted
-            .entry(dest)
-            .or_default()
-            .push((session, seq, entry.sender, entry.at));
     }
-    for (dest, messages) in unaccounted {
-        report.checked_many(ORACLE, messages.len() as u64);
-        let still_held = held_at_end.get(dest).copied().unwrap_or(0);
-        if messages.len() > still_held {
-            let (session, seq, sender, at) = &messages[0];
-            report.violated(
-                ORACLE,
-                "UD-1",
-                format!(
-                    "{} message(s) to {dest} vanished: neither handled, returned, nor lost with a crash \
-                     (first: seq {seq} of session {session:016x} from {sender}); the actor holds {still_held}",
-                    messages.len()
-                ),
-                Some(*at),
-            );
+
+    /// UD-1, once every event was taken: what is left must still be held
+    /// by a live actor (`held_at_end`).
+    pub fn finish(self, held_at_end: &HeldAtEnd, report: &mut OracleReport) {
+        let pending = self.pending;
+        let mut unaccounted: BTreeMap<&str, Vec<(u64, u64, &str, std::time::Duration)>> =
+            BTreeMap::new();
+        for ((session, seq, dest), entry) in pending {
+            unaccounted
+                .entry(dest)
+                .or_default()
+                .push((session, seq, entry.sender, entry.at));
+        }
+        for (dest, messages) in unaccounted {
+            report.checked_many(ORACLE, messages.len() as u64);
+            let still_held = held_at_end.get(dest).copied().unwrap_or(0);
+            if messages.len() > still_held {
+                let (session, seq, sender, at) = &messages[0];
+                report.violated(
+                    ORACLE,
+                    "UD-1",
+                    format!(
+                        "{} message(s) to {dest} vanished: neither handled, returned, nor lost with a crash \
+                         (first: seq {seq} of session {session:016x} from {sender}); the actor holds {still_held}",
+                        messages.len()
+                    ),
+                    Some(*at),
+                );
+            }
         }
     }
 }

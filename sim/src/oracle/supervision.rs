@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{OracleReport, ParsedIds};
-use crate::trace::Trace;
+use crate::trace::{EventRef, Trace};
 
 const ORACLE: &str = "supervision";
 
@@ -28,15 +28,39 @@ struct Incarnation<'t> {
     crashed: bool,
 }
 
-/// Check the trace.
+/// Check the trace. (A run's checks feed this oracle and the sequencing
+/// oracle from one pass over the trace: [`super::check_trace`].)
 pub fn check(trace: &Trace, report: &mut OracleReport) {
-    let mut incarnations: Vec<(&str, Incarnation<'_>)> = Vec::new();
-    let mut current: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut ids = ParsedIds::default();
-    let mut index = 0;
-    trace.visit(|event| {
-        let this = index;
-        index += 1;
+    let mut checker = Checker::default();
+    trace.visit(|event| checker.event(&event, report));
+    checker.finish(report);
+}
+
+/// The supervision oracle's state over one pass of a trace: fed each event
+/// in order ([`Checker::event`]), then asked for SV-1 and SV-3
+/// ([`Checker::finish`]). Actor ids borrow their text from the trace (`'t`).
+#[derive(Default)]
+pub struct Checker<'t> {
+    /// Every actor life, in spawn order.
+    incarnations: Vec<(&'t str, Incarnation<'t>)>,
+    /// Per actor id, its current life (an index into `incarnations`).
+    current: BTreeMap<&'t str, usize>,
+    ids: ParsedIds<'t>,
+    /// The position of the next event in the trace.
+    index: usize,
+}
+
+impl<'t> Checker<'t> {
+    /// Take the trace's next event.
+    pub fn event(&mut self, event: &EventRef<'t, '_>, report: &mut OracleReport) {
+        let Self {
+            incarnations,
+            current,
+            ids,
+            index,
+        } = self;
+        let this = *index;
+        *index += 1;
         match event.kind {
             "actor_spawn" => {
                 let actor = event.text("actor");
@@ -55,7 +79,7 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
             }
             "net_crash" => {
                 let proc = event.text("proc");
-                for (actor, slot) in &current {
+                for (actor, slot) in current.iter() {
                     let on_proc = ids.proc_name(actor) == Some(proc);
                     if on_proc && incarnations[*slot].1.terminal_at.is_none() {
                         incarnations[*slot].1.crashed = true;
@@ -125,37 +149,41 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
             }
             _ => {}
         }
-    });
-    // Where the parent incarnation became terminal, for SV-3.
-    let parent_terminal = |incarnation: &Incarnation| -> Option<usize> {
-        let (_, parent) = &incarnations[incarnation.parent_slot?];
-        if parent.crashed {
-            return None;
-        }
-        parent.terminal_at.map(|(index, _)| index)
-    };
-    for (actor, incarnation) in &incarnations {
-        if incarnation.client || incarnation.crashed {
-            continue;
-        }
-        let Some((terminal_index, terminal_time)) = incarnation.terminal_at else {
-            // Alive at the end: its parent must be too (SV-3).
-            if let Some(parent) = &incarnation.parent {
-                report.checked(ORACLE);
-                if parent_terminal(incarnation).is_some() {
-                    report.violated(
-                        ORACLE,
-                        "SV-3",
-                        format!("{actor} is still alive but its parent {parent} terminated"),
-                        None,
-                    );
-                }
+    }
+
+    /// SV-1 and SV-3, once every event was taken.
+    pub fn finish(self, report: &mut OracleReport) {
+        let incarnations = self.incarnations;
+        // Where the parent incarnation became terminal, for SV-3.
+        let parent_terminal = |incarnation: &Incarnation| -> Option<usize> {
+            let (_, parent) = &incarnations[incarnation.parent_slot?];
+            if parent.crashed {
+                return None;
             }
-            continue;
+            parent.terminal_at.map(|(index, _)| index)
         };
-        report.checked(ORACLE);
-        if incarnation.events != 1 {
-            report.violated(
+        for (actor, incarnation) in &incarnations {
+            if incarnation.client || incarnation.crashed {
+                continue;
+            }
+            let Some((terminal_index, terminal_time)) = incarnation.terminal_at else {
+                // Alive at the end: its parent must be too (SV-3).
+                if let Some(parent) = &incarnation.parent {
+                    report.checked(ORACLE);
+                    if parent_terminal(incarnation).is_some() {
+                        report.violated(
+                            ORACLE,
+                            "SV-3",
+                            format!("{actor} is still alive but its parent {parent} terminated"),
+                            None,
+                        );
+                    }
+                }
+                continue;
+            };
+            report.checked(ORACLE);
+            if incarnation.events != 1 {
+                report.violated(
                 ORACLE,
                 "SV-1",
                 format!(
@@ -164,17 +192,18 @@ pub fn check(trace: &Trace, report: &mut OracleReport) {
                 ),
                 Some(terminal_time),
             );
-        }
-        if let Some(parent) = &incarnation.parent {
-            report.checked(ORACLE);
-            if let Some(parent_terminal) = parent_terminal(incarnation) {
-                if parent_terminal < terminal_index {
-                    report.violated(
-                        ORACLE,
-                        "SV-3",
-                        format!("{actor} outlived its parent {parent}"),
-                        Some(terminal_time),
-                    );
+            }
+            if let Some(parent) = &incarnation.parent {
+                report.checked(ORACLE);
+                if let Some(parent_terminal) = parent_terminal(incarnation) {
+                    if parent_terminal < terminal_index {
+                        report.violated(
+                            ORACLE,
+                            "SV-3",
+                            format!("{actor} outlived its parent {parent}"),
+                            Some(terminal_time),
+                        );
+                    }
                 }
             }
         }

@@ -316,8 +316,7 @@ pub fn run_with(scenario: &dyn Scenario, seed: u64, options: &RunOptions) -> Run
     };
     if settled {
         let senders_hold = options.transport == NetworkTransport::Session;
-        oracle::sequencing::check(&trace, reorder_buffer, senders_hold, &held, &mut oracles);
-        oracle::supervision::check(&trace, &mut oracles);
+        oracle::check_trace(&trace, reorder_buffer, senders_hold, &held, &mut oracles);
     }
     let verdict = match (scenario_verdict, oracles.violations.first()) {
         (Some(reason), Some(violation)) => Verdict::Fail(format!("{reason}; and {violation}")),
