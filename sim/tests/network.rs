@@ -342,6 +342,34 @@ fn net_4_a_crashed_procs_ports_send_nothing_back() {
     assert_eq!(returned, 0);
 }
 
+/// A network of procs `a` and `b` 100 ms apart, a client on `a`, and a
+/// collector `sink` on `b`.
+struct ClientAndSink {
+    network: Network,
+    a: lockstep::Proc,
+    client: lockstep::Instance<()>,
+    _client_handle: lockstep::ActorHandle<()>,
+    /// What comes back to the client.
+    returns: UnboundedReceiver<Undeliverable<MessageEnvelope>>,
+    sink: ActorRef<Collector>,
+}
+
+fn a_client_on_a_and_a_sink_on_b() -> ClientAndSink {
+    let network = network_with_latency(Duration::from_millis(100), ProcConfig::default());
+    let (a, b) = (network.proc("a"), network.proc("b"));
+    let (client, _client_handle) = a.instance("client").unwrap();
+    let returns = client.take_undeliverable_receiver().unwrap();
+    let sink = b.spawn("sink", Collector(Arc::default())).unwrap().bind();
+    ClientAndSink {
+        network,
+        a,
+        client,
+        _client_handle,
+        returns,
+        sink,
+    }
+}
+
 /// Goal: NET-4 — a restarted proc is another process: messages sent to the
 /// incarnation that crashed, whether still travelling or held by a
 /// partition when it crashed, come back to their sender and never reach
@@ -352,12 +380,14 @@ fn net_4_what_was_sent_to_a_crashed_proc_never_reaches_its_restart() {
     let record = seen.clone();
     let reasons = World::new(Config::with_seed(8))
         .run(async move {
-            let network = network_with_latency(Duration::from_millis(100), ProcConfig::default());
-            let (a, b) = (network.proc("a"), network.proc("b"));
-            let (client, _client) = a.instance("client").unwrap();
-            let mut returns = client.take_undeliverable_receiver().unwrap();
-            let old: ActorRef<Collector> =
-                b.spawn("sink", Collector(Arc::default())).unwrap().bind();
+            let ClientAndSink {
+                network,
+                a,
+                client,
+                _client_handle,
+                mut returns,
+                sink: old,
+            } = a_client_on_a_and_a_sink_on_b();
             for value in 0..3 {
                 old.send(&client, value).unwrap(); // travelling at the crash
             }
@@ -401,12 +431,14 @@ fn net_4_what_was_sent_to_a_crashed_proc_never_reaches_its_restart() {
 fn net_4_a_proc_replaced_while_alive_returns_what_travelled_to_it_as_replaced() {
     let reasons = World::new(Config::with_seed(8))
         .run(async move {
-            let network = network_with_latency(Duration::from_millis(100), ProcConfig::default());
-            let (a, b) = (network.proc("a"), network.proc("b"));
-            let (client, _client) = a.instance("client").unwrap();
-            let mut returns = client.take_undeliverable_receiver().unwrap();
-            let old: ActorRef<Collector> =
-                b.spawn("sink", Collector(Arc::default())).unwrap().bind();
+            let ClientAndSink {
+                network,
+                client,
+                _client_handle,
+                mut returns,
+                sink: old,
+                ..
+            } = a_client_on_a_and_a_sink_on_b();
             for value in 0..2 {
                 old.send(&client, value).unwrap();
             }
