@@ -124,8 +124,8 @@ impl Transport for FaultyTransport {
         self.inner.listen(addr)
     }
 
-    fn frame_bytes_max(&self) -> Option<u32> {
-        self.inner.frame_bytes_max()
+    fn frame_bytes_max(&self, addr: &ChannelAddr) -> Option<u32> {
+        self.inner.frame_bytes_max(addr)
     }
 }
 
@@ -565,6 +565,47 @@ fn ch_2_the_router_refuses_at_the_transports_frame_limit_when_it_is_smaller() {
     let config = ChannelConfig::default();
     assert!(config.frame_bytes_max > 1024);
     on_both(move || too_large_comes_back_at_once(config.clone()));
+}
+
+/// Goal: CH-2's limit is per destination — links to `local:` that take
+/// only 1 KiB frames do not cap what goes to `tcp:`, whose links frame with
+/// the transports' own (larger) limit: a 4 KiB blob to an unreachable
+/// `tcp:` proc comes back as unreachable, not as `TooLarge`. (On tokio:
+/// it dials a real socket.)
+#[test]
+fn ch_2_a_destinations_frame_limit_is_that_of_its_own_links() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime with IO");
+    runtime.block_on(async {
+        let config = ChannelConfig {
+            delivery_timeout_ms: 200,
+            ..ChannelConfig::default()
+        };
+        let transport = FaultyTransport {
+            inner: Transports::new(
+                LocalNetwork::with_frame_bytes_max(1024),
+                config.frame_bytes_max,
+            ),
+            faults: Faults::default(),
+        };
+        let a = node("a", &transport, &config).await;
+        let (client, _client_handle) = a.proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let far = ProcId::remote("far", "tcp:127.0.0.1:9").unwrap();
+        let blobs: PortRef<Vec<u8>> = PortRef::attest(far.actor_id("sink", 0).unwrap().port_id(1));
+        blobs.send(&client, vec![1; 4096]).unwrap();
+        let back = within("the unreachable message", returned.recv())
+            .await
+            .unwrap();
+        assert!(
+            matches!(back.reason, UndeliverableReason::Transport { .. }),
+            "{:?}",
+            back.reason
+        );
+    });
 }
 
 /// Hands each blob it handles to the test.

@@ -85,10 +85,13 @@ pub trait Transport: Send + Sync + 'static {
         addr: &ChannelAddr,
     ) -> BoxFuture<'static, Result<Box<dyn Listener>, ChannelError>>;
 
-    /// The largest frame any of its links carries (CH-2), if they refuse
+    /// The largest frame its links to `addr` carry (CH-2), if they refuse
     /// larger ones; `None` when they take any size. A router refuses
-    /// envelopes whose frames would exceed it before they reach a link.
-    fn frame_bytes_max(&self) -> Option<u32> {
+    /// envelopes whose frames would exceed it before they reach a link. A
+    /// transport that wraps another must forward this: the default (`None`)
+    /// would hide the inner transport's limit.
+    fn frame_bytes_max(&self, addr: &ChannelAddr) -> Option<u32> {
+        let _ = addr;
         None
     }
 }
@@ -168,19 +171,17 @@ impl Transport for Transports {
         }
     }
 
-    /// The smallest limit among its schemes: `tcp:` and `unix:` links
-    /// frame with its own, `local:` links with their network's, plugged
-    /// transports with theirs.
-    fn frame_bytes_max(&self) -> Option<u32> {
-        let plugged = self
-            .plugged
-            .values()
-            .filter_map(|transport| transport.frame_bytes_max());
-        let local = Transport::frame_bytes_max(&self.local);
-        std::iter::once(self.frame_bytes_max)
-            .chain(local)
-            .chain(plugged)
-            .min()
+    /// `tcp:` and `unix:` links frame with its own limit, `local:` links
+    /// with their network's, plugged transports with theirs.
+    fn frame_bytes_max(&self, addr: &ChannelAddr) -> Option<u32> {
+        match addr {
+            ChannelAddr::Local(_) => self.local.frame_bytes_max(addr),
+            ChannelAddr::Tcp { .. } | ChannelAddr::Unix(_) => Some(self.frame_bytes_max),
+            _ => self
+                .plugged(addr)
+                .ok()
+                .and_then(|transport| transport.frame_bytes_max(addr)),
+        }
     }
 }
 

@@ -140,7 +140,7 @@ impl Transport for LocalNetwork {
         Box::pin(async move { result })
     }
 
-    fn frame_bytes_max(&self) -> Option<u32> {
+    fn frame_bytes_max(&self, _addr: &ChannelAddr) -> Option<u32> {
         Some(self.frame_bytes_max)
     }
 }

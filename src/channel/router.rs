@@ -95,9 +95,10 @@ struct Channel {
 struct RouterState {
     transport: Arc<dyn Transport>,
     config: ChannelConfig,
-    /// The most an envelope may encode to: the message limit, or the room
-    /// a frame leaves after its header, under the smaller of the config's
-    /// and the transport's frame limits (CH-2).
+    /// The most an envelope may encode to under the config: the message
+    /// limit, or the room a frame of `frame_bytes_max` leaves after its
+    /// header (CH-2). A destination whose links take smaller frames has
+    /// its own, smaller limit ([`Destination`]).
     encode_limit: u64,
     /// The proc this router forwards for, once told: its channel tasks are
     /// named `channel:<proc>-><address>` and belong to that proc
@@ -108,12 +109,20 @@ struct RouterState {
 }
 
 /// The router's open channels, and each destination address text already
-/// parsed, so a post looks its channel up without parsing or allocating.
+/// resolved, so a post looks its channel up without parsing or allocating.
 /// Both grow with the distinct addresses posted to, until `close`.
 #[derive(Default)]
 struct Channels {
     open: BTreeMap<ChannelAddr, Channel>,
-    parsed: BTreeMap<String, ChannelAddr>,
+    resolved: BTreeMap<String, Destination>,
+}
+
+/// A destination address, parsed, with the most an envelope to it may
+/// encode to: the router's limit, or less if the transport's links to it
+/// take smaller frames (CH-2).
+struct Destination {
+    addr: ChannelAddr,
+    encode_limit: u64,
 }
 
 /// Routes envelopes to remote procs by their address (see the module doc).
@@ -126,12 +135,7 @@ pub struct Router {
 impl Router {
     /// A router dialing through `transport`.
     pub fn new(transport: impl Transport, config: ChannelConfig) -> Self {
-        let frame_bytes_max = transport
-            .frame_bytes_max()
-            .map_or(config.frame_bytes_max, |links| {
-                links.min(config.frame_bytes_max)
-            });
-        let frame_room = u64::from(frame_bytes_max).saturating_sub(DATA_HEADER_BYTES as u64);
+        let frame_room = frame_room(config.frame_bytes_max);
         Self {
             state: Arc::new(RouterState {
                 transport: Arc::new(transport),
@@ -173,28 +177,40 @@ impl Router {
         return_undeliverable(return_handle, envelope, reason);
     }
 
-    /// The queue of the channel to `address` (a proc id's address text),
-    /// opening the channel if there is none or it closed. Borrowed from the
-    /// locked channels, so a message is sent without cloning the queue's
-    /// sender (two atomic increments and two decrements per message).
+    /// `address` (a proc id's address text) parsed, with its encode
+    /// limit; resolved once per distinct address.
+    fn resolve<'a>(
+        &self,
+        resolved: &'a mut BTreeMap<String, Destination>,
+        address: &str,
+    ) -> Result<&'a Destination, AddrError> {
+        if !resolved.contains_key(address) {
+            let addr: ChannelAddr = address.parse()?;
+            let links = self.state.transport.frame_bytes_max(&addr);
+            let encode_limit = links.map_or(self.state.encode_limit, |links| {
+                self.state.encode_limit.min(frame_room(links))
+            });
+            let destination = Destination { addr, encode_limit };
+            resolved.insert(address.to_owned(), destination);
+        }
+        Ok(&resolved[address])
+    }
+
+    /// The queue of the channel to `addr`, opening the channel if there is
+    /// none or it closed. Borrowed from the locked channels, so a message is
+    /// sent without cloning the queue's sender (two atomic increments and
+    /// two decrements per message).
     fn queue_for<'a>(
         &self,
-        channels: &'a mut Channels,
-        address: &str,
-    ) -> Result<&'a mpsc::UnboundedSender<Outbound>, AddrError> {
-        let addr = match channels.parsed.get(address) {
-            Some(addr) => addr,
-            None => {
-                let addr: ChannelAddr = address.parse()?;
-                channels.parsed.entry(address.to_owned()).or_insert(addr)
-            }
-        };
-        let open = matches!(channels.open.get(addr), Some(channel) if !channel.queue.is_closed());
-        if !open {
+        open: &'a mut BTreeMap<ChannelAddr, Channel>,
+        addr: &ChannelAddr,
+    ) -> &'a mpsc::UnboundedSender<Outbound> {
+        let is_open = matches!(open.get(addr), Some(channel) if !channel.queue.is_closed());
+        if !is_open {
             // Replaces a closed one, if any.
-            channels.open.insert(addr.clone(), self.open_channel(addr));
+            open.insert(addr.clone(), self.open_channel(addr));
         }
-        Ok(&channels.open[addr].queue)
+        &open[addr].queue
     }
 
     /// Start the channel task for `addr`.
@@ -221,11 +237,11 @@ impl Router {
     fn encode(&self, envelope: &MessageEnvelope) -> Result<DataFrame, UndeliverableReason> {
         // Encoded once, straight after room for the session's `Data` header;
         // before the channel, so a refused message opens no connection.
-        // Refused here too if its frame would exceed the frame limit (the
-        // config's or the transport's, whichever is smaller): a link would
-        // fail to write it, and the session would resend it on every
-        // reconnect until its delivery timeout, holding back what queued
-        // behind it.
+        // Refused here too if its frame would exceed the frame limit (and
+        // in `post` if it exceeds its destination's links' smaller one): a
+        // link would fail to write it, and the session would resend it on
+        // every reconnect until its delivery timeout, holding back what
+        // queued behind it.
         DataFrame::encode_envelope(envelope, self.state.encode_limit)
             .map_err(|error| UndeliverableReason::from_codec(error, envelope.type_name()))
     }
@@ -249,8 +265,9 @@ impl MailboxSender for Router {
             Err(reason) => return Self::refuse(return_handle, envelope, reason),
         };
         let mut channels = self.state.channels.lock();
-        let queue = match self.queue_for(&mut channels, address) {
-            Ok(queue) => queue,
+        let Channels { open, resolved } = &mut *channels;
+        let destination = match self.resolve(resolved, address) {
+            Ok(destination) => destination,
             Err(error) => {
                 drop(channels);
                 let reason = UndeliverableReason::Transport {
@@ -259,6 +276,16 @@ impl MailboxSender for Router {
                 return Self::refuse(return_handle, envelope, reason);
             }
         };
+        let encode_limit = destination.encode_limit;
+        if frame.payload().len() as u64 > encode_limit {
+            // CH-2: its destination's links take smaller frames.
+            drop(channels);
+            let limit_bytes = encode_limit;
+            let error = crate::codec::CodecError::TooLarge { limit_bytes };
+            let reason = UndeliverableReason::from_codec(error, envelope.type_name());
+            return Self::refuse(return_handle, envelope, reason);
+        }
+        let queue = self.queue_for(open, &destination.addr);
         let sent = queue.send(Outbound {
             frame,
             return_handle: return_handle.clone(),
@@ -691,4 +718,10 @@ async fn run_channel(
         reported: Default::default(),
     };
     task.run(queue).await;
+}
+
+/// The most an envelope may encode to in a frame of `frame_bytes_max`: what
+/// is left after the session's `Data` header.
+fn frame_room(frame_bytes_max: u32) -> u64 {
+    u64::from(frame_bytes_max).saturating_sub(DATA_HEADER_BYTES as u64)
 }
