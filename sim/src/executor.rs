@@ -23,10 +23,11 @@
 //! tasks are never polled: one chosen from the ready list is parked, keeping
 //! its wake order, and made ready again on resume. Its timers still fire (a
 //! paused process's clock runs on); what they wake waits for the resume.
-//! EXEC-8: a panic while an aborted task is dropped (its destructors, e.g. an
-//! actor's when its proc crashes) is never swallowed: it is recorded and
-//! ends the run like a panic in a poll. Only the teardown after the verdict
-//! contains such panics without reporting them.
+//! EXEC-8: a panic while a task's future is dropped after an abort or after
+//! it finished (its destructors, e.g. an actor's when its proc crashes) is
+//! never swallowed: it is recorded and ends the run like a panic in a poll,
+//! even one in the poll that finishes main. Only the teardown after the
+//! verdict contains such panics without reporting them.
 
 use std::fmt;
 use std::future::Future;
@@ -462,14 +463,26 @@ impl Executor {
         main: F,
     ) -> Result<F::Output, Failure> {
         let main = std::pin::pin!(main);
-        let main_id = shared
-            .lock()
-            .tasks
-            .insert(Arc::from(MAIN_NAME), None, shared);
-        let result = self.poll_loop(shared, main_id, main);
+        let main_id = {
+            let mut core = shared.lock();
+            core.failure_pending = None; // EXEC-8: nothing from a run before
+            core.tasks.insert(Arc::from(MAIN_NAME), None, shared)
+        };
+        let mut result = self.poll_loop(shared, main_id, main);
+        // EXEC-8: a destructor that panicked in the last poll (main finished
+        // or failed in the same poll that aborted the task) still counts; a
+        // failure the poll loop already returned comes first.
+        if let Some(failure) = shared.lock().failure_pending.take() {
+            if result.is_ok() {
+                result = Err(failure);
+            }
+        }
         let main_slot = shared.lock().tasks.remove(main_id);
         drop(main_slot);
         teardown(shared);
+        // What teardown's drops aborted is after the verdict (EXEC-6).
+        let after_verdict = shared.lock().failure_pending.take();
+        drop(after_verdict);
         result
     }
 
@@ -537,13 +550,15 @@ impl Executor {
                                 );
                                 drop(unpolled.slot);
                                 drop(unpolled.waker);
-                                drop_aborted(shared, &name, unpolled.future);
+                                drop_task_future(shared, name, unpolled.future, "after an abort");
                             }
                         }
                         Ok(Poll::Ready(())) => {
                             let slot = shared.lock().exit(id);
+                            let name = slot.as_ref().map(|slot| slot.name.clone());
                             drop(slot);
-                            drop(future);
+                            let name = name.unwrap_or_else(|| Arc::from("(a removed task)"));
+                            drop_task_future(shared, name, future, "after it finished");
                         }
                         Err(payload) => {
                             let message = failure::panic_message(&*payload);
@@ -689,7 +704,7 @@ impl Executor {
             drop(slot);
             // LOCK-1: the future's destructors may lock the world again.
             if let Some(future) = future {
-                drop_aborted(shared, &name, future);
+                drop_task_future(shared, name, future, "after an abort");
             }
         }
     }
@@ -716,22 +731,26 @@ pub(crate) fn teardown(shared: &Shared) {
     drop(timers);
 }
 
-/// EXEC-8: drops aborted task `name`'s future; a panic from its
-/// destructors is recorded and becomes the run's failure (as a panic while
-/// it was polled would), returned before the next poll. The first such
-/// failure is kept.
-fn drop_aborted(shared: &Shared, name: &str, future: TaskFuture) {
+/// EXEC-8: drops task `name`'s future (aborted, or finished: `when` says
+/// which); a panic from its destructors is recorded and becomes the run's
+/// failure (as a panic while it was polled would), returned before the next
+/// poll or when the run ends. The first such failure is kept.
+fn drop_task_future(shared: &Shared, name: Arc<str>, future: TaskFuture, when: &str) {
     let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(future))) else {
         return;
     };
     let message = format!(
-        "while being dropped after an abort: {}",
+        "while being dropped {when}: {}",
         failure::panic_message(&*payload)
     );
     let mut core = shared.lock();
-    core.record(kind::PANIC, vec![("message", message.clone().into())]);
+    core.record_for(
+        Some(name.clone()),
+        kind::PANIC,
+        vec![("message", message.clone().into())],
+    );
     if core.failure_pending.is_none() {
-        core.failure_pending = Some(failure::for_panic(Some(name), message));
+        core.failure_pending = Some(failure::for_panic(Some(&name), message));
     }
 }
 

@@ -172,6 +172,78 @@ fn exec_8_a_panic_while_dropping_a_self_aborted_task_fails_the_run() {
     assert!(!reached_end, "the run ended at the panic");
 }
 
+// Goal: EXEC-8 when main finishes in the poll that aborted the task: the
+// destructor's panic still fails the run, and the world's next run starts
+// clean (no failure carried over).
+// Method: main aborts the task and returns at once; then the same world
+// runs a main that does nothing.
+#[test]
+fn exec_8_a_destructor_panic_in_mains_last_poll_fails_the_run_and_not_the_next() {
+    let mut world = World::new(Config::with_seed(4));
+    let failure = world
+        .run(async {
+            let guard = PanicOnDrop;
+            let handle = lockstep::rt::spawn("leaky", async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+            handle.abort();
+        })
+        .unwrap_err();
+    assert_eq!(
+        failure,
+        Failure::TaskPanicked {
+            task: "leaky".into(),
+            message: "while being dropped after an abort: destructor bug".into()
+        }
+    );
+    world
+        .run(async {})
+        .expect("the next run owes nothing to the last");
+}
+
+/// A future that is ready at once and panics when dropped.
+struct ReadyThenPanicOnDrop;
+
+impl Future for ReadyThenPanicOnDrop {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
+impl Drop for ReadyThenPanicOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped after finishing");
+    }
+}
+
+// Goal: a task whose future panics when dropped after finishing fails the
+// run, naming the task, instead of unwinding out of `World::run`. (The
+// spawn wrapper drops the finished future inside its last poll, so this is
+// a poll's panic (EXEC-5); EXEC-8 covers a wrapper dropped after `Ready`.)
+// Method: spawn a future that is ready at once and panics when dropped.
+#[test]
+fn a_panic_while_dropping_a_finished_tasks_future_fails_the_run() {
+    let failure = World::new(Config::with_seed(4))
+        .run(async {
+            drop(lockstep::rt::spawn("finisher", ReadyThenPanicOnDrop));
+            lockstep::time::sleep(Duration::from_secs(1)).await;
+        })
+        .unwrap_err();
+    assert_eq!(
+        failure,
+        Failure::TaskPanicked {
+            task: "finisher".into(),
+            message: "dropped after finishing".into()
+        }
+    );
+}
+
 // Goal: a panic in the main future is its own verdict.
 // Method: panic in main after a sleep.
 #[test]

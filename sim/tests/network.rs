@@ -426,7 +426,8 @@ fn net_4_what_was_sent_to_a_crashed_proc_never_reaches_its_restart() {
 
 /// Goal: NET-4 when a live proc is replaced (`Network::proc` on a name
 /// already up): what was travelling to the old incarnation comes back, and
-/// its reason says the proc was replaced, not that it crashed.
+/// its reason says the proc was replaced, not that it crashed — even when
+/// the replacement itself crashes and restarts before the messages land.
 #[test]
 fn net_4_a_proc_replaced_while_alive_returns_what_travelled_to_it_as_replaced() {
     let reasons = World::new(Config::with_seed(8))
@@ -443,6 +444,10 @@ fn net_4_a_proc_replaced_while_alive_returns_what_travelled_to_it_as_replaced() 
                 old.send(&client, value).unwrap();
             }
             let _replacement = network.proc("b");
+            // What became of later incarnations does not change how the
+            // one the messages were sent to ended.
+            network.crash("b");
+            network.restart("b");
             lockstep::time::sleep(Duration::from_secs(1)).await;
             reasons(&mut returns)
         })

@@ -224,17 +224,9 @@ struct ProcEntry {
     /// one incarnation never reaches another (NET-4), and a proc's `sim:`
     /// transports dial from theirs only (LINK-4).
     incarnation: u64,
-    /// The incarnation the last crash moved to (0: never crashed): what
-    /// tells a message's reason "crashed" from "replaced while alive".
-    last_crash: u64,
-}
-
-impl ProcEntry {
-    /// Whether the incarnation a message was `sent` to ended in a crash
-    /// (rather than being replaced by a new proc while alive).
-    fn crashed_since(&self, sent: Sent) -> bool {
-        self.last_crash >= sent.to_incarnation
-    }
+    /// Incarnations that ended by being replaced while alive (rather than
+    /// by a crash): what a message's reason says when it comes back.
+    replaced: BTreeSet<u64>,
 }
 
 /// A proc's channel machinery in `Session` mode.
@@ -361,7 +353,12 @@ impl Network {
             let mut state = self.lock();
             // A new process behind the name (NET-4; its transports dial
             // from this incarnation only, LINK-4).
-            state.procs.entry(name.to_owned()).or_default().incarnation += 1;
+            let entry = state.procs.entry(name.to_owned()).or_default();
+            if entry.proc.is_some() {
+                let replaced = entry.incarnation;
+                entry.replaced.insert(replaced);
+            }
+            entry.incarnation += 1;
             (state.proc_config.clone(), state.config.transport)
         };
         let proc = match transport {
@@ -416,11 +413,11 @@ impl Network {
         proc
     }
 
-    /// `Session` mode: break `name`'s links, stop its server and close its
-    /// router (LINK-4). Everything is dropped outside the state's lock
-    /// (dropping a server aborts tasks whose destructors lock it again).
-    /// End proc `name`'s incarnation in `Session` mode; `ending` says how
-    /// (`crashed`, `was replaced ...`), for the links it breaks.
+    /// `Session` mode: end proc `name`'s incarnation — break its links
+    /// (their reason says how it ended: `ending`, e.g. `crashed`), stop its
+    /// server and close its router (LINK-4). Everything is dropped outside
+    /// the state's lock (dropping a server aborts tasks whose destructors
+    /// lock it again).
     fn retire(&self, name: &str, ending: &str) {
         let (endpoint, listener, wakes) = {
             let mut state = self.lock();
@@ -643,7 +640,6 @@ impl Network {
         // The process behind the name ends: a new incarnation (NET-4, LINK-4).
         let proc = self.lock().procs.get_mut(name).and_then(|entry| {
             entry.incarnation += 1;
-            entry.last_crash = entry.incarnation;
             entry.proc.take()
         });
         record("net_crash", || [("proc", name.into())]);
@@ -1001,11 +997,14 @@ impl State {
                 self.stats.returned += 1;
                 // The incarnation it was sent to is gone: crashed (and maybe
                 // restarted since), or replaced while alive.
-                let detail = match self.procs.get(to) {
-                    Some(entry) if entry.proc.is_some() && !entry.crashed_since(sent) => {
-                        format!("proc {to} was replaced by a new incarnation")
-                    }
-                    _ => format!("proc {to} crashed"),
+                let replaced = self
+                    .procs
+                    .get(to)
+                    .is_some_and(|entry| entry.replaced.contains(&sent.to_incarnation));
+                let detail = if replaced {
+                    format!("proc {to} was replaced by a new incarnation")
+                } else {
+                    format!("proc {to} crashed")
                 };
                 let reason = UndeliverableReason::Transport { detail };
                 Some(Arrival::Return(held(envelope), reason))

@@ -145,3 +145,92 @@ impl<'t> ParsedIds<'t> {
         self.get(actor).map(|id| id.proc_id().name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::trace::{Recorded, Trace};
+
+    /// A trace that breaks both trace-wide oracles, more than once each:
+    /// out-of-order and vanished sequenced messages (SEQ-2, UD-1), a status
+    /// after a terminal one (LC-1), and a terminated actor with no
+    /// supervision event (SV-1).
+    fn trace_breaking_both_oracles() -> Trace {
+        let actor_id = |name: &str| -> Arc<str> {
+            let proc = lockstep::ProcId::local("p").expect("a proc id");
+            proc.actor_id(name, 0)
+                .expect("an actor id")
+                .to_string()
+                .into()
+        };
+        let (sender, sink, worker) = (actor_id("sender"), actor_id("sink"), actor_id("worker"));
+        let port = lockstep::id::HANDLER_PORT_BIT | 7;
+        let mut trace = Trace::default();
+        let mut step = 0;
+        let mut push = |kind: &'static str, fields: &[(&'static str, Recorded<'_>)]| {
+            step += 1;
+            let time = Duration::from_millis(step);
+            trace.push(time, step, kind, None, fields.iter().copied());
+        };
+        for actor in [&sink, &worker] {
+            push(
+                "actor_spawn",
+                &[
+                    ("actor", Recorded::Shared(actor)),
+                    ("parent", Recorded::Text("")),
+                ],
+            );
+        }
+        for seq in 1..=3 {
+            let fields = [
+                ("sender", Recorded::Shared(&sender)),
+                ("dest", Recorded::Port(&sink, port)),
+                ("session", Recorded::U64(9)),
+                ("seq", Recorded::U64(seq)),
+            ];
+            push("send", &fields);
+        }
+        push(
+            "handled",
+            &[
+                ("actor", Recorded::Shared(&sink)),
+                ("session", Recorded::U64(9)),
+                ("seq", Recorded::U64(2)),
+            ],
+        );
+        for status in ["stopped: done", "idle"] {
+            let fields = [
+                ("actor", Recorded::Shared(&worker)),
+                ("status", Recorded::Text(status)),
+                ("terminal", Recorded::Bool(status.starts_with("stopped"))),
+            ];
+            push("status", &fields);
+        }
+        trace
+    }
+
+    /// Goal: `check_trace` (one pass feeding both oracles) reports exactly
+    /// what running the sequencing oracle and then the supervision oracle
+    /// over the trace reports: the same checks, the same violations, in
+    /// the same order.
+    #[test]
+    fn one_pass_reports_what_the_two_oracles_report_one_after_the_other() {
+        let trace = trace_breaking_both_oracles();
+        let held = sequencing::HeldAtEnd::new();
+        let mut one_after_the_other = OracleReport::default();
+        sequencing::check(&trace, true, false, &held, &mut one_after_the_other);
+        supervision::check(&trace, &mut one_after_the_other);
+        let mut one_pass = OracleReport::default();
+        check_trace(&trace, true, false, &held, &mut one_pass);
+        let codes: Vec<_> = one_pass
+            .violations
+            .iter()
+            .map(|violation| violation.code)
+            .collect();
+        assert_eq!(codes, ["SEQ-2", "UD-1", "LC-1", "SV-1"], "{one_pass:?}");
+        assert_eq!(one_pass, one_after_the_other);
+    }
+}
