@@ -323,6 +323,38 @@ impl Handler<u64> for Wedged {
     }
 }
 
+lockstep::export!(Wedged: u64);
+
+/// Goal: Q-3 through an actor — `sequenced_held` counts the sequenced
+/// messages a (wedged) actor still holds and leaves out `Direct` ones,
+/// which `queue_depth` counts: an accounting of sequenced sends (the
+/// simulator's UD-1) must not let a `Direct` message stand in for a lost
+/// sequenced one.
+#[test]
+fn sequenced_held_counts_held_sequenced_messages_and_not_direct_ones() {
+    on_both(|| async {
+        let proc = Proc::local();
+        let (client, _client) = proc.instance("client").unwrap();
+        let wedged = proc.spawn("wedged", Wedged).unwrap();
+        // Through the handle before it is bound: `Direct` (PORT-1).
+        for value in [1, 2] {
+            wedged.send(&client, value).unwrap();
+        }
+        let bound: lockstep::ActorRef<Wedged> = wedged.bind();
+        for value in [3, 4, 5] {
+            bound.send(&client, value).unwrap(); // sequenced
+        }
+        wedged
+            .status()
+            .wait_for(|status| matches!(status, ActorStatus::Processing(..)))
+            .await
+            .unwrap();
+        let cell = proc.lookup(wedged.actor_id()).expect("the actor is alive");
+        assert_eq!(cell.queue_depth(), 4, "the first message wedged it");
+        assert_eq!(cell.sequenced_held(), 3);
+    });
+}
+
 /// Goal: S1: an actor stuck in a handler still answers, with status
 /// `processing` and its handler, and the query is not the last handler (S2).
 #[test]

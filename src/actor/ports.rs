@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
 
-use super::queue::{Doorbell, QueueReceiver, QueueSender, queue};
+use super::queue::{Doorbell, QueueReceiver, QueueSender, queue_counting};
 use super::{Actor, Handler, HandlerError};
 use crate::id::{ActorId, handler_port_index};
 use crate::mailbox::{
@@ -75,6 +75,13 @@ pub(crate) enum Work<A: Actor> {
 }
 
 impl<A: Actor> Work<A> {
+    /// Whether this is a message sequenced in a session (not `Direct`):
+    /// what the work queue counts apart.
+    fn is_sequenced(&self) -> bool {
+        matches!(self, Work::Message { headers, .. }
+            if matches!(headers.seq_info(), SeqInfo::Session { .. }))
+    }
+
     /// What to return to the sender when this work is abandoned or refused.
     pub(crate) fn into_returnable(self, dest: &ActorId) -> Option<MessageEnvelope> {
         match self {
@@ -121,7 +128,7 @@ impl<A: Actor> ActorInbox<A> {
         proc: WeakProc,
         doorbell: &Arc<Doorbell>,
     ) -> (Arc<Self>, QueueReceiver<Work<A>>) {
-        let (sender, receiver) = queue(doorbell);
+        let (sender, receiver) = queue_counting(doorbell, Work::is_sequenced);
         let inbox = Arc::new(Self {
             actor_id,
             inbound: Inbound::new(mailbox.reorder_limits()),
@@ -138,6 +145,11 @@ impl<A: Actor> ActorInbox<A> {
     /// Messages released to the work queue and not yet taken by the loop.
     pub(crate) fn queue_depth(&self) -> usize {
         self.sender.len()
+    }
+
+    /// Of those, the ones sequenced in a session.
+    pub(crate) fn sequenced_queue_depth(&self) -> usize {
+        self.sender.counted_len()
     }
 
     /// Messages held by the ordering stage behind gaps.

@@ -18,6 +18,10 @@
 //! no lost wake-ups. The loop registers with the doorbell and then
 //! checks every queue again before it sleeps; a sender rings after its item
 //! is queued, and the ring wakes whoever registered.
+//! a queue made with [`queue_counting`] says how many of the items it
+//! holds (sent and not yet taken) are of the kind it counts — the work
+//! queue counts sequenced messages, which the simulator's UD-1 accounting
+//! compares with what was sent.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -98,6 +102,12 @@ struct Queue<T> {
     /// that holds the lock sees it exactly; read without it by `is_closed`.
     closed: AtomicBool,
     doorbell: Arc<Doorbell>,
+    /// Which items to count apart, if any.
+    counts: Option<fn(&T) -> bool>,
+    /// Counted items in the receiver's batch. Only the receiver
+    /// writes it (a load and a store, no read-modify-write): set under
+    /// `items`' lock as it takes a batch, lowered as it hands one out.
+    counted_in_batch: AtomicUsize,
 }
 
 /// The sending half; cheap to clone.
@@ -124,11 +134,29 @@ pub(crate) struct QueueReceiver<T> {
 
 /// A queue whose receiver sleeps on `doorbell`.
 pub(crate) fn queue<T>(doorbell: &Arc<Doorbell>) -> (QueueSender<T>, QueueReceiver<T>) {
+    new_queue(doorbell, None)
+}
+
+/// A queue whose receiver sleeps on `doorbell`, and which counts the items
+/// for which `counts` is true apart (Q-3, [`QueueSender::counted_len`]).
+pub(crate) fn queue_counting<T>(
+    doorbell: &Arc<Doorbell>,
+    counts: fn(&T) -> bool,
+) -> (QueueSender<T>, QueueReceiver<T>) {
+    new_queue(doorbell, Some(counts))
+}
+
+fn new_queue<T>(
+    doorbell: &Arc<Doorbell>,
+    counts: Option<fn(&T) -> bool>,
+) -> (QueueSender<T>, QueueReceiver<T>) {
     let queue = Arc::new(Queue {
         items: Mutex::new(VecDeque::new()),
         len: AtomicUsize::new(0),
         closed: AtomicBool::new(false),
         doorbell: doorbell.clone(),
+        counts,
+        counted_in_batch: AtomicUsize::new(0),
     });
     (
         QueueSender {
@@ -162,6 +190,17 @@ impl<T> QueueSender<T> {
         self.queue.len.load(Ordering::Relaxed)
     }
 
+    /// Of those, the ones the queue counts apart; 0 for a queue that
+    /// counts nothing. A snapshot: exact while no item is being taken.
+    pub(crate) fn counted_len(&self) -> usize {
+        let Some(counts) = self.queue.counts else {
+            return 0;
+        };
+        let items = self.queue.items.lock();
+        let queued = items.iter().filter(|item| counts(item)).count();
+        queued + self.queue.counted_in_batch.load(Ordering::Relaxed)
+    }
+
     /// Whether the receiver closed (or was dropped).
     pub(crate) fn is_closed(&self) -> bool {
         self.queue.closed.load(Ordering::Acquire)
@@ -178,10 +217,26 @@ impl<T> QueueReceiver<T> {
             }
             // Take the whole batch: the (empty) local buffer and the shared
             // queue swap places, keeping both allocations.
-            std::mem::swap(&mut self.taken, &mut *self.queue.items.lock());
+            let mut items = self.queue.items.lock();
+            std::mem::swap(&mut self.taken, &mut *items);
+            if let Some(counts) = self.queue.counts {
+                // under the lock, so a count sees each item once.
+                let counted = self.taken.iter().filter(|item| counts(item)).count();
+                self.queue
+                    .counted_in_batch
+                    .store(counted, Ordering::Relaxed);
+            }
+            drop(items);
         }
         let item = self.taken.pop_front()?;
         self.queue.len.fetch_sub(1, Ordering::SeqCst);
+        if self.queue.counts.is_some_and(|counts| counts(&item)) {
+            let counted = self.queue.counted_in_batch.load(Ordering::Relaxed);
+            debug_assert!(counted > 0, "Q-3: a counted item was in the batch");
+            self.queue
+                .counted_in_batch
+                .store(counted.saturating_sub(1), Ordering::Relaxed);
+        }
         Some(item)
     }
 
@@ -244,6 +299,32 @@ mod tests {
         assert_eq!(receiver.try_recv(), None);
         drop(receiver);
         assert_eq!(sender.send(4), Err(4));
+    }
+
+    /// a counting queue's counted length covers the counted items
+    /// still queued and those in the receiver's batch, and drops as each is
+    /// taken; a queue that counts nothing says 0.
+    #[test]
+    fn q_3_counted_len_covers_the_shared_queue_and_the_taken_batch() {
+        let doorbell = Doorbell::new();
+        let (sender, mut receiver) = queue_counting::<u32>(&doorbell, |item| item % 2 == 0);
+        for item in 1..=4 {
+            sender.send(item).unwrap();
+        }
+        assert_eq!(sender.counted_len(), 2);
+        assert_eq!(receiver.try_recv(), Some(1), "takes the batch 1..=4");
+        assert_eq!(sender.counted_len(), 2, "2 and 4, in the batch");
+        sender.send(6).unwrap();
+        assert_eq!(sender.counted_len(), 3, "and 6, queued");
+        assert_eq!(receiver.try_recv(), Some(2));
+        assert_eq!(sender.counted_len(), 2);
+        for expected in [3, 4, 6] {
+            assert_eq!(receiver.try_recv(), Some(expected));
+        }
+        assert_eq!(sender.counted_len(), 0);
+        let (plain, _receiver) = queue::<u32>(&doorbell);
+        plain.send(2).unwrap();
+        assert_eq!(plain.counted_len(), 0);
     }
 
     /// The count is of items sent and not yet taken, wherever they wait: in

@@ -24,6 +24,7 @@ use crate::sync::Mutex;
 /// Read-only view of an actor's inbox, for introspection.
 pub(crate) trait InboxView: Send + Sync {
     fn queue_depth(&self) -> usize;
+    fn sequenced_queue_depth(&self) -> usize;
     fn ordering(&self) -> Vec<SessionOrdering>;
     fn buffered_total(&self) -> usize;
 }
@@ -31,6 +32,9 @@ pub(crate) trait InboxView: Send + Sync {
 impl<A: Actor> InboxView for crate::actor::ActorInbox<A> {
     fn queue_depth(&self) -> usize {
         crate::actor::ActorInbox::queue_depth(self)
+    }
+    fn sequenced_queue_depth(&self) -> usize {
+        crate::actor::ActorInbox::sequenced_queue_depth(self)
     }
     fn ordering(&self) -> Vec<SessionOrdering> {
         self.ordering().snapshot()
@@ -215,6 +219,17 @@ impl InstanceCell {
             .inbox
             .as_ref()
             .map_or(0, |inbox| inbox.buffered_total())
+    }
+
+    /// Messages sequenced in a session that the actor still holds, not yet
+    /// handled: queued for its handlers, or buffered behind a gap. Unlike
+    /// `queue_depth() + buffered_total()`, it leaves out `Direct` messages
+    /// and returned ones — what an accounting of sequenced sends (the
+    /// simulator's UD-1) compares with.
+    pub fn sequenced_held(&self) -> usize {
+        self.state.inbox.as_ref().map_or(0, |inbox| {
+            inbox.sequenced_queue_depth() + inbox.buffered_total()
+        })
     }
 
     /// Replace the whole published-attrs bag.

@@ -35,7 +35,7 @@ pub async fn settle(
         let actor_id = cell.actor_id().clone();
         report.checked(ORACLE);
         let id = actor_id.to_string();
-        held.insert(id.clone(), cell.queue_depth() + cell.buffered_total());
+        held.insert(id.clone(), cell.sequenced_held());
         for session in cell.ordering() {
             if session.buffered_count > 0 {
                 report.violated(

@@ -54,7 +54,9 @@ fn dest<'t>(event: &EventRef<'t, '_>, ids: &mut ParsedIds<'t>) -> Option<(&'t st
     Some((actor, index))
 }
 
-/// Messages a live actor still holds at the end of the run: queued + buffered.
+/// Sequenced messages a live actor still holds at the end of the run,
+/// queued or buffered (`InstanceCell::sequenced_held`: `Direct` messages
+/// are not counted, so they cannot stand in for a lost one).
 pub type HeldAtEnd = BTreeMap<String, usize>;
 
 /// Check the trace. `reorder_buffer` says whether the scenario's procs had it
