@@ -315,7 +315,7 @@ impl TaskTable {
     }
 
     /// The live tasks of proc `name`, in slot order.
-    fn of_proc(&self, name: &str) -> Vec<TaskId> {
+    pub(crate) fn of_proc(&self, name: &str) -> Vec<TaskId> {
         self.entries
             .iter()
             .enumerate()

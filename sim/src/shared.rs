@@ -146,6 +146,16 @@ impl Core {
         }
     }
 
+    /// Set proc `name`'s wall-clock skew (CLOCK-3): for every task of the
+    /// proc at once, running ones included (a clock step, as NTP makes),
+    /// and for the tasks it starts later.
+    pub(crate) fn set_clock_skew(&mut self, name: &str, skew_ns: i64) {
+        self.clock_skews.insert(name.to_owned(), skew_ns);
+        for id in self.tasks.of_proc(name) {
+            self.tasks.set_skew_ns(id, skew_ns);
+        }
+    }
+
     /// Appends an event stamped with the current time, step and running task.
     pub(crate) fn record(&mut self, kind: &'static str, fields: Vec<(&'static str, Value)>) {
         self.record_fields(

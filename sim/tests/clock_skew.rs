@@ -52,6 +52,36 @@ fn clock_3_a_skewed_proc_reads_a_skewed_wall_clock() {
     assert_eq!(ahead, Duration::from_millis(750));
 }
 
+/// Goal: CLOCK-3 when a skew is set on a running proc — a step of its
+/// clock: its actors already running read the new skew at once (as does
+/// LIVE-2, which reads the proc's current skew).
+#[test]
+fn clock_3_a_skew_set_while_a_proc_runs_steps_its_running_actors_clocks() {
+    let mut world = World::new(Config::with_seed(5));
+    let (stepped, plain) = world
+        .run(async {
+            let network = Network::new(NetworkConfig::default(), ProcConfig::default());
+            let stepped = network.proc("stepped").spawn("clock", Clock).unwrap();
+            let plain = network.proc("plain").spawn("clock", Clock).unwrap();
+            let (client, _client) = network.proc("plain").instance("client").unwrap();
+            let ask = |handle: &lockstep::ActorHandle<Clock>| {
+                let (reply, answer) = client.open_once_port();
+                handle.send(&client, reply).unwrap();
+                answer.recv()
+            };
+            // Both answer once on the same clock before the step.
+            let (stepped_before, plain_before) = (ask(&stepped), ask(&plain));
+            let before = stepped_before.await.unwrap().0;
+            assert_eq!(before, plain_before.await.unwrap().0, "no skew yet");
+            network.set_clock_skew("stepped", Duration::from_millis(500), true);
+            let (stepped_answer, plain_answer) = (ask(&stepped), ask(&plain));
+            (stepped_answer.await.unwrap(), plain_answer.await.unwrap())
+        })
+        .unwrap();
+    let ahead = stepped.0.duration_since(plain.0).expect("stepped is ahead");
+    assert_eq!(ahead, Duration::from_millis(500));
+}
+
 /// Handles a `u64` by staying busy that many milliseconds.
 #[derive(Debug)]
 struct Busy;

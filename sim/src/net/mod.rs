@@ -436,16 +436,14 @@ impl Network {
 
     /// Run proc `name`'s wall clock `skew` ahead (`ahead`) or behind the
     /// world's (CLOCK-3): `lockstep::time::system_now()` in its actors reads
-    /// the skewed clock; monotonic time is unaffected. Applies to the proc's
-    /// tasks started from now on (its actors, server and channels); a task
-    /// they start takes its starter's skew, so set it before spawning the
-    /// proc's actors.
+    /// the skewed clock; monotonic time is unaffected. Applies at once to
+    /// every task of the proc (its actors, server and channels, and the
+    /// tasks they started), running or started later: set while the proc
+    /// runs, it is a step of its clock, as an NTP correction makes.
     pub fn set_clock_skew(&self, name: &str, skew: Duration, ahead: bool) {
         let nanos = i64::try_from(skew.as_nanos()).unwrap_or(i64::MAX);
         let nanos = if ahead { nanos } else { -nanos };
-        crate::shared::with_current(|shared| {
-            shared.lock().clock_skews.insert(name.to_owned(), nanos);
-        });
+        crate::shared::with_current(|shared| shared.lock().set_clock_skew(name, nanos));
         record("net_clock_skew", || {
             [
                 ("proc", name.into()),
