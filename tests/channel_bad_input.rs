@@ -147,6 +147,14 @@ async fn ch_9_bad_input_closes_only_its_link_and_is_reported() {
     ];
     for (index, (name, bytes, half_close)) in attacks.iter().enumerate() {
         attack(port, bytes, *half_close).await;
+        // The link's task records its failure as it closes the link: wait
+        // for it, so the failures are listed in attack order even when the
+        // machine is loaded.
+        let deadline = time::now() + Duration::from_secs(10);
+        while server.server.failures().len() <= index {
+            assert!(time::now() < deadline, "{name}: no failure recorded");
+            time::sleep(Duration::from_millis(1)).await;
+        }
         // The good link keeps working between attacks.
         exchange(&client, &target, &mut received, 101 + 10 * index as u64, 10).await;
         let _ = name;
