@@ -40,16 +40,61 @@ use crate::sequencing::{ReceivingDomain, Sequencer};
 use crate::supervision::ActorSupervisionEvent;
 use crate::sync::Mutex;
 
+/// Where a client instance's returned messages go. The channel is made
+/// only when the client takes its receiver: a client that never does (most
+/// are short-lived) allocates nothing for it.
+#[derive(Default)]
+pub(crate) enum ReturnsQueue {
+    /// Not taken yet, and nothing came back.
+    #[default]
+    NotTaken,
+    /// Returned before the receiver was taken, oldest first.
+    Waiting(Vec<Undeliverable<MessageEnvelope>>),
+    /// Taken: returns go to the receiver (if the client dropped it, the
+    /// warning logged for each return is the record).
+    Taken(mpsc::UnboundedSender<Undeliverable<MessageEnvelope>>),
+}
+
+impl ReturnsQueue {
+    /// Hand `returned` to the client.
+    pub(crate) fn push(&mut self, returned: Undeliverable<MessageEnvelope>) {
+        match self {
+            ReturnsQueue::NotTaken => *self = ReturnsQueue::Waiting(vec![returned]),
+            ReturnsQueue::Waiting(waiting) => waiting.push(returned),
+            ReturnsQueue::Taken(sender) => {
+                let _ = sender.send(returned);
+            }
+        }
+    }
+
+    /// The receiver, with whatever came back before it was asked for; `None`
+    /// once taken.
+    fn take_receiver(&mut self) -> Option<mpsc::UnboundedReceiver<Undeliverable<MessageEnvelope>>> {
+        let waiting = match std::mem::take(self) {
+            ReturnsQueue::NotTaken => Vec::new(),
+            ReturnsQueue::Waiting(waiting) => waiting,
+            taken @ ReturnsQueue::Taken(_) => {
+                *self = taken;
+                return None;
+            }
+        };
+        let (sender, receiver) = mpsc::unbounded_channel();
+        for returned in waiting {
+            let _ = sender.send(returned); // the receiver is right here
+        }
+        *self = ReturnsQueue::Taken(sender);
+        Some(receiver)
+    }
+}
+
 /// A client instance's queue of returned messages.
 pub(crate) struct ClientState {
-    returns: Mutex<Option<mpsc::UnboundedReceiver<Undeliverable<MessageEnvelope>>>>,
+    returns: Arc<Mutex<ReturnsQueue>>,
 }
 
 impl ClientState {
-    pub(crate) fn new(returns: mpsc::UnboundedReceiver<Undeliverable<MessageEnvelope>>) -> Self {
-        Self {
-            returns: Mutex::new(Some(returns)),
-        }
+    pub(crate) fn new(returns: Arc<Mutex<ReturnsQueue>>) -> Self {
+        Self { returns }
     }
 }
 
@@ -184,7 +229,7 @@ impl<A: Actor> Instance<A> {
     pub fn take_undeliverable_receiver(
         &self,
     ) -> Option<mpsc::UnboundedReceiver<Undeliverable<MessageEnvelope>>> {
-        self.state.client.as_ref()?.returns.lock().take()
+        self.state.client.as_ref()?.returns.lock().take_receiver()
     }
 
     pub(crate) fn ports(&self) -> &Arc<Ports<A>> {

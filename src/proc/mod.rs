@@ -269,7 +269,7 @@ impl PortSink<Signal> for SignalSink {
 }
 
 /// Delivers a client's returned messages to a queue it may read, and logs them.
-struct ClientReturns(mpsc::UnboundedSender<Undeliverable<MessageEnvelope>>);
+struct ClientReturns(Arc<Mutex<instance::ReturnsQueue>>);
 
 impl PortSink<Undeliverable<MessageEnvelope>> for ClientReturns {
     fn deliver(
@@ -279,8 +279,7 @@ impl PortSink<Undeliverable<MessageEnvelope>> for ClientReturns {
         _sender: &ActorId,
     ) -> Result<(), (Undeliverable<MessageEnvelope>, UndeliverableReason)> {
         tracing::warn!(%returned, "message returned to client");
-        // If the client dropped its queue, the warning above is the record.
-        let _ = self.0.send(returned);
+        self.0.lock().push(returned);
         Ok(())
     }
 }
@@ -689,8 +688,8 @@ impl Proc {
     /// run loop (status `client`). Dropping the instance stops it.
     pub fn instance(&self, name: &str) -> Result<(Instance<()>, ActorHandle<()>), ProcError> {
         let actor_id = self.proc_id().actor_id(name, 0)?;
-        let (returns_sender, returns) = mpsc::unbounded_channel();
-        let client = Some(ClientReturns(returns_sender));
+        let returns = Arc::new(Mutex::new(instance::ReturnsQueue::default()));
+        let client = Some(ClientReturns(returns.clone()));
         let (cell, ports, _queues) = self.create_cell::<()>(actor_id, None, client)?;
         let instance = Instance::new(
             cell.clone(),
