@@ -383,6 +383,38 @@ fn ud_1_undeliverable_carries_a_structured_reason() {
     });
 }
 
+/// Goal: UD-1 for a client that takes its receiver late: what came back
+/// before is waiting in it, in order, then what comes back after; the
+/// receiver is handed out once.
+#[test]
+fn ud_1_returns_before_a_client_takes_its_receiver_wait_in_it() {
+    on_both(|| async {
+        let proc = Proc::local();
+        let (client, _client) = proc.instance("client").unwrap();
+        let elsewhere = "far@tcp:10.0.0.1:1".parse::<lockstep::ProcId>().unwrap();
+        let target = PortRef::<u64>::attest_message_port(&elsewhere.actor_id("x", 0).unwrap());
+        for value in [1, 2] {
+            target.send(&client, value).unwrap(); // no route: back at once
+        }
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        assert!(
+            client.take_undeliverable_receiver().is_none(),
+            "handed out once"
+        );
+        target.send(&client, 3).unwrap();
+        let mut values = Vec::new();
+        for _ in 0..3 {
+            let back = lockstep::time::timeout(Duration::from_secs(5), returned.recv())
+                .await
+                .expect("every return reaches the receiver")
+                .unwrap();
+            let bytes = back.message.payload().bytes().unwrap();
+            values.push(lockstep::codec::decode::<u64>(bytes, 64).unwrap());
+        }
+        assert_eq!(values, [1, 2, 3]);
+    });
+}
+
 /// Goal: UD-1 for ephemeral ports: messages a port queued (sent through its
 /// handle or by reference) but never handed over come back to their sender
 /// as undeliverable (`PortClosed`) when the receiver is dropped; later sends
