@@ -157,7 +157,6 @@ async fn ch_9_bad_input_closes_only_its_link_and_is_reported() {
         }
         // The good link keeps working between attacks.
         exchange(&client, &target, &mut received, 101 + 10 * index as u64, 10).await;
-        let _ = name;
     }
 
     // Every attack is on record, with a typed error.

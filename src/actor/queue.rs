@@ -19,9 +19,10 @@
 //! checks every queue again before it sleeps; a sender rings after its item
 //! is queued, and the ring wakes whoever registered.
 //! a queue made with [`queue_counting`] says how many of the items it
-//! holds (sent and not yet taken) are of the kind it counts — the work
-//! queue counts sequenced messages, which the simulator's UD-1 accounting
-//! compares with what was sent.
+//! still holds for its receiver (sent and not yet taken) are of the kind it
+//! counts — the work queue counts sequenced messages, which the simulator's
+//! UD-1 accounting compares with what was sent. Once the receiver is gone
+//! it holds nothing for anyone: 0 (where `len` keeps counting what was lost).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -229,7 +230,8 @@ impl<T> QueueReceiver<T> {
             drop(items);
         }
         let item = self.taken.pop_front()?;
-        self.queue.len.fetch_sub(1, Ordering::SeqCst);
+        // Q-3 before `len`, so a reader never sees more counted items than
+        // items.
         if self.queue.counts.is_some_and(|counts| counts(&item)) {
             let counted = self.queue.counted_in_batch.load(Ordering::Relaxed);
             debug_assert!(counted > 0, "Q-3: a counted item was in the batch");
@@ -237,6 +239,7 @@ impl<T> QueueReceiver<T> {
                 .counted_in_batch
                 .store(counted.saturating_sub(1), Ordering::Relaxed);
         }
+        self.queue.len.fetch_sub(1, Ordering::SeqCst);
         Some(item)
     }
 
@@ -254,6 +257,8 @@ impl<T> Drop for QueueReceiver<T> {
         let leftover = {
             let mut items = self.queue.items.lock();
             self.queue.closed.store(true, Ordering::Release);
+            // nothing is held for a receiver that is gone.
+            self.queue.counted_in_batch.store(0, Ordering::Relaxed);
             std::mem::take(&mut *items)
         };
         // Dropped outside the lock: an item's drop may send to this queue.
@@ -325,6 +330,17 @@ mod tests {
         let (plain, _receiver) = queue::<u32>(&doorbell);
         plain.send(2).unwrap();
         assert_eq!(plain.counted_len(), 0);
+        // A receiver dropped with counted items in its batch and in the
+        // queue leaves nothing held (while `len` counts what was lost).
+        for item in [8, 10] {
+            sender.send(item).unwrap();
+        }
+        assert_eq!(receiver.try_recv(), Some(8), "takes the batch 8, 10");
+        sender.send(12).unwrap();
+        assert_eq!(sender.counted_len(), 2);
+        drop(receiver);
+        assert_eq!(sender.counted_len(), 0);
+        assert_eq!(sender.len(), 2, "10 and 12 were lost");
     }
 
     /// The count is of items sent and not yet taken, wherever they wait: in

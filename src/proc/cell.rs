@@ -223,9 +223,11 @@ impl InstanceCell {
 
     /// Messages sequenced in a session that the actor still holds, not yet
     /// handled: queued for its handlers, or buffered behind a gap. Unlike
-    /// `queue_depth() + buffered_total()`, it leaves out `Direct` messages
-    /// and returned ones — what an accounting of sequenced sends (the
-    /// simulator's UD-1) compares with.
+    /// `queue_depth() + buffered_total()`, it leaves out `Direct` messages,
+    /// returned ones, and what a loop that is gone can no longer handle —
+    /// what an accounting of sequenced sends (the simulator's UD-1)
+    /// compares with. (With the reorder buffer off, a duplicate of a
+    /// handled message still queued is counted.)
     pub fn sequenced_held(&self) -> usize {
         self.state.inbox.as_ref().map_or(0, |inbox| {
             inbox.sequenced_queue_depth() + inbox.buffered_total()

@@ -53,6 +53,10 @@ pub(crate) enum ReturnsQueue {
     /// Taken: returns go to the receiver (if the client dropped it, the
     /// warning logged for each return is the record).
     Taken(mpsc::UnboundedSender<Undeliverable<MessageEnvelope>>),
+    /// The client instance was dropped before taking its receiver: nobody
+    /// can read returns any more (the warning logged for each is the
+    /// record), so none is kept.
+    Closed,
 }
 
 impl ReturnsQueue {
@@ -64,6 +68,20 @@ impl ReturnsQueue {
             ReturnsQueue::Taken(sender) => {
                 let _ = sender.send(returned);
             }
+            ReturnsQueue::Closed => drop(returned),
+        }
+    }
+
+    /// The client instance is gone: drop what waits for a receiver nobody
+    /// can take now (a receiver already taken keeps its returns coming).
+    /// Returns what to drop, for the caller to drop unlocked.
+    fn close(&mut self) -> Option<Vec<Undeliverable<MessageEnvelope>>> {
+        match self {
+            ReturnsQueue::Taken(_) => None,
+            _ => match std::mem::replace(self, ReturnsQueue::Closed) {
+                ReturnsQueue::Waiting(waiting) => Some(waiting),
+                _ => None,
+            },
         }
     }
 
@@ -73,8 +91,8 @@ impl ReturnsQueue {
         let waiting = match std::mem::take(self) {
             ReturnsQueue::NotTaken => Vec::new(),
             ReturnsQueue::Waiting(waiting) => waiting,
-            taken @ ReturnsQueue::Taken(_) => {
-                *self = taken;
+            kept @ (ReturnsQueue::Taken(_) | ReturnsQueue::Closed) => {
+                *self = kept;
                 return None;
             }
         };
@@ -107,8 +125,10 @@ struct InstanceState<A: Actor> {
 
 impl<A: Actor> Drop for InstanceState<A> {
     fn drop(&mut self) {
-        if self.client.is_some() {
+        if let Some(client) = &self.client {
             let state = &self.cell.state;
+            let unread = client.returns.lock().close();
+            drop(unread);
             state.mailbox.close();
             self.outbox.proc().forget(&state.actor_id);
             state
@@ -765,5 +785,64 @@ async fn stop_children(cell: &InstanceCell, signal: Signal, timeout: std::time::
             child.terminate_by_force(format!("did not stop within {timeout:?}"));
         }
         cell.remove_child(child.actor_id().pid());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mailbox::{Headers, Payload};
+
+    fn returned(value: u8) -> Undeliverable<MessageEnvelope> {
+        let proc = crate::id::ProcId::local("p").unwrap();
+        let sender = proc.actor_id("client", 0).unwrap();
+        let dest = proc.actor_id("gone", 0).unwrap().port_id(1);
+        let message = MessageEnvelope::new(
+            sender,
+            dest,
+            Headers::default(),
+            "u8",
+            Payload::Serialized(vec![value]),
+        );
+        let reason = UndeliverableReason::NoRoute {
+            proc_id: proc.clone(),
+        };
+        Undeliverable { message, reason }
+    }
+
+    fn value_of(returned: &Undeliverable<MessageEnvelope>) -> u8 {
+        returned.message.payload().bytes().unwrap()[0]
+    }
+
+    /// Goal: a client's returns wait, in order, until its receiver is taken,
+    /// then flow to it; the receiver is handed out once; a client dropped
+    /// without taking it keeps nothing (what waited is handed back to drop,
+    /// later returns are not kept), and one that took it keeps it.
+    #[test]
+    fn returns_wait_for_the_receiver_and_are_not_kept_once_the_client_is_gone() {
+        let mut queue = ReturnsQueue::default();
+        queue.push(returned(1));
+        queue.push(returned(2));
+        let mut receiver = queue.take_receiver().expect("the first take");
+        assert!(queue.take_receiver().is_none(), "handed out once");
+        queue.push(returned(3));
+        let values: Vec<u8> = std::iter::from_fn(|| receiver.try_recv().ok())
+            .map(|returned| value_of(&returned))
+            .collect();
+        assert_eq!(values, [1, 2, 3]);
+        assert!(queue.close().is_none(), "a taken receiver stays");
+        queue.push(returned(4));
+        assert_eq!(
+            receiver.try_recv().map(|returned| value_of(&returned)),
+            Ok(4)
+        );
+
+        let mut untaken = ReturnsQueue::default();
+        untaken.push(returned(5));
+        let unread = untaken.close().expect("what waited");
+        assert_eq!(unread.iter().map(value_of).collect::<Vec<_>>(), [5]);
+        untaken.push(returned(6));
+        assert!(matches!(untaken, ReturnsQueue::Closed), "6 is not kept");
+        assert!(untaken.take_receiver().is_none());
     }
 }

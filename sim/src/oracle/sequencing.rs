@@ -56,14 +56,16 @@ fn dest<'t>(event: &EventRef<'t, '_>, ids: &mut ParsedIds<'t>) -> Option<(&'t st
 
 /// Sequenced messages a live actor still holds at the end of the run,
 /// queued or buffered (`InstanceCell::sequenced_held`: `Direct` messages
-/// are not counted, so they cannot stand in for a lost one).
+/// are not counted, so they cannot stand in for a lost one; with the
+/// reorder buffer off, a queued duplicate of a handled message still can).
 pub type HeldAtEnd = BTreeMap<String, usize>;
 
 /// Check the trace. `reorder_buffer` says whether the scenario's procs had it
 /// on; `senders_hold` whether a proc holds what its actors sent until the
 /// peer acknowledges it (the session transport's channels; in the modelled
 /// network a message leaves its proc within the send); `held_at_end` gives,
-/// per live actor id, how many messages it still holds. (A run's checks
+/// per live actor id, how many sequenced messages it still holds
+/// ([`HeldAtEnd`]). (A run's checks
 /// feed this oracle and the supervision oracle from one pass over the
 /// trace: [`super::check_trace`].)
 pub fn check(
