@@ -20,9 +20,11 @@
 //! EXEC-7: a task belongs to the proc it was started for (`rt::spawn_for`:
 //! actors, their introspection, a proc's server and channels), else to its
 //! spawner's proc (the network's couriers to none). While a proc is paused its
-//! tasks are never polled: one chosen from the ready list is parked, keeping
-//! its wake order, and made ready again on resume. Its timers still fire (a
-//! paused process's clock runs on); what they wake waits for the resume.
+//! tasks are never polled: one chosen from the ready list is parked instead,
+//! and on resume the parked tasks rejoin the ready list in the order they
+//! were parked (the order the strategy chose them, so the seed decides it).
+//! Its timers still fire (a paused process's clock runs on); what they wake
+//! waits for the resume.
 //! EXEC-8: a panic while a task's future is dropped after an abort or after
 //! it finished (its destructors, e.g. an actor's when its proc crashes) is
 //! never swallowed: it is recorded and ends the run like a panic in a poll,

@@ -57,7 +57,8 @@ pub(crate) struct Core {
     pub(crate) stall_reporters: Vec<std::sync::Weak<dyn lockstep::rt::StallReporter>>,
     /// Procs whose tasks do not run (EXEC-7).
     pub(crate) paused: std::collections::BTreeSet<Arc<str>>,
-    /// Tasks woken while their proc was paused, in wake order (EXEC-7).
+    /// Tasks chosen to run while their proc was paused, in the order they
+    /// were chosen (EXEC-7).
     pub(crate) parked: Vec<TaskId>,
     /// EXEC-8: an aborted task that panicked while being dropped, as the
     /// run's failure: the executor returns it before its next poll.
@@ -111,7 +112,7 @@ pub(crate) fn lock_once<'a, T>(lock: &'a SpinMutex<T>, what: &str) -> SpinMutexG
 
 impl Core {
     /// EXEC-7: whether ready task `id` belongs to a paused proc; if so it is
-    /// parked (it keeps its place in wake order) instead of polled.
+    /// parked (after those parked before it) instead of polled.
     pub(crate) fn parks(&mut self, id: TaskId) -> bool {
         let paused = !self.paused.is_empty()
             && self
@@ -129,8 +130,8 @@ impl Core {
         self.paused.insert(Arc::from(name));
     }
 
-    /// EXEC-7: run proc `name`'s tasks again; the ones woken meanwhile become
-    /// ready, in the order they were woken.
+    /// EXEC-7: run proc `name`'s tasks again; the ones parked meanwhile
+    /// become ready, in the order they were parked.
     pub(crate) fn resume_proc(&mut self, name: &str) {
         if !self.paused.remove(name) {
             return;

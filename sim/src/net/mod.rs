@@ -612,8 +612,8 @@ impl Network {
             .expect("Network::is_paused runs inside a simulated world")
     }
 
-    /// Undo [`Network::pause`]: the proc's tasks woken meanwhile run, in the
-    /// order they were woken.
+    /// Undo [`Network::pause`]: the proc's tasks woken meanwhile run again
+    /// (EXEC-7: ready once more, in the order they were parked).
     pub fn resume(&self, name: &str) {
         record("net_resume", || [("proc", name.into())]);
         crate::shared::with_current(|shared| shared.lock().resume_proc(name))
