@@ -45,7 +45,7 @@ use crate::clock::FiredTimer;
 use crate::failure::{self, Failure, TaskReport, TimerReport};
 use crate::shared::{Core, Shared};
 use crate::strategy::Strategy;
-use crate::trace::kind;
+use crate::trace::{Recorded, kind};
 
 /// How many recent polls a step-budget report looks at.
 const RECENT_POLLS_MAX: usize = 64;
@@ -386,10 +386,15 @@ impl Core {
         };
         if slot.abort_requested {
             let name = slot.name.clone();
+            let id_text = id.to_string();
             self.record_for(
-                Some(name.clone()),
+                Some(&name),
                 kind::TASK_ABORT,
-                vec![("name", (&name).into()), ("id", id.to_string().into())],
+                [
+                    ("name", Recorded::Text(&name)),
+                    ("id", Recorded::Text(&id_text)),
+                ]
+                .into_iter(),
             );
             let slot = self.tasks.remove(id);
             return Some(Unpolled {
@@ -416,10 +421,15 @@ impl Core {
     /// A task's future completed.
     fn exit(&mut self, id: TaskId) -> Option<Slot> {
         let slot = self.tasks.remove(id)?;
+        let id_text = id.to_string();
         self.record_for(
-            Some(slot.name.clone()),
+            Some(&slot.name),
             kind::TASK_EXIT,
-            vec![("id", id.to_string().into()), ("polls", slot.polls.into())],
+            [
+                ("id", Recorded::Text(&id_text)),
+                ("polls", Recorded::U64(slot.polls)),
+            ]
+            .into_iter(),
         );
         self.current = None;
         Some(slot)
@@ -629,22 +639,23 @@ impl Executor {
             }
             let to = core.clock.advance(&mut fired).unwrap_or(from);
             if to > from {
-                core.record(
+                let nanos =
+                    |instant: lockstep::rt::Instant| instant.since_epoch().as_nanos() as u64;
+                core.record_fields(
                     kind::TIME_ADVANCE,
-                    vec![
-                        ("from_ns", (from.since_epoch().as_nanos() as u64).into()),
-                        ("to_ns", (to.since_epoch().as_nanos() as u64).into()),
-                    ],
+                    [
+                        ("from_ns", Recorded::U64(nanos(from))),
+                        ("to_ns", Recorded::U64(nanos(to))),
+                    ]
+                    .into_iter(),
                 );
             }
             for timer in &fired {
+                let deadline_ns = timer.deadline.since_epoch().as_nanos() as u64;
                 core.record_for(
-                    timer.timer.owner.clone(),
+                    timer.timer.owner.as_ref(),
                     kind::TIMER_FIRE,
-                    vec![(
-                        "deadline_ns",
-                        (timer.deadline.since_epoch().as_nanos() as u64).into(),
-                    )],
+                    [("deadline_ns", Recorded::U64(deadline_ns))].into_iter(),
                 );
             }
         }
@@ -747,9 +758,9 @@ fn drop_task_future(shared: &Shared, name: Arc<str>, future: TaskFuture, when: &
     );
     let mut core = shared.lock();
     core.record_for(
-        Some(name.clone()),
+        Some(&name),
         kind::PANIC,
-        vec![("message", message.clone().into())],
+        [("message", Recorded::Text(&message))].into_iter(),
     );
     if core.failure_pending.is_none() {
         core.failure_pending = Some(failure::for_panic(Some(&name), message));

@@ -179,23 +179,17 @@ impl Core {
         self.trace.push(time, self.steps, kind, task, fields);
     }
 
-    /// Appends an event attributed to `task`.
-    pub(crate) fn record_for(
+    /// Appends an event attributed to `task`, whose fields borrow their
+    /// values (no allocation per event: the executor records one per timer
+    /// fired and per task that ends).
+    pub(crate) fn record_for<'a>(
         &mut self,
-        task: Option<Arc<str>>,
+        task: Option<&Arc<str>>,
         kind: &'static str,
-        fields: Vec<(&'static str, Value)>,
+        fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)> + Clone,
     ) {
         let time = self.clock.now().since_epoch();
-        self.trace.push(
-            time,
-            self.steps,
-            kind,
-            task.as_ref(),
-            fields
-                .iter()
-                .map(|(name, value)| (*name, Recorded::from(value))),
-        );
+        self.trace.push(time, self.steps, kind, task, fields);
     }
 }
 
