@@ -180,8 +180,8 @@ impl Core {
     }
 
     /// Appends an event attributed to `task`, whose fields borrow their
-    /// values (no allocation per event: the executor records one per timer
-    /// fired and per task that ends).
+    /// values (no field list is built per event: the executor records one
+    /// per timer fired and per task that ends).
     pub(crate) fn record_for<'a>(
         &mut self,
         task: Option<&Arc<str>>,

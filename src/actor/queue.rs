@@ -107,7 +107,8 @@ struct Queue<T> {
     counts: Option<fn(&T) -> bool>,
     /// Counted items in the receiver's batch. Only the receiver
     /// writes it (a load and a store, no read-modify-write): set under
-    /// `items`' lock as it takes a batch, lowered as it hands one out.
+    /// `items`' lock as it takes a batch, lowered as it hands one out, and
+    /// set to 0 when it is dropped (it holds nothing any more).
     counted_in_batch: AtomicUsize,
 }
 
@@ -230,8 +231,9 @@ impl<T> QueueReceiver<T> {
             drop(items);
         }
         let item = self.taken.pop_front()?;
-        // Q-3 before `len`, so a reader never sees more counted items than
-        // items.
+        // Q-3 before `len`: on one thread (the simulator) a reader never
+        // sees more counted items than items; across threads the two are
+        // read without ordering, so the counts are a snapshot only.
         if self.queue.counts.is_some_and(|counts| counts(&item)) {
             let counted = self.queue.counted_in_batch.load(Ordering::Relaxed);
             debug_assert!(counted > 0, "Q-3: a counted item was in the batch");
