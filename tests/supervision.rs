@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lockstep::{
     Actor, ActorErrorKind, ActorHandle, ActorStatus, ActorSupervisionEvent, Context, Handler,
-    HandlerError, Instance, PortRef, Proc, RecordingCoordinator,
+    HandlerError, Instance, PortRef, Proc, RecordingCoordinator, UndeliverableReason,
 };
 use support::on_both;
 
@@ -313,5 +313,56 @@ fn sv_4_root_failure_without_coordinator_is_kept_by_the_proc() {
         let failures = proc.unhandled_failures();
         assert_eq!(failures.len(), 1);
         assert!(failures[0].status.to_string().contains("node failed on 9"));
+    });
+}
+
+/// Never finishes handling a `u64`.
+#[derive(Debug)]
+struct Wedged;
+
+impl Actor for Wedged {}
+
+impl Handler<u64> for Wedged {
+    async fn handle(&mut self, _cx: &Context<Self>, _value: u64) -> Result<(), HandlerError> {
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+/// Goal: UD-1 for an actor terminated by force in a live proc — a root
+/// that does not stop in time is aborted, and the messages still queued
+/// for it come back to their sender as `ActorTerminated` (not lost with its
+/// task).
+#[test]
+fn ud_1_an_actor_terminated_by_force_returns_what_it_still_held() {
+    on_both(|| async {
+        let proc = Proc::local();
+        let (client, _client_handle) = proc.instance("client").unwrap();
+        let mut returned = client.take_undeliverable_receiver().unwrap();
+        let wedged = proc.spawn("wedged", Wedged).unwrap();
+        for value in [1, 2, 3] {
+            wedged.send(&client, value).unwrap(); // 1 wedges it; 2 and 3 queue
+        }
+        wedged
+            .status()
+            .wait_for(|status| matches!(status, ActorStatus::Processing(..)))
+            .await
+            .unwrap();
+        let report = proc
+            .destroy_and_wait("teardown", Duration::from_millis(100))
+            .await;
+        assert_eq!(report.aborted, vec![wedged.actor_id().clone()]);
+        let mut reasons = Vec::new();
+        for _ in 0..2 {
+            let back = lockstep::time::timeout(Duration::from_secs(5), returned.recv())
+                .await
+                .expect("what it held comes back")
+                .unwrap();
+            reasons.push(back.reason);
+        }
+        let terminated = UndeliverableReason::ActorTerminated {
+            actor_id: wedged.actor_id().clone(),
+        };
+        assert_eq!(reasons, [terminated.clone(), terminated]);
     });
 }

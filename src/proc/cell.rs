@@ -61,6 +61,9 @@ pub(crate) struct CellState {
     pub(crate) last_handler: Mutex<Option<HandlerInfo>>,
     pub(crate) published_attrs: Mutex<Option<serde_json::Map<String, serde_json::Value>>>,
     pub(crate) task: Mutex<Option<crate::rt::JoinHandle<()>>>,
+    /// Set by [`InstanceCell::terminate_by_force`] before it aborts the
+    /// task: the loop's queues then give back what they held when dropped.
+    pub(crate) terminated_by_force: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) query_child: Mutex<Option<crate::introspect::task::QueryChildHandler>>,
 }
 
@@ -295,18 +298,22 @@ impl InstanceCell {
     }
 
     /// Terminate a wedged actor from outside: abort its task, fail it, and do
-    /// the same to its children first. Work still queued is lost with the
-    /// task, which is logged (the one place UD-1 cannot hold).
+    /// the same to its children first. Work it still held goes back to its
+    /// senders as `ActorTerminated` when the aborted loop's queues are
+    /// dropped (UD-1) — unless its proc crashed (lost with it, NET-4).
     pub(crate) fn terminate_by_force(&self, reason: String) {
         for child in self.children() {
             child.terminate_by_force(format!("parent {} was terminated", self.actor_id()));
         }
+        let queued = self.queue_depth();
+        if queued > 0 {
+            tracing::warn!(actor = %self.actor_id(), queued, "terminated by force with queued messages");
+        }
+        self.state
+            .terminated_by_force
+            .store(true, std::sync::atomic::Ordering::Release);
         if let Some(task) = self.state.task.lock().take() {
             task.abort();
-        }
-        let lost = self.queue_depth();
-        if lost > 0 {
-            tracing::error!(actor = %self.actor_id(), lost, "terminated by force with queued messages");
         }
         let status = ActorStatus::Failed(ActorErrorKind::Aborted(reason));
         if self.state.status.set_unless_terminal(status.clone()) {

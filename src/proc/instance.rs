@@ -25,20 +25,21 @@ use tokio::sync::mpsc;
 use super::{InstanceCell, Proc, ProcError, Startup, new_outbox};
 use crate::actor::queue::{Doorbell, QueueReceiver};
 use crate::actor::{
-    Actor, ActorError, ActorErrorKind, ActorHandle, ActorStatus, Binds, HandlerInfo, Ports, Signal,
-    Work,
+    Actor, ActorError, ActorErrorKind, ActorHandle, ActorInbox, ActorStatus, Binds, HandlerInfo,
+    Ports, Signal, Work,
 };
 use crate::context::{Outbox, SendContext};
 use crate::id::ActorId;
 use crate::mailbox::{
     Headers, Mailbox, Message, MessageEnvelope, OncePortHandle, OncePortReceiver, PortHandle,
-    PortReceiver, Undeliverable, UndeliverableReason,
+    PortReceiver, ReturnPath, Undeliverable, UndeliverableReason,
 };
 use crate::reference::ActorRef;
 use crate::rt;
 use crate::sequencing::{ReceivingDomain, Sequencer};
 use crate::supervision::ActorSupervisionEvent;
 use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicBool, Ordering};
 
 /// Where a client instance's returned messages go. The channel is made
 /// only when the client takes its receiver: a client that never does (most
@@ -310,6 +311,47 @@ pub(crate) struct Queues<A: Actor> {
     pub(crate) supervision: QueueReceiver<ActorSupervisionEvent>,
     /// Rung by all three queues.
     pub(crate) doorbell: Arc<Doorbell>,
+    /// What the loop still holds goes back to its senders if the loop is
+    /// dropped after the actor was terminated by force (UD-1).
+    pub(crate) held: HeldWork<A>,
+}
+
+/// How a loop dropped mid-way gives back the work it held: the actor's
+/// inbox (its ordering stage), where returns go, and whether the actor was
+/// terminated by force (set before its task is aborted).
+pub(crate) struct HeldWork<A: Actor> {
+    pub(crate) actor_id: ActorId,
+    pub(crate) inbox: Arc<ActorInbox<A>>,
+    pub(crate) returns: ReturnPath,
+    pub(crate) terminated_by_force: Arc<AtomicBool>,
+}
+
+/// The loop is gone: let go of its waker (Q-2's doorbell). And UD-1 for
+/// an actor terminated by force in a live proc: its task is aborted, so the
+/// loop never reaches `finish`; what it still held (queued, in its batch,
+/// or buffered behind a gap) goes back to its senders as `ActorTerminated`.
+/// A crashed proc's return path keeps it (lost with the proc, NET-4). Any
+/// other drop (the loop finished and drained; a world or runtime shutting
+/// down) returns nothing.
+impl<A: Actor> Drop for Queues<A> {
+    fn drop(&mut self) {
+        self.doorbell.clear();
+        if !self.held.terminated_by_force.load(Ordering::Acquire) {
+            return;
+        }
+        self.work.close();
+        let held = &self.held;
+        let mut work: Vec<Work<A>> = std::iter::from_fn(|| self.work.try_recv()).collect();
+        work.extend(held.inbox.ordering().take_buffered());
+        for work in work {
+            if let Some(envelope) = work.into_returnable(&held.actor_id) {
+                let reason = UndeliverableReason::ActorTerminated {
+                    actor_id: held.actor_id.clone(),
+                };
+                held.returns.send_back(envelope, reason);
+            }
+        }
+    }
 }
 
 /// How the loop ended.
@@ -473,12 +515,6 @@ async fn next<A: Actor>(queues: &mut Queues<A>, streak: &mut u32) -> Next<A> {
         }
     })
     .await
-}
-
-impl<A: Actor> Drop for Queues<A> {
-    fn drop(&mut self) {
-        self.doorbell.clear();
-    }
 }
 
 impl<A: Actor> Queues<A> {

@@ -745,6 +745,13 @@ impl Proc {
         let doorbell = Doorbell::new();
         let (inbox, work) =
             ActorInbox::<A>::new(actor_id.clone(), &mailbox, self.downgrade(), &doorbell);
+        let terminated_by_force = Arc::new(AtomicBool::new(false));
+        let held = instance::HeldWork {
+            actor_id: actor_id.clone(),
+            inbox: inbox.clone(),
+            returns: mailbox.return_path(),
+            terminated_by_force: terminated_by_force.clone(),
+        };
         let ports = Arc::new(Ports::new(inbox.clone(), mailbox.clone()));
         let (signals_sender, signals) = queue(&doorbell);
         let (supervision_sender, supervision) = queue(&doorbell);
@@ -791,6 +798,7 @@ impl Proc {
                 last_handler: Mutex::new(None),
                 published_attrs: Mutex::new(None),
                 task: Mutex::new(None),
+                terminated_by_force,
                 query_child: Mutex::new(None),
             }),
         };
@@ -811,6 +819,7 @@ impl Proc {
                 signals,
                 supervision,
                 doorbell,
+                held,
             },
         ))
     }
