@@ -39,7 +39,7 @@ use crate::rt;
 use crate::sequencing::{ReceivingDomain, Sequencer};
 use crate::supervision::ActorSupervisionEvent;
 use crate::sync::Mutex;
-use crate::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where a client instance's returned messages go. The channel is made
 /// only when the client takes its receiver: a client that never does (most
