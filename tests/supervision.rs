@@ -364,5 +364,10 @@ fn ud_1_an_actor_terminated_by_force_returns_what_it_still_held() {
             actor_id: wedged.actor_id().clone(),
         };
         assert_eq!(reasons, [terminated.clone(), terminated]);
+        lockstep::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            returned.try_recv().is_err(),
+            "only what was queued comes back (1 is dropped with its handler)"
+        );
     });
 }

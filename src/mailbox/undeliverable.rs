@@ -3,9 +3,10 @@
 //! UD-1: nothing is dropped silently. A message that cannot be delivered goes
 //! back to its sender as [`Undeliverable`] with a [`UndeliverableReason`];
 //! a local send that fails returns a [`SendError`] handing the message back.
-//! The one place a message may end without reaching anyone is a returned
-//! undeliverable whose own sender is gone, and that is logged as an error
-//! (see `Proc::return_undeliverable`).
+//! A message may end without reaching anyone only where that is the model,
+//! and then it is logged: a returned undeliverable whose own sender is gone
+//! (see `Proc::return_undeliverable`), what a crashed proc held (NET-4),
+//! and the message an actor was handling when it was terminated by force.
 
 use std::fmt;
 

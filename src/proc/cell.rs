@@ -298,9 +298,12 @@ impl InstanceCell {
     }
 
     /// Terminate a wedged actor from outside: abort its task, fail it, and do
-    /// the same to its children first. Work it still held goes back to its
+    /// the same to its children first. Work it still held (not the message
+    /// being handled, which is dropped with the handler) goes back to its
     /// senders as `ActorTerminated` when the aborted loop's queues are
-    /// dropped (UD-1) — unless its proc crashed (lost with it, NET-4).
+    /// dropped (UD-1): at once in the simulator, which drops an aborted task
+    /// inside `abort`; soon after on tokio, which drops it on a worker. If
+    /// its proc crashed it is logged as lost with it instead (NET-4).
     pub(crate) fn terminate_by_force(&self, reason: String) {
         for child in self.children() {
             child.terminate_by_force(format!("parent {} was terminated", self.actor_id()));
@@ -312,7 +315,10 @@ impl InstanceCell {
         self.state
             .terminated_by_force
             .store(true, std::sync::atomic::Ordering::Release);
-        if let Some(task) = self.state.task.lock().take() {
+        // Taken out first: the abort may drop the task's future here (the
+        // simulator does), and that returns messages; no lock is held then.
+        let task = self.state.task.lock().take();
+        if let Some(task) = task {
             task.abort();
         }
         let status = ActorStatus::Failed(ActorErrorKind::Aborted(reason));

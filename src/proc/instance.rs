@@ -327,10 +327,11 @@ pub(crate) struct HeldWork<A: Actor> {
 }
 
 /// The loop is gone: let go of its waker (Q-2's doorbell). And UD-1 for
-/// an actor terminated by force in a live proc: its task is aborted, so the
-/// loop never reaches `finish`; what it still held (queued, in its batch,
-/// or buffered behind a gap) goes back to its senders as `ActorTerminated`.
-/// A crashed proc's return path keeps it (lost with the proc, NET-4). Any
+/// an actor terminated by force: its task is aborted, so the loop does not
+/// drain in `finish` (it never gets there, or `finish` returns early on the
+/// terminal status); what it still held (queued, in its batch, or buffered
+/// behind a gap) goes back to its senders as `ActorTerminated`. If its proc
+/// crashed, the return path logs each as lost with it instead (NET-4). Any
 /// other drop (the loop finished and drained; a world or runtime shutting
 /// down) returns nothing.
 impl<A: Actor> Drop for Queues<A> {
@@ -698,7 +699,9 @@ async fn finish<A: Actor>(
     let cell = instance.cell();
     let actor_id = cell.actor_id().clone();
     // Terminated by force meanwhile (a wedged actor's parent gave up, or its
-    // proc crashed): that path already published the end and reported it.
+    // proc crashed): that path already published the end and reported it,
+    // and the queues, left undrained here, give back what they hold when
+    // the aborted task drops them.
     if !cell.state.status.set_unless_terminal(ActorStatus::Stopping) {
         return;
     }
