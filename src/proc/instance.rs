@@ -345,12 +345,21 @@ impl<A: Actor> Drop for Queues<A> {
         let mut work: Vec<Work<A>> = std::iter::from_fn(|| self.work.try_recv()).collect();
         work.extend(held.inbox.ordering().take_buffered());
         for work in work {
-            if let Some(envelope) = work.into_returnable(&held.actor_id) {
-                let reason = UndeliverableReason::ActorTerminated {
-                    actor_id: held.actor_id.clone(),
-                };
-                held.returns.send_back(envelope, reason);
-            }
+            let reason = UndeliverableReason::ActorTerminated {
+                actor_id: held.actor_id.clone(),
+            };
+            held.give_back(work, reason);
+        }
+    }
+}
+
+impl<A: Actor> HeldWork<A> {
+    /// Send `work` back to whoever sent it, with `reason` — through the
+    /// mailbox's return path, so nothing goes back from a proc that crashed
+    /// meanwhile (NET-4: it is logged as lost with it).
+    fn give_back(&self, work: Work<A>, reason: UndeliverableReason) {
+        if let Some(envelope) = work.into_returnable(&self.actor_id) {
+            self.returns.send_back(envelope, reason);
         }
     }
 }
@@ -753,12 +762,14 @@ async fn finish<A: Actor>(
         actor_id: actor_id.clone(),
         status: terminal.to_string(),
     };
+    // Through the mailbox's return path: if the proc crashes meanwhile (on
+    // another thread), nothing goes back from it (NET-4).
     while let Some(work) = queues.work.try_recv() {
-        inbox.return_to_sender(work, abandoned());
+        queues.held.give_back(work, abandoned());
     }
     // Messages held behind a sequence gap go back too (UD-1).
     for work in inbox.ordering().take_buffered() {
-        inbox.return_to_sender(work, abandoned());
+        queues.held.give_back(work, abandoned());
     }
     cell.state.mailbox.close();
     let display_name = actor.as_deref().and_then(|actor| {
