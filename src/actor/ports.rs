@@ -19,9 +19,9 @@ use super::{Actor, Handler, HandlerError};
 use crate::id::{ActorId, handler_port_index};
 use crate::mailbox::{
     Headers, Mailbox, Message, MessageEnvelope, Payload, PortHandle, PortSink, RemoteMessage,
-    Undeliverable, UndeliverableReason,
+    ReturnPath, Undeliverable, UndeliverableReason,
 };
-use crate::proc::{Context, Instance, WeakProc};
+use crate::proc::{Context, Instance};
 use crate::sequencing::{Inbound, SeqInfo};
 use crate::sync::Mutex;
 
@@ -118,14 +118,15 @@ pub(crate) struct ActorInbox<A: Actor> {
     actor_id: ActorId,
     inbound: Inbound<Work<A>>,
     sender: QueueSender<Work<A>>,
-    proc: WeakProc,
+    /// The mailbox's return path: what goes back from a proc that crashed
+    /// is logged as lost with it instead (NET-4).
+    returns: ReturnPath,
 }
 
 impl<A: Actor> ActorInbox<A> {
     pub(crate) fn new(
         actor_id: ActorId,
         mailbox: &Mailbox,
-        proc: WeakProc,
         doorbell: &Arc<Doorbell>,
     ) -> (Arc<Self>, QueueReceiver<Work<A>>) {
         let (sender, receiver) = queue_counting(doorbell, Work::is_sequenced);
@@ -133,13 +134,18 @@ impl<A: Actor> ActorInbox<A> {
             actor_id,
             inbound: Inbound::new(mailbox.reorder_limits()),
             sender,
-            proc,
+            returns: mailbox.return_path(),
         });
         (inbox, receiver)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.sender.is_closed()
+    }
+
+    /// The actor whose inbox this is.
+    pub(crate) fn actor_id(&self) -> &ActorId {
+        &self.actor_id
     }
 
     /// Messages released to the work queue and not yet taken by the loop.
@@ -205,10 +211,12 @@ impl<A: Actor> ActorInbox<A> {
         }
     }
 
-    /// Send `work` back to whoever sent it.
+    /// Send `work` back to whoever sent it, through the mailbox's return
+    /// path: nothing goes back from a proc that crashed (NET-4), even one
+    /// that crashes while this runs on another thread.
     pub(crate) fn return_to_sender(&self, work: Work<A>, reason: UndeliverableReason) {
         if let Some(envelope) = work.into_returnable(&self.actor_id) {
-            self.proc.return_undeliverable(envelope, reason);
+            self.returns.send_back(envelope, reason);
         }
     }
 }

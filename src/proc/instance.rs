@@ -32,7 +32,7 @@ use crate::context::{Outbox, SendContext};
 use crate::id::ActorId;
 use crate::mailbox::{
     Headers, Mailbox, Message, MessageEnvelope, OncePortHandle, OncePortReceiver, PortHandle,
-    PortReceiver, ReturnPath, Undeliverable, UndeliverableReason,
+    PortReceiver, Undeliverable, UndeliverableReason,
 };
 use crate::reference::ActorRef;
 use crate::rt;
@@ -44,12 +44,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Where a client instance's returned messages go. The channel is made
 /// only when the client takes its receiver: a client that never does (most
 /// are short-lived) allocates nothing for it.
-#[derive(Default)]
 pub(crate) enum ReturnsQueue {
-    /// Not taken yet, and nothing came back.
-    #[default]
-    NotTaken,
-    /// Returned before the receiver was taken, oldest first.
+    /// Not taken yet: what came back so far, oldest first (an empty `Vec`
+    /// allocates nothing).
     Waiting(Vec<Undeliverable<MessageEnvelope>>),
     /// Taken: returns go to the receiver (if the client dropped it, the
     /// warning logged for each return is the record).
@@ -60,11 +57,16 @@ pub(crate) enum ReturnsQueue {
     Closed,
 }
 
+impl Default for ReturnsQueue {
+    fn default() -> Self {
+        ReturnsQueue::Waiting(Vec::new())
+    }
+}
+
 impl ReturnsQueue {
     /// Hand `returned` to the client.
     pub(crate) fn push(&mut self, returned: Undeliverable<MessageEnvelope>) {
         match self {
-            ReturnsQueue::NotTaken => *self = ReturnsQueue::Waiting(vec![returned]),
             ReturnsQueue::Waiting(waiting) => waiting.push(returned),
             ReturnsQueue::Taken(sender) => {
                 let _ = sender.send(returned);
@@ -90,7 +92,6 @@ impl ReturnsQueue {
     /// once taken.
     fn take_receiver(&mut self) -> Option<mpsc::UnboundedReceiver<Undeliverable<MessageEnvelope>>> {
         let waiting = match std::mem::take(self) {
-            ReturnsQueue::NotTaken => Vec::new(),
             ReturnsQueue::Waiting(waiting) => waiting,
             kept @ (ReturnsQueue::Taken(_) | ReturnsQueue::Closed) => {
                 *self = kept;
@@ -317,12 +318,10 @@ pub(crate) struct Queues<A: Actor> {
 }
 
 /// How a loop dropped mid-way gives back the work it held: the actor's
-/// inbox (its ordering stage), where returns go, and whether the actor was
+/// inbox (its ordering stage and return path), and whether the actor was
 /// terminated by force (set before its task is aborted).
 pub(crate) struct HeldWork<A: Actor> {
-    pub(crate) actor_id: ActorId,
     pub(crate) inbox: Arc<ActorInbox<A>>,
-    pub(crate) returns: ReturnPath,
     pub(crate) terminated_by_force: Arc<AtomicBool>,
 }
 
@@ -346,20 +345,9 @@ impl<A: Actor> Drop for Queues<A> {
         work.extend(held.inbox.ordering().take_buffered());
         for work in work {
             let reason = UndeliverableReason::ActorTerminated {
-                actor_id: held.actor_id.clone(),
+                actor_id: held.inbox.actor_id().clone(),
             };
-            held.give_back(work, reason);
-        }
-    }
-}
-
-impl<A: Actor> HeldWork<A> {
-    /// Send `work` back to whoever sent it, with `reason` — through the
-    /// mailbox's return path, so nothing goes back from a proc that crashed
-    /// meanwhile (NET-4: it is logged as lost with it).
-    fn give_back(&self, work: Work<A>, reason: UndeliverableReason) {
-        if let Some(envelope) = work.into_returnable(&self.actor_id) {
-            self.returns.send_back(envelope, reason);
+            held.inbox.return_to_sender(work, reason);
         }
     }
 }
@@ -762,14 +750,12 @@ async fn finish<A: Actor>(
         actor_id: actor_id.clone(),
         status: terminal.to_string(),
     };
-    // Through the mailbox's return path: if the proc crashes meanwhile (on
-    // another thread), nothing goes back from it (NET-4).
     while let Some(work) = queues.work.try_recv() {
-        queues.held.give_back(work, abandoned());
+        inbox.return_to_sender(work, abandoned());
     }
     // Messages held behind a sequence gap go back too (UD-1).
     for work in inbox.ordering().take_buffered() {
-        queues.held.give_back(work, abandoned());
+        inbox.return_to_sender(work, abandoned());
     }
     cell.state.mailbox.close();
     let display_name = actor.as_deref().and_then(|actor| {

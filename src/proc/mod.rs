@@ -743,13 +743,10 @@ impl Proc {
             self.state.returns.get().cloned(),
         );
         let doorbell = Doorbell::new();
-        let (inbox, work) =
-            ActorInbox::<A>::new(actor_id.clone(), &mailbox, self.downgrade(), &doorbell);
+        let (inbox, work) = ActorInbox::<A>::new(actor_id.clone(), &mailbox, &doorbell);
         let terminated_by_force = Arc::new(AtomicBool::new(false));
         let held = instance::HeldWork {
-            actor_id: actor_id.clone(),
             inbox: inbox.clone(),
-            returns: mailbox.return_path(),
             terminated_by_force: terminated_by_force.clone(),
         };
         let ports = Arc::new(Ports::new(inbox.clone(), mailbox.clone()));
