@@ -14,7 +14,7 @@ use lockstep::{
     Actor, ActorId, ActorStatus, Context, Handler, HandlerError, Instance, PortRef, Proc,
 };
 use serde_json::json;
-use support::actors::Echo;
+use support::actors::{Echo, Wedged};
 use support::on_both;
 
 async fn query(client: &Instance<()>, actor_id: &ActorId) -> IntrospectResult {
@@ -312,18 +312,6 @@ fn query_child_callback_round_trip() {
         assert_eq!(result.attr("num_actors"), Some(json!(42)));
     });
 }
-
-#[derive(Debug)]
-struct Wedged;
-impl Actor for Wedged {}
-impl Handler<u64> for Wedged {
-    async fn handle(&mut self, _cx: &Context<Self>, _message: u64) -> Result<(), HandlerError> {
-        std::future::pending::<()>().await;
-        Ok(())
-    }
-}
-
-lockstep::export!(Wedged: u64);
 
 /// Goal: Q-3 through an actor — `sequenced_held` counts the sequenced
 /// messages a (wedged) actor still holds and leaves out `Direct` ones,

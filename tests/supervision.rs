@@ -9,6 +9,7 @@ use lockstep::{
     Actor, ActorErrorKind, ActorHandle, ActorStatus, ActorSupervisionEvent, Context, Handler,
     HandlerError, Instance, PortRef, Proc, RecordingCoordinator, UndeliverableReason,
 };
+use support::actors::Wedged;
 use support::on_both;
 
 /// A tree node: fails on `fail_on`, reports what it handles to `seen`, and
@@ -314,19 +315,6 @@ fn sv_4_root_failure_without_coordinator_is_kept_by_the_proc() {
         assert_eq!(failures.len(), 1);
         assert!(failures[0].status.to_string().contains("node failed on 9"));
     });
-}
-
-/// Never finishes handling a `u64`.
-#[derive(Debug)]
-struct Wedged;
-
-impl Actor for Wedged {}
-
-impl Handler<u64> for Wedged {
-    async fn handle(&mut self, _cx: &Context<Self>, _value: u64) -> Result<(), HandlerError> {
-        std::future::pending::<()>().await;
-        Ok(())
-    }
 }
 
 /// Goal: UD-1 for an actor terminated by force in a live proc — a root

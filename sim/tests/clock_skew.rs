@@ -25,6 +25,25 @@ impl Handler<OncePortHandle<(std::time::SystemTime, Duration)>> for Clock {
     }
 }
 
+/// What a `Clock` read: the wall clock and the monotonic time.
+type Reading = (std::time::SystemTime, Duration);
+
+/// Ask both clocks, both asks sent before either answer is awaited (so
+/// both read at the same virtual instant).
+async fn read_both(
+    client: &lockstep::Instance<()>,
+    first: &lockstep::ActorHandle<Clock>,
+    second: &lockstep::ActorHandle<Clock>,
+) -> (Reading, Reading) {
+    let ask = |handle: &lockstep::ActorHandle<Clock>| {
+        let (reply, answer) = client.open_once_port();
+        handle.send(client, reply).unwrap();
+        answer.recv()
+    };
+    let (first, second) = (ask(first), ask(second));
+    (first.await.unwrap(), second.await.unwrap())
+}
+
 /// Goal: an actor on a proc skewed 750 ms ahead reads a wall clock 750 ms
 /// ahead of an actor on an unskewed proc at the same virtual instant, and
 /// both read the same monotonic time.
@@ -38,13 +57,7 @@ fn clock_3_a_skewed_proc_reads_a_skewed_wall_clock() {
             let fast = network.proc("fast").spawn("clock", Clock).unwrap();
             let plain = network.proc("plain").spawn("clock", Clock).unwrap();
             let (client, _client) = network.proc("plain").instance("client").unwrap();
-            let ask = |handle: &lockstep::ActorHandle<Clock>| {
-                let (reply, answer) = client.open_once_port();
-                handle.send(&client, reply).unwrap();
-                answer.recv()
-            };
-            let (fast_answer, plain_answer) = (ask(&fast), ask(&plain));
-            (fast_answer.await.unwrap(), plain_answer.await.unwrap())
+            read_both(&client, &fast, &plain).await
         })
         .unwrap();
     assert_eq!(fast.1, plain.1, "monotonic time is not skewed");
@@ -64,18 +77,11 @@ fn clock_3_a_skew_set_while_a_proc_runs_steps_its_running_actors_clocks() {
             let stepped = network.proc("stepped").spawn("clock", Clock).unwrap();
             let plain = network.proc("plain").spawn("clock", Clock).unwrap();
             let (client, _client) = network.proc("plain").instance("client").unwrap();
-            let ask = |handle: &lockstep::ActorHandle<Clock>| {
-                let (reply, answer) = client.open_once_port();
-                handle.send(&client, reply).unwrap();
-                answer.recv()
-            };
             // Both answer once on the same clock before the step.
-            let (stepped_before, plain_before) = (ask(&stepped), ask(&plain));
-            let before = stepped_before.await.unwrap().0;
-            assert_eq!(before, plain_before.await.unwrap().0, "no skew yet");
+            let (stepped_before, plain_before) = read_both(&client, &stepped, &plain).await;
+            assert_eq!(stepped_before.0, plain_before.0, "no skew yet");
             network.set_clock_skew("stepped", Duration::from_millis(500), true);
-            let (stepped_answer, plain_answer) = (ask(&stepped), ask(&plain));
-            (stepped_answer.await.unwrap(), plain_answer.await.unwrap())
+            read_both(&client, &stepped, &plain).await
         })
         .unwrap();
     let ahead = stepped.0.duration_since(plain.0).expect("stepped is ahead");

@@ -192,3 +192,18 @@ impl Handler<u64> for Summer {
         Ok(())
     }
 }
+
+/// Never finishes handling a `u64`: a wedged actor (S1, forced termination).
+#[derive(Debug)]
+pub struct Wedged;
+
+impl Actor for Wedged {}
+
+impl Handler<u64> for Wedged {
+    async fn handle(&mut self, _cx: &Context<Self>, _value: u64) -> Result<(), HandlerError> {
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+lockstep::export!(Wedged: u64);
