@@ -415,11 +415,14 @@ fn net_4_what_was_sent_to_a_crashed_proc_never_reaches_its_restart() {
         [4],
         "only what was sent after the restart"
     );
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_reasons(&reasons, 4, "proc b crashed");
+}
+
+/// `count` messages came back, each for a reason that says `why`.
+fn assert_reasons(reasons: &[String], count: usize, why: &str) {
+    assert_eq!(reasons.len(), count, "{reasons:?}");
     assert!(
-        reasons
-            .iter()
-            .all(|reason| reason.contains("proc b crashed")),
+        reasons.iter().all(|reason| reason.contains(why)),
         "{reasons:?}"
     );
 }
@@ -452,13 +455,7 @@ fn net_4_a_proc_replaced_while_alive_returns_what_travelled_to_it_as_replaced() 
             reasons(&mut returns)
         })
         .expect("the world runs");
-    assert_eq!(reasons.len(), 2, "{reasons:?}");
-    assert!(
-        reasons
-            .iter()
-            .all(|reason| reason.contains("proc b was replaced by a new incarnation")),
-        "{reasons:?}"
-    );
+    assert_reasons(&reasons, 2, "proc b was replaced by a new incarnation");
 }
 
 /// Goal: NET-4's other side — a message sent while its destination is
