@@ -11,6 +11,8 @@
 //!   simulator): ≥ 2 M simulated messages per wall second.
 //! - `ping_pong_without_runtime_events`: `ping_pong` in a world that records
 //!   no runtime events (no oracle reads them).
+//! - `ping_pong_two_procs_without_runtime_events`: `ping_pong_two_procs` in
+//!   such a world: what recording the trace costs a hop across procs.
 //! - `executor`: those raw-channel tasks inside a `World` against the same
 //!   bare loop, which isolates the simulator's executor from the actor
 //!   runtime.
@@ -207,6 +209,20 @@ fn bench_ping_pong(c: &mut Criterion) {
         }),
         None,
     );
+    let procs_quiet = compare(
+        c,
+        "simulator/ping_pong_two_procs_without_runtime_events",
+        plan,
+        ("actors_on_two_procs_in_quiet_world", |n| {
+            quiet_world(1)
+                .run(procs_ping_pong(n))
+                .expect("ping-pong passes")
+        }),
+        ("raw_tasks_on_tokio_current_thread", |n| {
+            bare_loop.block_on(raw_ping_pong(n, spawn_on_tokio))
+        }),
+        None,
+    );
     let executor = compare(
         c,
         "simulator/executor",
@@ -239,6 +255,10 @@ fn bench_ping_pong(c: &mut Criterion) {
         let target = Some(Target::AtLeast(MESSAGES_PER_SECOND_MIN));
         let name = "simulator/ping_pong_two_procs/actors_on_two_procs_in_world";
         report_rate(name, "simulated msgs", rate(ours), target);
+    }
+    if let Some((ours, _)) = procs_quiet {
+        let name = "simulator/ping_pong_two_procs_without_runtime_events/actors_on_two_procs_in_quiet_world";
+        report_rate(name, "simulated msgs", rate(ours), None);
     }
     if let Some((executor, _)) = executor {
         let name = "simulator/executor/raw_tasks_in_world";

@@ -217,6 +217,8 @@ struct Sent {
 /// A proc name's entry in the network.
 #[derive(Default)]
 struct ProcEntry {
+    /// The proc's name.
+    name: String,
     /// The running proc; `None` while crashed.
     proc: Option<Proc>,
     /// Which process is behind the name: it changes when one starts
@@ -237,8 +239,11 @@ struct Endpoint {
 
 struct State {
     config: NetworkConfig,
-    /// Per proc name: the proc (`None` while crashed) and its incarnation.
-    procs: BTreeMap<String, ProcEntry>,
+    /// Per proc name, in name order: its slot in `entries`.
+    procs: BTreeMap<String, usize>,
+    /// Per proc slot: the proc (`None` while crashed) and its incarnation.
+    /// A slot is never reused, so one a sender cached stays its name's.
+    entries: Vec<ProcEntry>,
     /// `Session` mode: each live proc's server and router.
     endpoints: BTreeMap<String, Endpoint>,
     /// `Session` mode: listeners and links.
@@ -255,14 +260,16 @@ struct State {
     watchers_due: Vec<((String, String), u64)>,
     /// The number of the next watcher.
     next_watcher: u64,
-    /// Per link `from → to`, per path: when it is next free and what
-    /// travels on it, in order (NET-1). Nested so a send looks its path up
-    /// without allocating a key.
-    paths: BTreeMap<String, BTreeMap<String, Vec<PathState>>>,
+    /// Per link `from → to`: its slot in `links`. Nested so a lookup
+    /// allocates no key.
+    link_slots: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Per link slot: its paths and its own latency, if any. Never reused.
+    links: Vec<Link>,
+    /// Per proc slot of a sender: where its last message went. A sender
+    /// that keeps writing to one proc finds its link and its destination's
+    /// entry without looking a name up.
+    routes: Vec<Option<Route>>,
     stats: NetworkStats,
-    /// Latency of links that do not use the network's (`from` → `to` →
-    /// latency); empty unless [`Network::set_link_latency`] was called.
-    link_latency: BTreeMap<String, BTreeMap<String, Latency>>,
     faults_stopped: bool,
     /// Procs whose clock skew was drawn (a restart keeps its skew).
     skewed: BTreeSet<String>,
@@ -281,6 +288,7 @@ impl Network {
             state: Arc::new(Mutex::new(State {
                 config,
                 procs: BTreeMap::new(),
+                entries: Vec::new(),
                 endpoints: BTreeMap::new(),
                 fabric: transport::Fabric::default(),
                 proc_config,
@@ -289,9 +297,10 @@ impl Network {
                 held_watch: BTreeMap::new(),
                 watchers_due: Vec::new(),
                 next_watcher: 0,
-                paths: BTreeMap::new(),
+                link_slots: BTreeMap::new(),
+                links: Vec::new(),
+                routes: Vec::new(),
                 stats: NetworkStats::default(),
-                link_latency: BTreeMap::new(),
                 faults_stopped: false,
                 skewed: BTreeSet::new(),
             })),
@@ -353,7 +362,7 @@ impl Network {
             let mut state = self.lock();
             // A new process behind the name (NET-4; its transports dial
             // from this incarnation only, LINK-4).
-            let entry = state.procs.entry(name.to_owned()).or_default();
+            let (_, entry) = state.entry_or_insert(name);
             if entry.proc.is_some() {
                 let replaced = entry.incarnation;
                 entry.replaced.insert(replaced);
@@ -363,15 +372,17 @@ impl Network {
         };
         let proc = match transport {
             NetworkTransport::Modelled => {
+                let (from_slot, _) = self.lock().entry_or_insert(name);
                 let sender = NetworkSender {
                     network: Arc::downgrade(&self.state),
                     from: name.to_owned(),
+                    from_slot,
                 };
                 Proc::with_config(proc_id, sender, proc_config)
             }
             NetworkTransport::Session => self.session_proc(name, proc_id, proc_config),
         };
-        self.lock().procs.entry(name.to_owned()).or_default().proc = Some(proc.clone());
+        self.lock().entry_or_insert(name).1.proc = Some(proc.clone());
         record("net_proc_up", || [("proc", name.into())]);
         proc
     }
@@ -464,7 +475,7 @@ impl Network {
 
     /// The live proc `name`, if any.
     pub fn lookup(&self, name: &str) -> Option<Proc> {
-        self.lock().procs.get(name)?.proc.clone()
+        self.lock().entry(name)?.proc.clone()
     }
 
     /// Every live actor (and client instance) of every live proc, in proc
@@ -503,20 +514,8 @@ impl Network {
     /// from the latency stream (NET-6).
     pub fn set_link_latency(&self, from: &str, to: &str, latency: Option<Latency>) {
         let mut state = self.lock();
-        match &latency {
-            Some(latency) => {
-                state
-                    .link_latency
-                    .entry(from.to_owned())
-                    .or_default()
-                    .insert(to.to_owned(), latency.clone());
-            }
-            None => {
-                if let Some(links) = state.link_latency.get_mut(from) {
-                    links.remove(to);
-                }
-            }
-        }
+        let link = state.link_slot(from, to);
+        state.links[link].latency = latency.clone();
         drop(state);
         let shown = latency.map_or_else(|| "network".to_owned(), |latency| latency.to_string());
         record("net_link_latency", || {
@@ -636,7 +635,7 @@ impl Network {
     /// undeliverable until it restarts (NET-4).
     pub fn crash(&self, name: &str) {
         // The process behind the name ends: a new incarnation (NET-4, LINK-4).
-        let proc = self.lock().procs.get_mut(name).and_then(|entry| {
+        let proc = self.lock().entry_mut(name).and_then(|entry| {
             entry.incarnation += 1;
             entry.proc.take()
         });
@@ -659,8 +658,7 @@ impl Network {
     pub fn restart(&self, name: &str) -> Proc {
         let running = self
             .lock()
-            .procs
-            .get(name)
+            .entry(name)
             .is_some_and(|entry| entry.proc.is_some());
         if running {
             self.crash(name);
@@ -686,81 +684,72 @@ impl Network {
 
     fn transmit(
         &self,
-        from: &str,
+        from: (&str, usize),
         envelope: MessageEnvelope,
         returns: &PortHandle<Undeliverable<MessageEnvelope>>,
     ) {
-        // The destination actor's id is one reference count to clone (its
-        // proc id would be two), and names the destination proc.
-        let to_actor = envelope.dest().actor_id().clone();
-        let to = to_actor.proc_id().name();
         let now = time::now();
         let mut couriers = Vec::new();
         // Copies due now with nothing ahead of them: decided under the same
         // lock as the send, completed once it is released (LOCK-1). One slot
         // per copy, in the order decided: no allocation per message.
         let mut arrivals: [Option<Arrival>; COPIES_MAX] = [None, None];
-        let mut envelope = Some(envelope);
         let watchers;
         {
-            let mut state = self.lock();
+            let mut guard = self.lock();
+            let state = &mut *guard;
             state.stats.sent += 1;
-            // Sent while `to` is down: meant for whichever incarnation comes
-            // up next (the session transport's redials would reach it too).
-            let to_incarnation = state
-                .procs
-                .get(to)
-                .map(|entry| entry.incarnation + u64::from(entry.proc.is_none()));
-            let Some(to_incarnation) = to_incarnation else {
+            let Some(route) = state.route(from, envelope.dest().actor_id().proc_id()) else {
                 state.stats.returned += 1;
-                drop(state);
-                let envelope = envelope.take().expect("not yet sent");
-                return_undeliverable(
-                    returns,
-                    envelope,
-                    UndeliverableReason::NoRoute {
-                        proc_id: to_actor.proc_id().clone(),
-                    },
-                );
+                drop(guard);
+                let proc_id = envelope.dest().actor_id().proc_id().clone();
+                return_undeliverable(returns, envelope, UndeliverableReason::NoRoute { proc_id });
                 return;
             };
-            let config = state.config.clone();
+            // Sent while `to` is down: meant for whichever incarnation comes
+            // up next (the session transport's redials would reach it too).
+            let entry = &state.entries[route.to_slot];
             let sent = Sent {
                 at: now,
-                to_incarnation,
+                to_incarnation: entry.incarnation + u64::from(entry.proc.is_none()),
             };
+            let config = &state.config;
+            let (paths_per_link, duplicate_probability) =
+                (config.paths_per_link, config.duplicate_probability);
+            let (loss_probability, retransmit_delay) =
+                (config.frame_loss_probability, config.retransmit_delay);
             // NET-5: a fault kind that is off draws nothing.
-            let duplicate = config.duplicate_probability > 0.0
-                && random::unit_f64(DUPLICATION) < config.duplicate_probability;
+            let duplicate = duplicate_probability > 0.0
+                && random::unit_f64(DUPLICATION) < duplicate_probability;
             let copies: u32 = if duplicate {
                 state.stats.duplicated += 1;
                 COPIES_MAX as u32
             } else {
                 1
             };
+            let mut envelope = Some(envelope);
             let mut arrive_now = 0;
             for copy in 0..copies {
                 // NET-6: the original draws from each concern's stream; a
                 // duplicate takes exactly one draw from the duplication
                 // stream and derives everything about itself from it.
                 let mut draws = Draws::for_copy(copy);
-                let path = match config.paths_per_link {
+                let path = match paths_per_link {
                     0 | 1 => 0,
                     paths => draws.below(PATHS, u64::from(paths)) as u32,
                 };
                 // NET-6: one draw whatever the distribution (a fixed latency
                 // too), so changing one link's latency leaves the others'.
-                let mut delay = state.latency(from, to).sample_from(draws.next(LATENCY));
+                let link = &mut state.links[route.link];
+                let latency = link.latency.as_ref().unwrap_or(&state.config.latency);
+                let mut delay = latency.sample_from(draws.next(LATENCY));
                 let mut losses = 0;
-                while losses < 8
-                    && config.frame_loss_probability > 0.0
-                    && draws.unit(LOSS) < config.frame_loss_probability
-                {
-                    delay += config.retransmit_delay;
+                while losses < 8 && loss_probability > 0.0 && draws.unit(LOSS) < loss_probability {
+                    delay += retransmit_delay;
                     losses += 1;
                 }
                 state.stats.retransmitted += losses;
-                let path_state = path_mut(&mut state.paths, from, to, path);
+                let path_state = link.path_mut(path);
                 let at = (now + delay).max(path_state.free_at.unwrap_or(now));
                 path_state.free_at = Some(at);
                 // NET-1: due now, behind nothing on its path: it arrives
@@ -781,13 +770,18 @@ impl Network {
                 });
                 if !path_state.courier {
                     path_state.courier = true;
-                    couriers.push((from.to_owned(), to.to_owned(), path));
+                    couriers.push(Courier {
+                        from: from.0.to_owned(),
+                        to: state.entries[route.to_slot].name.clone(),
+                        link: route.link,
+                        path,
+                    });
                 }
             }
             debug_assert!(arrive_now <= copies, "one slot per copy");
             for (slot, left) in arrivals.iter_mut().zip((0..arrive_now).rev()) {
                 let envelope = copy_of(&mut envelope, left);
-                *slot = state.arrival(from, to, now, sent, envelope, returns);
+                *slot = state.arrival(from.0, route.to_slot, now, sent, envelope, returns);
             }
             watchers = std::mem::take(&mut state.watchers_due);
         }
@@ -795,20 +789,20 @@ impl Network {
         for arrival in arrivals.into_iter().flatten() {
             arrival.complete();
         }
-        for key in couriers {
+        for courier in couriers {
             let network = self.clone();
-            let name = format!("{COURIER_TASK_PREFIX}{}->{}", key.0, key.1);
-            crate::environment::spawn_unowned(&name, network.carry(key));
+            let name = format!("{COURIER_TASK_PREFIX}{}->{}", courier.from, courier.to);
+            crate::environment::spawn_unowned(&name, network.carry(courier));
         }
     }
 
     /// A path's courier: delivers what travels on the path, in order (NET-1),
     /// each at its arrival time; ends when the path is empty.
-    async fn carry(self, key: (String, String, u32)) {
+    async fn carry(self, courier: Courier) {
         loop {
             let at = {
                 let mut state = self.lock();
-                let path = path_mut(&mut state.paths, &key.0, &key.1, key.2);
+                let path = state.links[courier.link].path_mut(courier.path);
                 match path.travelling.front() {
                     Some(next) => next.at,
                     None => {
@@ -818,11 +812,12 @@ impl Network {
                 }
             };
             time::sleep_until(at).await;
-            let next = path_mut(&mut self.lock().paths, &key.0, &key.1, key.2)
+            let next = self.lock().links[courier.link]
+                .path_mut(courier.path)
                 .travelling
                 .pop_front();
             if let Some(Travelling { held, .. }) = next {
-                self.arrive(&key.0, &key.1, held);
+                self.arrive(&courier.from, &courier.to, held);
             }
         }
     }
@@ -892,7 +887,9 @@ impl Network {
         } = held;
         let (arrival, watchers) = {
             let mut state = self.lock();
-            let arrival = state.arrival(from, to, now, sent, envelope, &returns);
+            // A courier or a heal delivers only to a name that has a slot.
+            let to_slot = state.procs[to];
+            let arrival = state.arrival(from, to_slot, now, sent, envelope, &returns);
             (arrival, std::mem::take(&mut state.watchers_due))
         };
         self.start_watchers(watchers);
@@ -903,17 +900,81 @@ impl Network {
 }
 
 impl State {
+    /// The entry of proc `name`, if it was ever created.
+    fn entry(&self, name: &str) -> Option<&ProcEntry> {
+        self.procs.get(name).map(|&slot| &self.entries[slot])
+    }
+
+    fn entry_mut(&mut self, name: &str) -> Option<&mut ProcEntry> {
+        self.procs.get(name).map(|&slot| &mut self.entries[slot])
+    }
+
+    /// The slot and entry of proc `name`, made on first use.
+    fn entry_or_insert(&mut self, name: &str) -> (usize, &mut ProcEntry) {
+        let slot = match self.procs.get(name) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.entries.len();
+                self.entries.push(ProcEntry {
+                    name: name.to_owned(),
+                    ..ProcEntry::default()
+                });
+                self.routes.push(None);
+                self.procs.insert(name.to_owned(), slot);
+                slot
+            }
+        };
+        (slot, &mut self.entries[slot])
+    }
+
     /// The incarnation of proc `name` (see [`ProcEntry`]; 0 before any).
     fn incarnation(&self, name: &str) -> u64 {
-        self.procs.get(name).map_or(0, |entry| entry.incarnation)
+        self.entry(name).map_or(0, |entry| entry.incarnation)
+    }
+
+    /// The slot of link `from → to`, made on first use.
+    fn link_slot(&mut self, from: &str, to: &str) -> usize {
+        if let Some(&slot) = self.link_slots.get(from).and_then(|links| links.get(to)) {
+            return slot;
+        }
+        let slot = self.links.len();
+        self.links.push(Link::default());
+        self.link_slots
+            .entry(from.to_owned())
+            .or_default()
+            .insert(to.to_owned(), slot);
+        slot
     }
 
     /// The latency distribution of link `from → to`.
     pub(crate) fn latency(&self, from: &str, to: &str) -> &Latency {
-        self.link_latency
+        self.link_slots
             .get(from)
             .and_then(|links| links.get(to))
+            .and_then(|&slot| self.links[slot].latency.as_ref())
             .unwrap_or(&self.config.latency)
+    }
+
+    /// Where a message from the proc in slot `from.1` (named `from.0`) to
+    /// proc `to` goes: the sender's cached route if it still names `to`,
+    /// else looked up by name and cached. `None`: no proc was ever called
+    /// `to`.
+    fn route(&mut self, from: (&str, usize), to: &ProcId) -> Option<RouteSlots> {
+        // `ProcId` equality compares its shared name by address first: a
+        // sender writing to one peer compares no text.
+        if let Some(route) = self.routes[from.1].as_ref().filter(|route| route.to == *to) {
+            return Some(route.clone_slots());
+        }
+        let to_slot = *self.procs.get(to.name())?;
+        let link = self.link_slot(from.0, to.name());
+        let route = Route {
+            to: to.clone(),
+            to_slot,
+            link,
+        };
+        let slots = route.clone_slots();
+        self.routes[from.1] = Some(route);
+        Some(slots)
     }
 
     /// Why a message `sent` as it says goes back at `now` if it is older
@@ -937,7 +998,7 @@ impl State {
     fn arrival(
         &mut self,
         from: &str,
-        to: &str,
+        to_slot: usize,
         now: Instant,
         sent: Sent,
         envelope: MessageEnvelope,
@@ -949,7 +1010,7 @@ impl State {
             returns: returns.clone(),
         };
         if !self.cut.is_empty() {
-            let key = (from.to_owned(), to.to_owned());
+            let key = (from.to_owned(), self.entries[to_slot].name.clone());
             if self.cut.contains(&key) {
                 self.stats.held += 1;
                 // NET-3: returned once older than the delivery timeout,
@@ -974,11 +1035,10 @@ impl State {
         }
         // NET-4: sent to an incarnation that crashed since: never reaches
         // the next one.
-        let destination = self
-            .procs
-            .get(to)
-            .filter(|entry| entry.incarnation == sent.to_incarnation)
-            .and_then(|entry| entry.proc.clone());
+        let entry = &self.entries[to_slot];
+        let destination = (entry.incarnation == sent.to_incarnation)
+            .then(|| entry.proc.clone())
+            .flatten();
         match destination {
             Some(proc) => {
                 self.stats.delivered += 1;
@@ -995,10 +1055,10 @@ impl State {
                 self.stats.returned += 1;
                 // The incarnation it was sent to is gone: crashed (and maybe
                 // restarted since), or replaced while alive.
-                let replaced = self
-                    .procs
-                    .get(to)
-                    .is_some_and(|entry| entry.replaced.contains(&sent.to_incarnation));
+                let replaced = self.entries[to_slot]
+                    .replaced
+                    .contains(&sent.to_incarnation);
+                let to = &self.entries[to_slot].name;
                 let detail = if replaced {
                     format!("proc {to} was replaced by a new incarnation")
                 } else {
@@ -1101,28 +1161,6 @@ fn trace_delivery(dest: &lockstep::ActorId, index: u64, seq_info: lockstep::SeqI
 /// The copies of one message: itself and at most one duplicate.
 const COPIES_MAX: usize = 2;
 
-/// Path `path` of link `from → to`, created on first use.
-fn path_mut<'a>(
-    paths: &'a mut BTreeMap<String, BTreeMap<String, Vec<PathState>>>,
-    from: &str,
-    to: &str,
-    path: u32,
-) -> &'a mut PathState {
-    if !paths.contains_key(from) {
-        paths.insert(from.to_owned(), BTreeMap::new());
-    }
-    let links = paths.get_mut(from).expect("inserted above");
-    if !links.contains_key(to) {
-        links.insert(to.to_owned(), Vec::new());
-    }
-    let link = links.get_mut(to).expect("inserted above");
-    let index = path as usize;
-    if link.len() <= index {
-        link.resize_with(index + 1, PathState::default);
-    }
-    &mut link[index]
-}
-
 /// The envelope for one more copy: a clone while `copies_left` more will be
 /// needed after this one, the envelope itself for the last.
 fn copy_of(envelope: &mut Option<MessageEnvelope>, copies_left: u32) -> MessageEnvelope {
@@ -1132,7 +1170,65 @@ fn copy_of(envelope: &mut Option<MessageEnvelope>, copies_left: u32) -> MessageE
     }
 }
 
-/// One path of a link (see `State::paths`).
+/// A link `from → to` (see `State::links`).
+#[derive(Default)]
+struct Link {
+    /// Per path: when it is next free and what travels on it, in order
+    /// (NET-1).
+    paths: Vec<PathState>,
+    /// The link's own latency ([`Network::set_link_latency`]); `None`: the
+    /// network's.
+    latency: Option<Latency>,
+}
+
+impl Link {
+    /// Path `path`, made on first use.
+    fn path_mut(&mut self, path: u32) -> &mut PathState {
+        let index = path as usize;
+        if self.paths.len() <= index {
+            self.paths.resize_with(index + 1, PathState::default);
+        }
+        &mut self.paths[index]
+    }
+}
+
+/// A sender's way to one destination proc (see `State::routes`).
+struct Route {
+    /// The destination, as the sender's envelopes name it.
+    to: ProcId,
+    /// Its slot in `State::entries`.
+    to_slot: usize,
+    /// The link's slot in `State::links`.
+    link: usize,
+}
+
+impl Route {
+    /// The slots, without the id (no reference count to take).
+    fn clone_slots(&self) -> RouteSlots {
+        RouteSlots {
+            to_slot: self.to_slot,
+            link: self.link,
+        }
+    }
+}
+
+/// A route's slots, used under the network's lock.
+#[derive(Clone, Copy)]
+struct RouteSlots {
+    to_slot: usize,
+    link: usize,
+}
+
+/// A path's courier task: the link's names (for arrival and its task name)
+/// and where its path lives.
+struct Courier {
+    from: String,
+    to: String,
+    link: usize,
+    path: u32,
+}
+
+/// One path of a link.
 #[derive(Default)]
 struct PathState {
     /// When the path is next free: no message arrives before the one sent
@@ -1153,7 +1249,9 @@ struct Travelling {
 /// A proc's forwarder onto the network.
 struct NetworkSender {
     network: Weak<Mutex<State>>,
+    /// The proc's name and slot in `State::entries`.
     from: String,
+    from_slot: usize,
 }
 
 impl MailboxSender for NetworkSender {
@@ -1163,7 +1261,9 @@ impl MailboxSender for NetworkSender {
         return_handle: &PortHandle<Undeliverable<MessageEnvelope>>,
     ) {
         match self.network.upgrade() {
-            Some(state) => Network { state }.transmit(&self.from, envelope, return_handle),
+            Some(state) => {
+                Network { state }.transmit((&self.from, self.from_slot), envelope, return_handle)
+            }
             None => {
                 let reason = UndeliverableReason::Transport {
                     detail: "the simulated network is gone".into(),
