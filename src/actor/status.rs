@@ -200,14 +200,18 @@ impl StatusCell {
                 return false;
             }
             state.version += 1;
-            // Taking an empty map allocates nothing, so the per-message
-            // flips, which usually find nobody waiting, pay nothing here.
-            let waiters = std::mem::take(&mut state.waiters);
+            // The per-message flips usually find nobody waiting: they take
+            // (and later drop) no map at all.
+            let waiters = if state.waiters.is_empty() {
+                None
+            } else {
+                Some(std::mem::take(&mut state.waiters))
+            };
             let terminal = state.status.is_terminal();
-            let mut terminal_waiters = BTreeMap::new();
+            let mut terminal_waiters = None;
             if terminal {
                 self.shared.terminal.store(true, Ordering::Release);
-                terminal_waiters = std::mem::take(&mut state.terminal_waiters);
+                terminal_waiters = Some(std::mem::take(&mut state.terminal_waiters));
             }
             let lifecycle = !matches!(
                 state.status,
@@ -219,12 +223,12 @@ impl StatusCell {
         if let (Some(actor_id), Some(status)) = (&self.actor_id, &observed) {
             crate::observe::status(actor_id, status);
         }
-        // Most flips find nobody waiting: skip building the maps' iterators,
-        // whose teardown walks the (empty) trees.
-        if !waiters.is_empty() || !terminal_waiters.is_empty() {
-            for waker in waiters.into_values().chain(terminal_waiters.into_values()) {
-                waker.wake();
-            }
+        for waker in waiters
+            .into_iter()
+            .chain(terminal_waiters)
+            .flat_map(BTreeMap::into_values)
+        {
+            waker.wake();
         }
         true
     }

@@ -692,8 +692,9 @@ impl Network {
         let mut couriers = Vec::new();
         // Copies due now with nothing ahead of them: decided under the same
         // lock as the send, completed once it is released (LOCK-1). One slot
-        // per copy, in the order decided: no allocation per message.
-        let mut arrivals: [Option<Arrival>; COPIES_MAX] = [None, None];
+        // per copy, in the order decided: no allocation per message (and
+        // no array, which moved both slots whole on every send).
+        let (mut first, mut second): (Option<Arrival>, Option<Arrival>) = (None, None);
         let watchers;
         {
             let mut guard = self.lock();
@@ -779,14 +780,20 @@ impl Network {
                 }
             }
             debug_assert!(arrive_now <= copies, "one slot per copy");
-            for (slot, left) in arrivals.iter_mut().zip((0..arrive_now).rev()) {
+            for (slot, left) in [&mut first, &mut second]
+                .into_iter()
+                .zip((0..arrive_now).rev())
+            {
                 let envelope = copy_of(&mut envelope, left);
                 *slot = state.arrival(from.0, route.to_slot, now, sent, envelope, returns);
             }
             watchers = std::mem::take(&mut state.watchers_due);
         }
         self.start_watchers(watchers);
-        for arrival in arrivals.into_iter().flatten() {
+        if let Some(arrival) = first {
+            arrival.complete();
+        }
+        if let Some(arrival) = second {
             arrival.complete();
         }
         for courier in couriers {
@@ -1031,7 +1038,7 @@ impl State {
             }
         }
         if let Some(reason) = self.timed_out(sent, now) {
-            return Some(Arrival::Return(held(envelope), reason));
+            return Some(Arrival::Return(Box::new((held(envelope), reason))));
         }
         // NET-4: sent to an incarnation that crashed since: never reaches
         // the next one.
@@ -1065,7 +1072,7 @@ impl State {
                     format!("proc {to} crashed")
                 };
                 let reason = UndeliverableReason::Transport { detail };
-                Some(Arrival::Return(held(envelope), reason))
+                Some(Arrival::Return(Box::new((held(envelope), reason))))
             }
         }
     }
@@ -1110,8 +1117,9 @@ impl Draws {
 enum Arrival {
     /// Into its destination proc (traced as `net_deliver`).
     Deliver(Proc, MessageEnvelope),
-    /// Back to its sender (NET-4, UD-1).
-    Return(Held, UndeliverableReason),
+    /// Back to its sender (NET-4, UD-1). Boxed: the rare case should not
+    /// make every arrival (moved on every send) larger.
+    Return(Box<(Held, UndeliverableReason)>),
 }
 
 impl Arrival {
@@ -1123,7 +1131,8 @@ impl Arrival {
                 trace_delivery(dest.actor_id(), dest.index(), envelope.headers().seq_info());
                 proc.post(envelope);
             }
-            Arrival::Return(held, reason) => {
+            Arrival::Return(returned) => {
+                let (held, reason) = *returned;
                 return_undeliverable(&held.returns, held.envelope, reason);
             }
         }
