@@ -124,12 +124,8 @@ pub(crate) struct ActorInbox<A: Actor> {
 }
 
 impl<A: Actor> ActorInbox<A> {
-    pub(crate) fn new(
-        actor_id: ActorId,
-        mailbox: &Mailbox,
-        doorbell: &Arc<Doorbell>,
-    ) -> (Arc<Self>, QueueReceiver<Work<A>>) {
-        let (sender, receiver) = queue_counting(doorbell, Work::is_sequenced);
+    pub(crate) fn new(actor_id: ActorId, mailbox: &Mailbox) -> (Arc<Self>, QueueReceiver<Work<A>>) {
+        let (sender, receiver) = queue_counting(Some(Work::is_sequenced));
         let inbox = Arc::new(Self {
             actor_id,
             inbound: Inbound::new(mailbox.reorder_limits()),
@@ -141,6 +137,12 @@ impl<A: Actor> ActorInbox<A> {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.sender.is_closed()
+    }
+
+    /// What the actor's control queues ring: its work queue, whose lock
+    /// holds the loop's waker.
+    pub(crate) fn doorbell(&self) -> Arc<dyn Doorbell> {
+        self.sender.doorbell()
     }
 
     /// The actor whose inbox this is.

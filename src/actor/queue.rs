@@ -1,23 +1,31 @@
 //! An actor's queues: signals, children's supervision events and ordinary
-//! work, each an unbounded multi-producer queue, all read by one run loop
-//! that sleeps on a single shared [`Doorbell`].
+//! work, each an unbounded multi-producer queue, all read by one run loop.
+//! The loop sleeps on the work queue: its waker lives under the work
+//! queue's own lock, and the other two queues ring it there.
 //!
-//! Owns: [`Doorbell`], [`QueueSender`], [`QueueReceiver`].
+//! Owns: [`QueueSender`], [`QueueReceiver`], [`Doorbell`].
 //! Does not own: which queue outranks which (the run loop in
 //! `proc::instance` reads them in priority order).
 //!
 //! Why not one tokio channel per queue: a loop waiting on three channels
 //! registers its waker with each of them every time it goes idle — three
 //! waker clones and drops per message in a ping-pong, a quarter of a
-//! simulated hop. One doorbell keeps the waker it was given and is rung by
-//! reference.
+//! simulated hop. Why the waker under the work queue's lock: a work send
+//! then takes one lock for the item and the wake-up both, and a loop going
+//! idle registers and re-checks its work under that same lock, with no
+//! flag handshake beside it (the sixth round of `docs/PERFORMANCE.md`
+//! counted the atomic operations this saves).
 //!
 //! nothing is lost. An item sent before the receiver closes is taken by
 //! [`QueueReceiver::try_recv`] (the loop drains after closing); a send after
 //! the close hands the item back to the sender.
-//! no lost wake-ups. The loop registers with the doorbell and then
-//! checks every queue again before it sleeps; a sender rings after its item
-//! is queued, and the ring wakes whoever registered.
+//! no lost wake-ups. A work send finds, under the lock, either the
+//! loop registered (and wakes it) or the loop not yet idle (it will see the
+//! item when it registers, under the same lock:
+//! [`QueueReceiver::register`]). A control queue's send counts
+//! its item before it rings the work queue's lock, and the loop reads the
+//! control queues' counts after it registered under that lock: whichever
+//! takes the lock second sees what the other did.
 //! a queue made with [`queue_counting`] says how many of the items it
 //! still holds for its receiver (sent and not yet taken) are of the kind it
 //! counts — the work queue counts sequenced messages, which the simulator's
@@ -29,87 +37,55 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use crate::sync::Mutex;
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering, seq_cst_handshake};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// One waker slot shared by an actor's queues.
-pub(crate) struct Doorbell {
-    /// Whether the loop is (about to be) asleep and wants a ring.
-    waiting: AtomicBool,
-    waker: Mutex<Option<Waker>>,
-}
-
-impl Doorbell {
-    /// A doorbell nobody waits on yet.
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self {
-            waiting: AtomicBool::new(false),
-            waker: Mutex::new(None),
-        })
-    }
-
-    /// Ask to be woken by the next ring. The waker is kept (and only
-    /// replaced when it would wake another task), so an actor that sleeps and
-    /// wakes once per message clones nothing.
-    pub(crate) fn register(&self, waker: &Waker) {
-        let mut slot = self.waker.lock();
-        match slot.as_ref() {
-            Some(current) if current.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
-        drop(slot);
-        // published after the waker, and before the caller's re-check
-        // of the queues (a two-flag handshake; the sender's side is in
-        // `ring`). All four accesses are `SeqCst`.
-        self.waiting.store(true, Ordering::SeqCst);
-        seq_cst_handshake();
-    }
-
-    /// The loop found work after registering: it is not going to sleep, so
-    /// senders need not ring (a ring now would only poll it spuriously).
-    pub(crate) fn cancel(&self) {
-        self.waiting.store(false, Ordering::SeqCst);
-    }
-
-    /// Let go of the waker (the loop is gone): a finished task is not kept
-    /// alive by the senders that still hold this doorbell.
-    pub(crate) fn clear(&self) {
-        self.waiting.store(false, Ordering::SeqCst);
-        let waker = self.waker.lock().take();
-        drop(waker);
-    }
-
-    /// Wake the loop if it asked to be woken.
-    fn ring(&self) {
-        // the item's count is published before `waiting` is read.
-        seq_cst_handshake();
-        if self.waiting.swap(false, Ordering::SeqCst) {
-            if let Some(waker) = self.waker.lock().as_ref() {
-                waker.wake_by_ref();
-            }
-        }
-    }
+/// What a control queue rings after a send: the work queue, whose lock
+/// holds the loop's waker.
+pub(crate) trait Doorbell: Send + Sync {
+    /// Wake the loop if it is asleep (or going to sleep).
+    fn ring(&self);
 }
 
 struct Queue<T> {
-    items: Mutex<VecDeque<T>>,
-    /// Items sent and not yet taken by the receiver (whether still in
-    /// `items` or in the receiver's batch), readable without the lock: the
-    /// loop checks its three queues several times per message and most
-    /// checks find them empty, and it is the work queue's depth that
-    /// introspection reports. A receiver dropped with items never taken
-    /// leaves them counted: they are what was lost.
-    len: AtomicUsize,
-    /// Whether the receiver closed. Written under `items`' lock, so a send
-    /// that holds the lock sees it exactly; read without it by `is_closed`.
+    shared: Mutex<Shared<T>>,
+    /// Items in `shared.items`: written under the lock (a plain store, no
+    /// read-modify-write), read without it, so the loop's checks of its
+    /// three queues (most find them empty) and introspection's depth take
+    /// no lock.
+    queued: AtomicUsize,
+    /// Items in the receiver's batch: written by the receiver only.
+    in_batch: AtomicUsize,
+    /// Whether the receiver closed. Written under the lock, so a send that
+    /// holds the lock sees it exactly; read without it by `is_closed`.
     closed: AtomicBool,
-    doorbell: Arc<Doorbell>,
+    /// Who wakes the loop after a send: this queue's own waker slot (the
+    /// work queue), or the work queue's (a control queue).
+    rings: Rings,
     /// Which items to count apart, if any.
     counts: Option<fn(&T) -> bool>,
     /// Counted items in the receiver's batch. Only the receiver
-    /// writes it (a load and a store, no read-modify-write): set under
-    /// `items`' lock as it takes a batch, lowered as it hands one out, and
-    /// set to 0 when it is dropped (it holds nothing any more).
+    /// writes it: set under the lock as it takes a batch, lowered as it
+    /// hands one out, and set to 0 when it is dropped (it holds nothing any
+    /// more).
     counted_in_batch: AtomicUsize,
+}
+
+/// What a queue's lock guards.
+struct Shared<T> {
+    items: VecDeque<T>,
+    /// The loop's waker, kept between sleeps (only replaced when it would
+    /// wake another task), so an actor that sleeps and wakes once per
+    /// message clones nothing. Only the work queue's is ever set.
+    waker: Option<Waker>,
+    /// Whether the loop is (about to be) asleep and wants a wake-up.
+    waiting: bool,
+}
+
+enum Rings {
+    /// This queue holds the loop's waker (the work queue).
+    Own,
+    /// Another queue does (a control queue rings the work queue).
+    Other(Arc<dyn Doorbell>),
 }
 
 /// The sending half; cheap to clone.
@@ -134,29 +110,34 @@ pub(crate) struct QueueReceiver<T> {
     taken: VecDeque<T>,
 }
 
-/// A queue whose receiver sleeps on `doorbell`.
-pub(crate) fn queue<T>(doorbell: &Arc<Doorbell>) -> (QueueSender<T>, QueueReceiver<T>) {
-    new_queue(doorbell, None)
+/// The work queue: it holds the loop's waker, and counts the items for
+/// which `counts` is true apart (Q-3, [`QueueSender::counted_len`]), if
+/// given. Its sender is the [`Doorbell`] the control queues ring.
+pub(crate) fn queue_counting<T>(
+    counts: Option<fn(&T) -> bool>,
+) -> (QueueSender<T>, QueueReceiver<T>) {
+    new_queue(Rings::Own, counts)
 }
 
-/// A queue whose receiver sleeps on `doorbell`, and which counts the items
-/// for which `counts` is true apart (Q-3, [`QueueSender::counted_len`]).
-pub(crate) fn queue_counting<T>(
-    doorbell: &Arc<Doorbell>,
-    counts: fn(&T) -> bool,
-) -> (QueueSender<T>, QueueReceiver<T>) {
-    new_queue(doorbell, Some(counts))
+/// A control queue: a send rings `doorbell` (the work queue's).
+pub(crate) fn queue<T>(doorbell: Arc<dyn Doorbell>) -> (QueueSender<T>, QueueReceiver<T>) {
+    new_queue(Rings::Other(doorbell), None)
 }
 
 fn new_queue<T>(
-    doorbell: &Arc<Doorbell>,
+    rings: Rings,
     counts: Option<fn(&T) -> bool>,
 ) -> (QueueSender<T>, QueueReceiver<T>) {
     let queue = Arc::new(Queue {
-        items: Mutex::new(VecDeque::new()),
-        len: AtomicUsize::new(0),
+        shared: Mutex::new(Shared {
+            items: VecDeque::new(),
+            waker: None,
+            waiting: false,
+        }),
+        queued: AtomicUsize::new(0),
+        in_batch: AtomicUsize::new(0),
         closed: AtomicBool::new(false),
-        doorbell: doorbell.clone(),
+        rings,
         counts,
         counted_in_batch: AtomicUsize::new(0),
     });
@@ -171,25 +152,76 @@ fn new_queue<T>(
     )
 }
 
+impl<T> Shared<T> {
+    /// Wake the loop if it asked to be woken (called under the lock).
+    fn wake_if_waiting(&mut self) {
+        if self.waiting {
+            self.waiting = false;
+            if let Some(waker) = &self.waker {
+                waker.wake_by_ref();
+            }
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    /// Move the shared queue into the receiver's (empty) batch `taken`:
+    /// the two swap places, keeping both allocations.
+    fn take_batch(&self, taken: &mut VecDeque<T>, shared: &mut Shared<T>) {
+        std::mem::swap(taken, &mut shared.items);
+        // The batch is counted before the queue is emptied: a reader on
+        // another thread may count an item twice for a moment, never miss it.
+        self.in_batch.store(taken.len(), Ordering::Relaxed);
+        self.queued.store(0, Ordering::Relaxed);
+        if let Some(counts) = self.counts {
+            // under the lock, so a count sees each item once.
+            let counted = taken.iter().filter(|item| counts(item)).count();
+            self.counted_in_batch.store(counted, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<T: Send + 'static> Doorbell for Queue<T> {
+    fn ring(&self) {
+        self.shared.lock().wake_if_waiting();
+    }
+}
+
+impl<T: Send + 'static> QueueSender<T> {
+    /// What a control queue rings: this (work) queue's waker slot.
+    pub(crate) fn doorbell(&self) -> Arc<dyn Doorbell> {
+        self.queue.clone()
+    }
+}
+
 impl<T> QueueSender<T> {
-    /// Queue `item` and ring; hands it back if the receiver closed.
+    /// Queue `item` and wake the loop if it waits; hands the item back if
+    /// the receiver closed.
     pub(crate) fn send(&self, item: T) -> Result<(), T> {
-        let mut items = self.queue.items.lock();
-        if self.queue.closed.load(Ordering::Acquire) {
+        let mut shared = self.queue.shared.lock();
+        if self.queue.closed.load(Ordering::Relaxed) {
             return Err(item);
         }
-        items.push_back(item);
-        // counted before the ring, so a loop that registered and then
-        // finds `len == 0` is one this ring will wake.
-        self.queue.len.fetch_add(1, Ordering::SeqCst);
-        drop(items);
-        self.queue.doorbell.ring();
+        shared.items.push_back(item);
+        // counted under the lock; a control queue's count is
+        // published by the unlock below, before it rings.
+        self.queue
+            .queued
+            .store(shared.items.len(), Ordering::Release);
+        match &self.queue.rings {
+            Rings::Own => shared.wake_if_waiting(),
+            Rings::Other(doorbell) => {
+                drop(shared);
+                doorbell.ring();
+            }
+        }
         Ok(())
     }
 
-    /// Items sent and not yet taken by the receiver.
+    /// Items sent and not yet taken by the receiver (a snapshot: the two
+    /// counts are read one after the other).
     pub(crate) fn len(&self) -> usize {
-        self.queue.len.load(Ordering::Relaxed)
+        self.queue.queued.load(Ordering::Relaxed) + self.queue.in_batch.load(Ordering::Relaxed)
     }
 
     /// Of those, the ones the queue counts apart; 0 for a queue that
@@ -198,8 +230,8 @@ impl<T> QueueSender<T> {
         let Some(counts) = self.queue.counts else {
             return 0;
         };
-        let items = self.queue.items.lock();
-        let queued = items.iter().filter(|item| counts(item)).count();
+        let shared = self.queue.shared.lock();
+        let queued = shared.items.iter().filter(|item| counts(item)).count();
         queued + self.queue.counted_in_batch.load(Ordering::Relaxed)
     }
 
@@ -214,26 +246,59 @@ impl<T> QueueReceiver<T> {
     /// [`close`](Self::close), so the loop can drain.
     pub(crate) fn try_recv(&mut self) -> Option<T> {
         if self.taken.is_empty() {
-            if self.queue.len.load(Ordering::SeqCst) == 0 {
+            if self.queue.queued.load(Ordering::Acquire) == 0 {
                 return None;
             }
-            // Take the whole batch: the (empty) local buffer and the shared
-            // queue swap places, keeping both allocations.
-            let mut items = self.queue.items.lock();
-            std::mem::swap(&mut self.taken, &mut *items);
-            if let Some(counts) = self.queue.counts {
-                // under the lock, so a count sees each item once.
-                let counted = self.taken.iter().filter(|item| counts(item)).count();
-                self.queue
-                    .counted_in_batch
-                    .store(counted, Ordering::Relaxed);
-            }
-            drop(items);
+            let Self { queue, taken } = self;
+            queue.take_batch(taken, &mut queue.shared.lock());
         }
+        self.pop()
+    }
+
+    /// The work queue's idle path: register the loop's `waker` to be woken
+    /// by the next send (to this queue, or to a control queue that rings
+    /// it), unless work is queued already — checked under the same lock as
+    /// the registration, so no send falls between the two. Whether
+    /// it registered (if not, [`try_recv`](Self::try_recv) has an item).
+    pub(crate) fn register(&self, waker: &Waker) -> bool {
+        if !self.taken.is_empty() {
+            return false;
+        }
+        let mut shared = self.queue.shared.lock();
+        if !shared.items.is_empty() {
+            return false;
+        }
+        match &shared.waker {
+            Some(current) if current.will_wake(waker) => {}
+            _ => shared.waker = Some(waker.clone()),
+        }
+        shared.waiting = true;
+        true
+    }
+
+    /// The loop found work after registering: it is not going to sleep, so
+    /// senders need not wake it (a wake now would only poll it spuriously).
+    pub(crate) fn cancel_wait(&self) {
+        self.queue.shared.lock().waiting = false;
+    }
+
+    /// Let go of the waker (the loop is gone): a finished task is not kept
+    /// alive by the senders that still hold this queue.
+    pub(crate) fn clear_waker(&self) {
+        let waker = {
+            let mut shared = self.queue.shared.lock();
+            shared.waiting = false;
+            shared.waker.take()
+        };
+        drop(waker);
+    }
+
+    /// The next item of the batch.
+    fn pop(&mut self) -> Option<T> {
         let item = self.taken.pop_front()?;
-        // Q-3 before `len`: on one thread (the simulator) a reader never
-        // sees more counted items than items; across threads the two are
-        // read without ordering, so the counts are a snapshot only.
+        // Q-3 before the batch's length: on one thread (the simulator) a
+        // reader never sees more counted items than items; across threads
+        // the counts are read without ordering, so they are a snapshot only.
         if self.queue.counts.is_some_and(|counts| counts(&item)) {
             let counted = self.queue.counted_in_batch.load(Ordering::Relaxed);
             debug_assert!(counted > 0, "Q-3: a counted item was in the batch");
@@ -241,7 +306,9 @@ impl<T> QueueReceiver<T> {
                 .counted_in_batch
                 .store(counted.saturating_sub(1), Ordering::Relaxed);
         }
-        self.queue.len.fetch_sub(1, Ordering::SeqCst);
+        self.queue
+            .in_batch
+            .store(self.taken.len(), Ordering::Relaxed);
         Some(item)
     }
 
@@ -249,7 +316,7 @@ impl<T> QueueReceiver<T> {
     pub(crate) fn close(&mut self) {
         // Under the lock: a send sees the queue either open or closed, never
         // half-way (an item pushed after the close would be lost).
-        let _items = self.queue.items.lock();
+        let _shared = self.queue.shared.lock();
         self.queue.closed.store(true, Ordering::Release);
     }
 }
@@ -257,11 +324,11 @@ impl<T> QueueReceiver<T> {
 impl<T> Drop for QueueReceiver<T> {
     fn drop(&mut self) {
         let leftover = {
-            let mut items = self.queue.items.lock();
+            let mut shared = self.queue.shared.lock();
             self.queue.closed.store(true, Ordering::Release);
             // nothing is held for a receiver that is gone.
             self.queue.counted_in_batch.store(0, Ordering::Relaxed);
-            std::mem::take(&mut *items)
+            std::mem::take(&mut shared.items)
         };
         // Dropped outside the lock: an item's drop may send to this queue.
         drop(leftover);
@@ -294,8 +361,7 @@ mod tests {
     /// taken and new sends are handed back.
     #[test]
     fn q_1_close_keeps_queued_items_and_hands_back_later_sends() {
-        let doorbell = Doorbell::new();
-        let (sender, mut receiver) = queue::<u32>(&doorbell);
+        let (sender, mut receiver) = queue_counting::<u32>(None);
         sender.send(1).unwrap();
         sender.send(2).unwrap();
         receiver.close();
@@ -313,8 +379,7 @@ mod tests {
     /// taken; a queue that counts nothing says 0.
     #[test]
     fn q_3_counted_len_covers_the_shared_queue_and_the_taken_batch() {
-        let doorbell = Doorbell::new();
-        let (sender, mut receiver) = queue_counting::<u32>(&doorbell, |item| item % 2 == 0);
+        let (sender, mut receiver) = queue_counting::<u32>(Some(|item| item % 2 == 0));
         for item in 1..=4 {
             sender.send(item).unwrap();
         }
@@ -329,7 +394,7 @@ mod tests {
             assert_eq!(receiver.try_recv(), Some(expected));
         }
         assert_eq!(sender.counted_len(), 0);
-        let (plain, _receiver) = queue::<u32>(&doorbell);
+        let (plain, _receiver) = queue::<u32>(sender.doorbell());
         plain.send(2).unwrap();
         assert_eq!(plain.counted_len(), 0);
         // A receiver dropped with counted items in its batch and in the
@@ -351,8 +416,7 @@ mod tests {
     /// (lost), and a refused send is not counted.
     #[test]
     fn len_counts_items_sent_and_not_yet_taken_including_the_taken_batch() {
-        let doorbell = Doorbell::new();
-        let (sender, mut receiver) = queue::<u32>(&doorbell);
+        let (sender, mut receiver) = queue_counting::<u32>(None);
         for item in 1..=3 {
             sender.send(item).unwrap();
         }
@@ -370,40 +434,48 @@ mod tests {
         assert_eq!(sender.len(), 2);
     }
 
-    /// a registered loop is woken once per ring it asked for, by any of
-    /// the queues sharing the doorbell; an unregistered one is not.
+    /// a registered loop is woken once per registration, by a send to
+    /// the work queue or to a control queue that rings it; an unregistered
+    /// one is not; and it does not register while work is queued.
     #[test]
-    fn q_2_one_doorbell_wakes_the_registered_waker_once_per_registration() {
-        let doorbell = Doorbell::new();
-        let (signals, _signal_receiver) = queue::<u8>(&doorbell);
-        let (work, _work_receiver) = queue::<u64>(&doorbell);
+    fn q_2_the_work_queue_wakes_the_registered_waker_once_per_registration() {
+        let (work, mut work_receiver) = queue_counting::<u64>(None);
+        let (signals, _signal_receiver) = queue::<u8>(work.doorbell());
         let (counter, waker) = counting();
+        let woken = || counter.0.load(std::sync::atomic::Ordering::SeqCst);
         work.send(1).unwrap();
-        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 0);
-        doorbell.register(&waker);
+        assert_eq!(woken(), 0);
+        assert!(!work_receiver.register(&waker), "work is queued");
+        assert_eq!(work_receiver.try_recv(), Some(1));
+        assert!(work_receiver.register(&waker));
         signals.send(1).unwrap();
         work.send(2).unwrap();
-        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
-        doorbell.register(&waker);
+        assert_eq!(
+            woken(),
+            1,
+            "the signal's ring woke it; the send owed nothing"
+        );
+        assert_eq!(work_receiver.try_recv(), Some(2));
+        assert!(work_receiver.register(&waker));
         work.send(3).unwrap();
-        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 2);
-        // Registered, then found work: no ring is owed.
-        doorbell.register(&waker);
-        doorbell.cancel();
+        assert_eq!(woken(), 2);
+        assert_eq!(work_receiver.try_recv(), Some(3));
+        // Registered, then found work elsewhere: no wake-up is owed.
+        assert!(work_receiver.register(&waker));
+        work_receiver.cancel_wait();
         work.send(4).unwrap();
-        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(woken(), 2);
     }
 
-    /// A doorbell whose loop is gone lets go of the waker and rings no one.
+    /// A work queue whose loop is gone lets go of the waker and wakes no one.
     #[test]
-    fn a_cleared_doorbell_releases_its_waker() {
-        let doorbell = Doorbell::new();
-        let (work, _receiver) = queue::<u64>(&doorbell);
+    fn a_cleared_work_queue_releases_its_waker() {
+        let (work, receiver) = queue_counting::<u64>(None);
         let (counter, waker) = counting();
-        doorbell.register(&waker);
+        assert!(receiver.register(&waker));
         drop(waker);
         assert_eq!(std::sync::Arc::strong_count(&counter), 2);
-        doorbell.clear();
+        receiver.clear_waker();
         assert_eq!(std::sync::Arc::strong_count(&counter), 1);
         work.send(1).unwrap();
         assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 0);
@@ -435,27 +507,49 @@ mod loom_model {
         }
     }
 
-    /// no lost wake-ups between a sender and the loop going idle.
+    /// The loop's idle path as `proc::instance::next` runs it: check,
+    /// register under the work queue's lock, then check the control queue.
+    fn idle_path(
+        work: &mut QueueReceiver<u32>,
+        control: &mut QueueReceiver<u32>,
+        waker: &Waker,
+    ) -> Option<u32> {
+        control.try_recv().or_else(|| work.try_recv()).or_else(|| {
+            if work.register(waker) {
+                control.try_recv()
+            } else {
+                work.try_recv()
+            }
+        })
+    }
+
+    /// no lost wake-ups between a sender (of work, or of a control
+    /// item, which rings the work queue) and the loop going idle.
     #[test]
     fn q_2_a_send_is_seen_by_the_recheck_or_wakes_the_loop() {
-        loom::model(|| {
-            let doorbell = Doorbell::new();
-            let (sender, mut receiver) = queue::<u32>(&doorbell);
-            let woken = Arc::new(Woken(LoomBool::new(false)));
-            let waker = Waker::from(woken.clone());
-            let producer = thread::spawn(move || sender.send(7).unwrap());
-            let seen = receiver.try_recv().or_else(|| {
-                doorbell.register(&waker);
-                receiver.try_recv()
+        for control_send in [false, true] {
+            loom::model(move || {
+                let (work_sender, mut work) = queue_counting::<u32>(None);
+                let (control_sender, mut control) = queue::<u32>(work_sender.doorbell());
+                let woken = Arc::new(Woken(LoomBool::new(false)));
+                let waker = Waker::from(woken.clone());
+                let producer = thread::spawn(move || {
+                    if control_send {
+                        control_sender.send(7).unwrap();
+                    } else {
+                        work_sender.send(7).unwrap();
+                    }
+                });
+                let seen = idle_path(&mut work, &mut control, &waker);
+                producer.join().unwrap();
+                if seen.is_none() {
+                    assert!(
+                        woken.0.load(Ordering::SeqCst),
+                        "the item was queued, but the loop neither saw it nor was woken"
+                    );
+                    assert_eq!(control.try_recv().or_else(|| work.try_recv()), Some(7));
+                }
             });
-            producer.join().unwrap();
-            if seen.is_none() {
-                assert!(
-                    woken.0.load(Ordering::SeqCst),
-                    "the item was queued, but the loop neither saw it nor was woken"
-                );
-                assert_eq!(receiver.try_recv(), Some(7));
-            }
-        });
+        }
     }
 }

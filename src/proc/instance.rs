@@ -23,7 +23,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 
 use super::{InstanceCell, Proc, ProcError, Startup, new_outbox};
-use crate::actor::queue::{Doorbell, QueueReceiver};
+use crate::actor::queue::QueueReceiver;
 use crate::actor::{
     Actor, ActorError, ActorErrorKind, ActorHandle, ActorInbox, ActorStatus, Binds, HandlerInfo,
     Ports, Signal, Work,
@@ -310,8 +310,6 @@ pub(crate) struct Queues<A: Actor> {
     pub(crate) work: QueueReceiver<Work<A>>,
     pub(crate) signals: QueueReceiver<Signal>,
     pub(crate) supervision: QueueReceiver<ActorSupervisionEvent>,
-    /// Rung by all three queues.
-    pub(crate) doorbell: Arc<Doorbell>,
     /// What the loop still holds goes back to its senders if the loop is
     /// dropped after the actor was terminated by force (UD-1).
     pub(crate) held: HeldWork<A>,
@@ -325,7 +323,7 @@ pub(crate) struct HeldWork<A: Actor> {
     pub(crate) terminated_by_force: Arc<AtomicBool>,
 }
 
-/// The loop is gone: let go of its waker (Q-2's doorbell). And UD-1 for
+/// The loop is gone: let go of its waker (held by its work queue, Q-2). And UD-1 for
 /// an actor terminated by force: its task is aborted, so the loop does not
 /// drain in `finish` (it never gets there, or `finish` returns early on the
 /// terminal status); what it still held (queued, in its batch, or buffered
@@ -335,7 +333,7 @@ pub(crate) struct HeldWork<A: Actor> {
 /// down) returns nothing.
 impl<A: Actor> Drop for Queues<A> {
     fn drop(&mut self) {
-        self.doorbell.clear();
+        self.work.clear_waker();
         if !self.held.terminated_by_force.load(Ordering::Acquire) {
             return;
         }
@@ -502,11 +500,15 @@ async fn next<A: Actor>(queues: &mut Queues<A>, streak: &mut u32) -> Next<A> {
         if let Some(next) = queues.take_next() {
             return Poll::Ready(next);
         }
-        queues.doorbell.register(context.waker());
-        // anything sent before the registration was published is seen here.
-        match queues.take_next() {
+        if !queues.work.register(context.waker()) {
+            // Work came in since the check: take it (behind any signal).
+            return Poll::Ready(queues.take_next().expect("work is queued"));
+        }
+        // a control item sent before the registration is seen here;
+        // one sent after it rings the work queue.
+        match queues.take_control() {
             Some(next) => {
-                queues.doorbell.cancel();
+                queues.work.cancel_wait();
                 Poll::Ready(next)
             }
             None => Poll::Pending,
@@ -518,13 +520,16 @@ async fn next<A: Actor>(queues: &mut Queues<A>, streak: &mut u32) -> Next<A> {
 impl<A: Actor> Queues<A> {
     /// The highest-ranked queued item, if any.
     fn take_next(&mut self) -> Option<Next<A>> {
+        self.take_control()
+            .or_else(|| self.work.try_recv().map(Next::Work))
+    }
+
+    /// A signal, else a child's supervision event, if any.
+    fn take_control(&mut self) -> Option<Next<A>> {
         if let Some(signal) = self.signals.try_recv() {
             return Some(Next::Signal(signal));
         }
-        if let Some(event) = self.supervision.try_recv() {
-            return Some(Next::Event(event));
-        }
-        self.work.try_recv().map(Next::Work)
+        self.supervision.try_recv().map(Next::Event)
     }
 }
 

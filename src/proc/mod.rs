@@ -29,7 +29,7 @@ pub(crate) use cell::CellState;
 pub use cell::InstanceCell;
 pub use instance::{Context, Instance};
 
-use crate::actor::queue::{Doorbell, QueueSender, queue};
+use crate::actor::queue::{QueueSender, queue};
 use crate::actor::{
     Actor, ActorErrorKind, ActorHandle, ActorInbox, ActorStatus, Checkpointable, Ports, Signal,
     StatusCell,
@@ -742,16 +742,16 @@ impl Proc {
             config.message_bytes_max,
             self.state.returns.get().cloned(),
         );
-        let doorbell = Doorbell::new();
-        let (inbox, work) = ActorInbox::<A>::new(actor_id.clone(), &mailbox, &doorbell);
+        let (inbox, work) = ActorInbox::<A>::new(actor_id.clone(), &mailbox);
         let terminated_by_force = Arc::new(AtomicBool::new(false));
         let held = instance::HeldWork {
             inbox: inbox.clone(),
             terminated_by_force: terminated_by_force.clone(),
         };
         let ports = Arc::new(Ports::new(inbox.clone(), mailbox.clone()));
-        let (signals_sender, signals) = queue(&doorbell);
-        let (supervision_sender, supervision) = queue(&doorbell);
+        // the loop sleeps on its work queue, which these two ring.
+        let (signals_sender, signals) = queue(inbox.doorbell());
+        let (supervision_sender, supervision) = queue(inbox.doorbell());
         let signal_port = PortHandle::new(
             actor_id.port_id(handler_port_index::<Signal>()),
             Arc::new(AtomicBool::new(false)),
@@ -815,7 +815,6 @@ impl Proc {
                 work,
                 signals,
                 supervision,
-                doorbell,
                 held,
             },
         ))
