@@ -31,17 +31,6 @@ pub mod atomic {
     pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 
     pub use std::sync::atomic::Ordering;
-
-    /// Where two `SeqCst` accesses must stay ordered as a store followed by
-    /// a load (a two-flag handshake). The language's single total order of
-    /// `SeqCst` accesses already keeps them so; loom models `SeqCst`
-    /// accesses as acquire/release only, so under loom this is a `SeqCst`
-    /// fence, and in real builds nothing (no `mfence` on the send path).
-    #[inline(always)]
-    pub fn seq_cst_handshake() {
-        #[cfg(lockstep_loom)]
-        loom::sync::atomic::fence(Ordering::SeqCst);
-    }
 }
 
 /// A mutual-exclusion lock whose [`lock`](Mutex::lock) returns the guard.

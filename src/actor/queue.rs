@@ -13,8 +13,8 @@
 //! simulated hop. Why the waker under the work queue's lock: a work send
 //! then takes one lock for the item and the wake-up both, and a loop going
 //! idle registers and re-checks its work under that same lock, with no
-//! flag handshake beside it (the sixth round of `docs/PERFORMANCE.md`
-//! counted the atomic operations this saves).
+//! flag handshake and no second lock beside it (`docs/PERFORMANCE.md`,
+//! ninth round).
 //!
 //! nothing is lost. An item sent before the receiver closes is taken by
 //! [`QueueReceiver::try_recv`] (the loop drains after closing); a send after
@@ -169,10 +169,11 @@ impl<T> Queue<T> {
     /// the two swap places, keeping both allocations.
     fn take_batch(&self, taken: &mut VecDeque<T>, shared: &mut Shared<T>) {
         std::mem::swap(taken, &mut shared.items);
-        // The batch is counted before the queue is emptied: a reader on
-        // another thread may count an item twice for a moment, never miss it.
+        // The batch is counted before the queue is emptied, and a reader
+        // that sees the queue empty (Acquire) sees the batch counted: it may
+        // count an item twice for a moment, never miss a whole batch.
         self.in_batch.store(taken.len(), Ordering::Relaxed);
-        self.queued.store(0, Ordering::Relaxed);
+        self.queued.store(0, Ordering::Release);
         if let Some(counts) = self.counts {
             // under the lock, so a count sees each item once.
             let counted = taken.iter().filter(|item| counts(item)).count();
@@ -188,8 +189,14 @@ impl<T: Send + 'static> Doorbell for Queue<T> {
 }
 
 impl<T: Send + 'static> QueueSender<T> {
-    /// What a control queue rings: this (work) queue's waker slot.
+    /// What a control queue rings: this queue's waker slot. Only the work
+    /// queue's is ever set (a control queue ringing another control queue
+    /// would wake no one).
     pub(crate) fn doorbell(&self) -> Arc<dyn Doorbell> {
+        debug_assert!(
+            matches!(self.queue.rings, Rings::Own),
+            "Q-2: only the work queue holds the loop's waker"
+        );
         self.queue.clone()
     }
 }
@@ -218,10 +225,12 @@ impl<T> QueueSender<T> {
         Ok(())
     }
 
-    /// Items sent and not yet taken by the receiver (a snapshot: the two
-    /// counts are read one after the other).
+    /// Items sent and not yet taken by the receiver. Exact on the
+    /// receiver's own thread (the run loop's checks) and in the simulator;
+    /// from another thread (introspection) a snapshot: the two counts are
+    /// read one after the other while sends and takes go on.
     pub(crate) fn len(&self) -> usize {
-        self.queue.queued.load(Ordering::Relaxed) + self.queue.in_batch.load(Ordering::Relaxed)
+        self.queue.queued.load(Ordering::Acquire) + self.queue.in_batch.load(Ordering::Relaxed)
     }
 
     /// Of those, the ones the queue counts apart; 0 for a queue that
@@ -266,6 +275,9 @@ impl<T> QueueReceiver<T> {
         }
         let mut shared = self.queue.shared.lock();
         if !shared.items.is_empty() {
+            // Not going to sleep: a wait left from an earlier registration
+            // would only earn a spurious wake-up.
+            shared.waiting = false;
             return false;
         }
         match &shared.waker {

@@ -223,12 +223,14 @@ impl StatusCell {
         if let (Some(actor_id), Some(status)) = (&self.actor_id, &observed) {
             crate::observe::status(actor_id, status);
         }
-        for waker in waiters
-            .into_iter()
-            .chain(terminal_waiters)
-            .flat_map(BTreeMap::into_values)
-        {
-            waker.wake();
+        if waiters.is_some() || terminal_waiters.is_some() {
+            for waker in waiters
+                .into_iter()
+                .chain(terminal_waiters)
+                .flat_map(BTreeMap::into_values)
+            {
+                waker.wake();
+            }
         }
         true
     }
