@@ -22,7 +22,7 @@ pub use checkpoint::{CheckpointError, Checkpointable};
 pub use error::{ActorError, ActorErrorKind, HandlerError};
 pub use handle::ActorHandle;
 pub use ports::Ports;
-pub(crate) use ports::{ActorInbox, Work};
+pub(crate) use ports::{ActorInbox, Work, WorkQueue};
 pub(crate) use status::StatusCell;
 pub use status::{ActorStatus, HandlerInfo, StatusClosed, StatusReceiver, StatusRef};
 

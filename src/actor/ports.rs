@@ -22,7 +22,7 @@ use crate::mailbox::{
     ReturnPath, Undeliverable, UndeliverableReason,
 };
 use crate::proc::{Context, Instance};
-use crate::sequencing::{Inbound, SeqInfo};
+use crate::sequencing::{OrderingStage, SeqInfo};
 use crate::sync::Mutex;
 
 /// A message, erased to "something actor `A` can handle".
@@ -113,22 +113,30 @@ impl<A: Actor> Work<A> {
     }
 }
 
+/// An actor's work queue, with the ordering stage in front of it kept
+/// under the queue's lock (one lock from admission to queue).
+pub(crate) type WorkQueue<A> = QueueReceiver<Work<A>, OrderingStage<Work<A>>>;
+
 /// An actor's inbox: the ordering stage in front of its work queue.
 pub(crate) struct ActorInbox<A: Actor> {
     actor_id: ActorId,
-    inbound: Inbound<Work<A>>,
-    sender: QueueSender<Work<A>>,
+    /// Whether the ordering stage reorders (the proc's reorder buffer is on).
+    reorders: bool,
+    /// The work queue; its stage is the ordering stage.
+    sender: QueueSender<Work<A>, OrderingStage<Work<A>>>,
     /// The mailbox's return path: what goes back from a proc that crashed
     /// is logged as lost with it instead (NET-4).
     returns: ReturnPath,
 }
 
 impl<A: Actor> ActorInbox<A> {
-    pub(crate) fn new(actor_id: ActorId, mailbox: &Mailbox) -> (Arc<Self>, QueueReceiver<Work<A>>) {
-        let (sender, receiver) = queue_counting(Some(Work::is_sequenced));
+    pub(crate) fn new(actor_id: ActorId, mailbox: &Mailbox) -> (Arc<Self>, WorkQueue<A>) {
+        let limits = mailbox.reorder_limits();
+        let (sender, receiver) =
+            queue_counting(Some(Work::is_sequenced), OrderingStage::new(limits));
         let inbox = Arc::new(Self {
             actor_id,
-            inbound: Inbound::new(mailbox.reorder_limits()),
+            reorders: limits.is_some(),
             sender,
             returns: mailbox.return_path(),
         });
@@ -160,24 +168,25 @@ impl<A: Actor> ActorInbox<A> {
         self.sender.counted_len()
     }
 
-    /// Messages held by the ordering stage behind gaps.
-    pub(crate) fn ordering(&self) -> &Inbound<Work<A>> {
-        &self.inbound
+    /// Read the ordering stage (under the work queue's lock).
+    pub(crate) fn ordering<R>(&self, read: impl FnOnce(&mut OrderingStage<Work<A>>) -> R) -> R {
+        self.sender.with_stage(read)
     }
 
-    /// Admit `work` through the ordering stage into the queue.
+    /// Admit `work` through the ordering stage into the queue: one lock
+    /// for both, so concurrent senders can't interleave a release out of
+    /// order.
     pub(crate) fn enqueue(
         &self,
         seq_info: SeqInfo,
         work: Work<A>,
     ) -> Result<(), (Work<A>, UndeliverableReason)> {
-        if !self.inbound.reorders() && seq_info != SeqInfo::Direct {
+        if !self.reorders && seq_info != SeqInfo::Direct {
             crate::observe::arrived(&self.actor_id, seq_info);
         }
-        let mut refused = Vec::new();
-        let admitted = self
-            .inbound
-            .admit(seq_info, work, |work| self.queue(work, &mut refused));
+        let (admitted, refused) = self
+            .sender
+            .send_through(|inbound, queue| inbound.admit(seq_info, work, |work| queue.push(work)));
         self.return_refused(refused);
         admitted.map_err(|(work, error)| (work, error.into()))
     }
@@ -185,19 +194,11 @@ impl<A: Actor> ActorInbox<A> {
     /// Fill the slot of a message refused on its way here (CH-13), so what
     /// waited behind it is handled; whether a slot was filled.
     pub(crate) fn skip(&self, seq_info: SeqInfo) -> bool {
-        let mut refused = Vec::new();
-        let skipped = self
-            .inbound
-            .skip(seq_info, |work| self.queue(work, &mut refused));
+        let (skipped, refused) = self
+            .sender
+            .send_through(|inbound, queue| inbound.skip(seq_info, |work| queue.push(work)));
         self.return_refused(refused);
         skipped
-    }
-
-    /// Queue released work; what the closed queue refuses goes to `refused`.
-    fn queue(&self, work: Work<A>, refused: &mut Vec<Work<A>>) {
-        if let Err(work) = self.sender.send(work) {
-            refused.push(work);
-        }
     }
 
     /// The queue closed while releasing (the actor just terminated):

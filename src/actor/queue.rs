@@ -3,7 +3,10 @@
 //! The loop sleeps on the work queue: its waker lives under the work
 //! queue's own lock, and the other two queues ring it there.
 //!
-//! Owns: [`QueueSender`], [`QueueReceiver`], [`Doorbell`].
+//! Owns: [`QueueSender`], [`QueueReceiver`], [`Doorbell`], and a place
+//! under the queue's lock for a *stage* the sender passes items through
+//! (the work queue's is the actor's ordering stage, so admitting a message
+//! and queueing what it releases is one lock: [`QueueSender::send_through`]).
 //! Does not own: which queue outranks which (the run loop in
 //! `proc::instance` reads them in priority order).
 //!
@@ -46,8 +49,8 @@ pub(crate) trait Doorbell: Send + Sync {
     fn ring(&self);
 }
 
-struct Queue<T> {
-    shared: Mutex<Shared<T>>,
+struct Queue<T, S> {
+    shared: Mutex<Shared<T, S>>,
     /// Items in `shared.items`: written under the lock (a plain store, no
     /// read-modify-write), read without it, so the loop's checks of its
     /// three queues (most find them empty) and introspection's depth take
@@ -71,8 +74,10 @@ struct Queue<T> {
 }
 
 /// What a queue's lock guards.
-struct Shared<T> {
+struct Shared<T, S> {
     items: VecDeque<T>,
+    /// What sends pass through on their way in ([`QueueSender::send_through`]).
+    stage: S,
     /// The loop's waker, kept between sleeps (only replaced when it would
     /// wake another task), so an actor that sleeps and wakes once per
     /// message clones nothing. Only the work queue's is ever set.
@@ -89,11 +94,11 @@ enum Rings {
 }
 
 /// The sending half; cheap to clone.
-pub(crate) struct QueueSender<T> {
-    queue: Arc<Queue<T>>,
+pub(crate) struct QueueSender<T, S = ()> {
+    queue: Arc<Queue<T, S>>,
 }
 
-impl<T> Clone for QueueSender<T> {
+impl<T, S> Clone for QueueSender<T, S> {
     fn clone(&self) -> Self {
         Self {
             queue: self.queue.clone(),
@@ -102,35 +107,39 @@ impl<T> Clone for QueueSender<T> {
 }
 
 /// The receiving half, owned by the run loop.
-pub(crate) struct QueueReceiver<T> {
-    queue: Arc<Queue<T>>,
+pub(crate) struct QueueReceiver<T, S = ()> {
+    queue: Arc<Queue<T, S>>,
     /// Items taken from the shared queue in one batch, handed out without
     /// the lock: under load the loop takes the lock once per batch, not once
     /// per message, so senders on other threads rarely contend with it.
     taken: VecDeque<T>,
 }
 
-/// The work queue: it holds the loop's waker, and counts the items for
-/// which `counts` is true apart (Q-3, [`QueueSender::counted_len`]), if
-/// given. Its sender is the [`Doorbell`] the control queues ring.
-pub(crate) fn queue_counting<T>(
+/// The work queue: it holds the loop's waker, keeps `stage` under its
+/// lock, and counts the items for which `counts` is true apart (Q-3,
+/// [`QueueSender::counted_len`]), if given. Its sender is the
+/// [`Doorbell`] the control queues ring.
+pub(crate) fn queue_counting<T, S>(
     counts: Option<fn(&T) -> bool>,
-) -> (QueueSender<T>, QueueReceiver<T>) {
-    new_queue(Rings::Own, counts)
+    stage: S,
+) -> (QueueSender<T, S>, QueueReceiver<T, S>) {
+    new_queue(Rings::Own, counts, stage)
 }
 
 /// A control queue: a send rings `doorbell` (the work queue's).
 pub(crate) fn queue<T>(doorbell: Arc<dyn Doorbell>) -> (QueueSender<T>, QueueReceiver<T>) {
-    new_queue(Rings::Other(doorbell), None)
+    new_queue(Rings::Other(doorbell), None, ())
 }
 
-fn new_queue<T>(
+fn new_queue<T, S>(
     rings: Rings,
     counts: Option<fn(&T) -> bool>,
-) -> (QueueSender<T>, QueueReceiver<T>) {
+    stage: S,
+) -> (QueueSender<T, S>, QueueReceiver<T, S>) {
     let queue = Arc::new(Queue {
         shared: Mutex::new(Shared {
             items: VecDeque::new(),
+            stage,
             waker: None,
             waiting: false,
         }),
@@ -152,7 +161,7 @@ fn new_queue<T>(
     )
 }
 
-impl<T> Shared<T> {
+impl<T, S> Shared<T, S> {
     /// Wake the loop if it asked to be woken (called under the lock).
     fn wake_if_waiting(&mut self) {
         if self.waiting {
@@ -164,10 +173,10 @@ impl<T> Shared<T> {
     }
 }
 
-impl<T> Queue<T> {
+impl<T, S> Queue<T, S> {
     /// Move the shared queue into the receiver's (empty) batch `taken`:
     /// the two swap places, keeping both allocations.
-    fn take_batch(&self, taken: &mut VecDeque<T>, shared: &mut Shared<T>) {
+    fn take_batch(&self, taken: &mut VecDeque<T>, shared: &mut Shared<T, S>) {
         std::mem::swap(taken, &mut shared.items);
         // The batch is counted before the queue is emptied, and a reader
         // that sees the queue empty (Acquire) sees the batch counted: it may
@@ -182,13 +191,13 @@ impl<T> Queue<T> {
     }
 }
 
-impl<T: Send + 'static> Doorbell for Queue<T> {
+impl<T: Send + 'static, S: Send + 'static> Doorbell for Queue<T, S> {
     fn ring(&self) {
         self.shared.lock().wake_if_waiting();
     }
 }
 
-impl<T: Send + 'static> QueueSender<T> {
+impl<T: Send + 'static, S: Send + 'static> QueueSender<T, S> {
     /// What a control queue rings: this queue's waker slot. Only the work
     /// queue's is ever set (a control queue ringing another control queue
     /// would wake no one).
@@ -201,7 +210,7 @@ impl<T: Send + 'static> QueueSender<T> {
     }
 }
 
-impl<T> QueueSender<T> {
+impl<T, S> QueueSender<T, S> {
     /// Queue `item` and wake the loop if it waits; hands the item back if
     /// the receiver closed.
     pub(crate) fn send(&self, item: T) -> Result<(), T> {
@@ -210,6 +219,41 @@ impl<T> QueueSender<T> {
             return Err(item);
         }
         shared.items.push_back(item);
+        self.published(shared);
+        Ok(())
+    }
+
+    /// Run `pass` on the stage under the queue's lock; what it releases
+    /// (through [`Release::push`]) is queued in that order, and the loop
+    /// woken once. What the closed queue refuses comes back with `pass`'s
+    /// result, to go back to its senders.
+    pub(crate) fn send_through<R>(
+        &self,
+        pass: impl FnOnce(&mut S, &mut Release<'_, T>) -> R,
+    ) -> (R, Vec<T>) {
+        let mut shared = self.queue.shared.lock();
+        let Shared { items, stage, .. } = &mut *shared;
+        let before = items.len();
+        let mut release = Release {
+            items,
+            closed: self.queue.closed.load(Ordering::Relaxed),
+            refused: Vec::new(),
+        };
+        let result = pass(stage, &mut release);
+        let refused = release.refused;
+        if shared.items.len() != before {
+            self.published(shared);
+        }
+        (result, refused)
+    }
+
+    /// Run `read` on the stage, under the queue's lock.
+    pub(crate) fn with_stage<R>(&self, read: impl FnOnce(&mut S) -> R) -> R {
+        read(&mut self.queue.shared.lock().stage)
+    }
+
+    /// Items were queued under `shared`: count them and wake the loop.
+    fn published(&self, mut shared: crate::sync::MutexGuard<'_, Shared<T, S>>) {
         // counted under the lock; a control queue's count is
         // published by the unlock below, before it rings.
         self.queue
@@ -222,7 +266,6 @@ impl<T> QueueSender<T> {
                 doorbell.ring();
             }
         }
-        Ok(())
     }
 
     /// Items sent and not yet taken by the receiver. Exact on the
@@ -250,7 +293,26 @@ impl<T> QueueSender<T> {
     }
 }
 
-impl<T> QueueReceiver<T> {
+/// Where a stage's releases go ([`QueueSender::send_through`]): into the
+/// queue, or, once the receiver closed, back to the caller.
+pub(crate) struct Release<'a, T> {
+    items: &'a mut VecDeque<T>,
+    closed: bool,
+    refused: Vec<T>,
+}
+
+impl<T> Release<'_, T> {
+    /// Queue `item` (behind what was released before it).
+    pub(crate) fn push(&mut self, item: T) {
+        if self.closed {
+            self.refused.push(item);
+        } else {
+            self.items.push_back(item);
+        }
+    }
+}
+
+impl<T, S> QueueReceiver<T, S> {
     /// The oldest queued item, if any. Still returns what was queued before
     /// [`close`](Self::close), so the loop can drain.
     pub(crate) fn try_recv(&mut self) -> Option<T> {
@@ -333,7 +395,7 @@ impl<T> QueueReceiver<T> {
     }
 }
 
-impl<T> Drop for QueueReceiver<T> {
+impl<T, S> Drop for QueueReceiver<T, S> {
     fn drop(&mut self) {
         let leftover = {
             let mut shared = self.queue.shared.lock();
@@ -373,7 +435,7 @@ mod tests {
     /// taken and new sends are handed back.
     #[test]
     fn q_1_close_keeps_queued_items_and_hands_back_later_sends() {
-        let (sender, mut receiver) = queue_counting::<u32>(None);
+        let (sender, mut receiver) = queue_counting::<u32, ()>(None, ());
         sender.send(1).unwrap();
         sender.send(2).unwrap();
         receiver.close();
@@ -391,7 +453,7 @@ mod tests {
     /// taken; a queue that counts nothing says 0.
     #[test]
     fn q_3_counted_len_covers_the_shared_queue_and_the_taken_batch() {
-        let (sender, mut receiver) = queue_counting::<u32>(Some(|item| item % 2 == 0));
+        let (sender, mut receiver) = queue_counting::<u32, ()>(Some(|item| item % 2 == 0), ());
         for item in 1..=4 {
             sender.send(item).unwrap();
         }
@@ -428,7 +490,7 @@ mod tests {
     /// (lost), and a refused send is not counted.
     #[test]
     fn len_counts_items_sent_and_not_yet_taken_including_the_taken_batch() {
-        let (sender, mut receiver) = queue_counting::<u32>(None);
+        let (sender, mut receiver) = queue_counting::<u32, ()>(None, ());
         for item in 1..=3 {
             sender.send(item).unwrap();
         }
@@ -451,7 +513,7 @@ mod tests {
     /// one is not; and it does not register while work is queued.
     #[test]
     fn q_2_the_work_queue_wakes_the_registered_waker_once_per_registration() {
-        let (work, mut work_receiver) = queue_counting::<u64>(None);
+        let (work, mut work_receiver) = queue_counting::<u64, ()>(None, ());
         let (signals, _signal_receiver) = queue::<u8>(work.doorbell());
         let (counter, waker) = counting();
         let woken = || counter.0.load(std::sync::atomic::Ordering::SeqCst);
@@ -482,7 +544,7 @@ mod tests {
     /// A work queue whose loop is gone lets go of the waker and wakes no one.
     #[test]
     fn a_cleared_work_queue_releases_its_waker() {
-        let (work, receiver) = queue_counting::<u64>(None);
+        let (work, receiver) = queue_counting::<u64, ()>(None, ());
         let (counter, waker) = counting();
         assert!(receiver.register(&waker));
         drop(waker);
@@ -541,7 +603,7 @@ mod loom_model {
     fn q_2_a_send_is_seen_by_the_recheck_or_wakes_the_loop() {
         for control_send in [false, true] {
             loom::model(move || {
-                let (work_sender, mut work) = queue_counting::<u32>(None);
+                let (work_sender, mut work) = queue_counting::<u32, ()>(None, ());
                 let (control_sender, mut control) = queue::<u32>(work_sender.doorbell());
                 let woken = Arc::new(Woken(LoomBool::new(false)));
                 let waker = Waker::from(woken.clone());

@@ -37,10 +37,10 @@ impl<A: Actor> InboxView for crate::actor::ActorInbox<A> {
         crate::actor::ActorInbox::sequenced_queue_depth(self)
     }
     fn ordering(&self) -> Vec<SessionOrdering> {
-        self.ordering().snapshot()
+        self.ordering(|inbound| inbound.snapshot())
     }
     fn buffered_total(&self) -> usize {
-        self.ordering().buffered_total()
+        self.ordering(|inbound| inbound.buffered_total())
     }
 }
 

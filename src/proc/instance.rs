@@ -26,7 +26,7 @@ use super::{InstanceCell, Proc, ProcError, Startup, new_outbox};
 use crate::actor::queue::QueueReceiver;
 use crate::actor::{
     Actor, ActorError, ActorErrorKind, ActorHandle, ActorInbox, ActorStatus, Binds, HandlerInfo,
-    Ports, Signal, Work,
+    Ports, Signal, Work, WorkQueue,
 };
 use crate::context::{Outbox, SendContext};
 use crate::id::ActorId;
@@ -307,7 +307,7 @@ impl<A: Actor> SendContext for Context<A> {
 
 /// The queues the run loop reads.
 pub(crate) struct Queues<A: Actor> {
-    pub(crate) work: QueueReceiver<Work<A>>,
+    pub(crate) work: WorkQueue<A>,
     pub(crate) signals: QueueReceiver<Signal>,
     pub(crate) supervision: QueueReceiver<ActorSupervisionEvent>,
     /// What the loop still holds goes back to its senders if the loop is
@@ -340,7 +340,7 @@ impl<A: Actor> Drop for Queues<A> {
         self.work.close();
         let held = &self.held;
         let mut work: Vec<Work<A>> = std::iter::from_fn(|| self.work.try_recv()).collect();
-        work.extend(held.inbox.ordering().take_buffered());
+        work.extend(held.inbox.ordering(|inbound| inbound.take_buffered()));
         for work in work {
             let reason = UndeliverableReason::ActorTerminated {
                 actor_id: held.inbox.actor_id().clone(),
@@ -759,7 +759,7 @@ async fn finish<A: Actor>(
         inbox.return_to_sender(work, abandoned());
     }
     // Messages held behind a sequence gap go back too (UD-1).
-    for work in inbox.ordering().take_buffered() {
+    for work in inbox.ordering(|inbound| inbound.take_buffered()) {
         inbox.return_to_sender(work, abandoned());
     }
     cell.state.mailbox.close();

@@ -1,8 +1,10 @@
 //! Per-sender sequencing and the destination reorder buffer (DESIGN §3 Sequencing).
 //!
 //! Owns: the [`SeqInfo`] header, the receiving-domain rule, the sender's
-//! [`Sequencer`] and the destination's [`ReorderBuffer`], and `Inbound`, the
-//! one place where arriving messages are admitted in order.
+//! [`Sequencer`] and the destination's [`ReorderBuffer`], and
+//! `OrderingStage`, the one place where arriving messages are admitted in
+//! order (an actor keeps it under its work queue's lock; `Inbound` gives it
+//! a lock of its own for other ports).
 //! Does not own: delivery itself (mailbox ports) or transport retransmission.
 //!
 //! SEQ-0: a sender keeps one counter per receiving domain: all handler ports
@@ -164,10 +166,61 @@ pub enum AdmissionError {
 ///
 /// With the buffer off (a per-proc switch) it releases in arrival order.
 ///
-/// A seq refused on its way is passed over ([`Inbound::skip`], CH-13), so
-/// what follows it is not held behind a gap that can never close.
+/// A seq refused on its way is passed over ([`OrderingStage::skip`],
+/// CH-13), so what follows it is not held behind a gap that can never close.
+///
+/// It takes no lock of its own: an actor keeps its stage under its work
+/// queue's lock, so admitting a message and queueing what it releases is
+/// one critical section (concurrent senders can't interleave a release out
+/// of order); [`Inbound`] is a stage with a lock of its own, for ports
+/// whose queue is not the actor's.
+pub(crate) struct OrderingStage<T> {
+    buffer: Option<Reordering<T>>,
+}
+
+/// An [`OrderingStage`] behind its own lock (none with the buffer off):
+/// `release` runs under the lock, so concurrent senders can't interleave a
+/// release out of order.
 pub(crate) struct Inbound<T> {
-    buffer: Option<Mutex<Reordering<T>>>,
+    stage: Option<Mutex<OrderingStage<T>>>,
+}
+
+impl<T> Inbound<T> {
+    pub(crate) fn new(reorder: Option<ReorderLimits>) -> Self {
+        Self {
+            stage: reorder.map(|limits| Mutex::new(OrderingStage::new(Some(limits)))),
+        }
+    }
+
+    /// [`OrderingStage::admit`] under the lock.
+    pub(crate) fn admit(
+        &self,
+        seq_info: SeqInfo,
+        item: T,
+        mut release: impl FnMut(T),
+    ) -> Result<(), (T, AdmissionError)> {
+        match &self.stage {
+            Some(stage) => stage.lock().admit(seq_info, item, release),
+            None => {
+                release(item);
+                Ok(())
+            }
+        }
+    }
+
+    /// [`OrderingStage::skip`] under the lock.
+    pub(crate) fn skip(&self, seq_info: SeqInfo, release: impl FnMut(T)) -> bool {
+        self.stage
+            .as_ref()
+            .is_some_and(|stage| stage.lock().skip(seq_info, release))
+    }
+
+    /// [`OrderingStage::take_buffered`] under the lock.
+    pub(crate) fn take_buffered(&self) -> Vec<T> {
+        self.stage
+            .as_ref()
+            .map_or_else(Vec::new, |stage| stage.lock().take_buffered())
+    }
 }
 
 /// The reorder buffer and the list its releases go through, kept between
@@ -190,42 +243,38 @@ impl<T> std::ops::DerefMut for Reordering<T> {
     }
 }
 
-impl<T> Inbound<T> {
+impl<T> OrderingStage<T> {
     pub(crate) fn new(reorder: Option<ReorderLimits>) -> Self {
         Self {
-            buffer: reorder.map(|limits| {
-                Mutex::new(Reordering {
-                    buffer: ReorderBuffer::new(limits),
-                    released: Vec::new(),
-                })
+            buffer: reorder.map(|limits| Reordering {
+                buffer: ReorderBuffer::new(limits),
+                released: Vec::new(),
             }),
         }
     }
 
-    /// Admit `item`; every released item (in order) goes to `release`, which
-    /// runs under the buffer's lock so concurrent senders can't interleave a
-    /// release out of order. A duplicate is dropped and counted (SEQ-3).
+    /// Admit `item`; every released item (in order) goes to `release`. A
+    /// duplicate is dropped and counted (SEQ-3).
     pub(crate) fn admit(
-        &self,
+        &mut self,
         seq_info: SeqInfo,
         item: T,
         mut release: impl FnMut(T),
     ) -> Result<(), (T, AdmissionError)> {
-        let (buffer, session_id, seq) = match (&self.buffer, seq_info) {
+        let (ordering, session_id, seq) = match (&mut self.buffer, seq_info) {
             (Some(_), SeqInfo::Session { .. })
                 if crate::rt::mutation::enabled(crate::rt::mutation::REORDER_BYPASS) =>
             {
                 release(item);
                 return Ok(());
             }
-            (Some(buffer), SeqInfo::Session { session_id, seq }) => (buffer, session_id, seq),
+            (Some(ordering), SeqInfo::Session { session_id, seq }) => (ordering, session_id, seq),
             _ => {
                 release(item);
                 return Ok(());
             }
         };
-        let mut ordering = buffer.lock();
-        let Reordering { buffer, released } = &mut *ordering;
+        let Reordering { buffer, released } = ordering;
         let outcome = buffer.push(session_id, seq, item, released);
         released.drain(..).for_each(&mut release);
         match outcome {
@@ -257,15 +306,15 @@ impl<T> Inbound<T> {
     /// and release what waited behind it, in order. With the buffer off, or
     /// for `Direct` traffic, there is nothing to pass. Whether the seq was
     /// still to come (a repeat, or a seq already passed, is not).
-    pub(crate) fn skip(&self, seq_info: SeqInfo, release: impl FnMut(T)) -> bool {
-        let (Some(buffer), SeqInfo::Session { session_id, seq }) = (&self.buffer, seq_info) else {
+    pub(crate) fn skip(&mut self, seq_info: SeqInfo, release: impl FnMut(T)) -> bool {
+        let (Some(ordering), SeqInfo::Session { session_id, seq }) = (&mut self.buffer, seq_info)
+        else {
             return false;
         };
         if crate::rt::mutation::enabled(crate::rt::mutation::REORDER_BYPASS) {
             return false; // The planted bug bypasses the buffer: no slots.
         }
-        let mut ordering = buffer.lock();
-        let Reordering { buffer, released } = &mut *ordering;
+        let Reordering { buffer, released } = ordering;
         let outcome = buffer.skip(session_id, seq, released);
         released.drain(..).for_each(release);
         if outcome == SkipOutcome::WindowFull {
@@ -283,20 +332,15 @@ impl<T> Inbound<T> {
     /// The ordering snapshot of every session (empty with the buffer off).
     pub(crate) fn snapshot(&self) -> Vec<SessionOrdering> {
         match &self.buffer {
-            Some(buffer) => buffer.lock().snapshot(),
+            Some(ordering) => ordering.snapshot(),
             None => Vec::new(),
         }
     }
 
-    /// Whether this stage reorders (the buffer is on).
-    pub(crate) fn reorders(&self) -> bool {
-        self.buffer.is_some()
-    }
-
     /// Take every message held behind a gap (the destination is terminating).
-    pub(crate) fn take_buffered(&self) -> Vec<T> {
-        match &self.buffer {
-            Some(buffer) => buffer.lock().take_buffered(),
+    pub(crate) fn take_buffered(&mut self) -> Vec<T> {
+        match &mut self.buffer {
+            Some(ordering) => ordering.take_buffered(),
             None => Vec::new(),
         }
     }
@@ -304,7 +348,7 @@ impl<T> Inbound<T> {
     /// Messages held behind gaps, across sessions.
     pub(crate) fn buffered_total(&self) -> usize {
         match &self.buffer {
-            Some(buffer) => buffer.lock().buffered_total(),
+            Some(ordering) => ordering.buffered_total(),
             None => 0,
         }
     }
@@ -356,7 +400,7 @@ mod tests {
     /// and `Direct` traffic or a stage without a buffer has no slots.
     #[test]
     fn skip_fills_a_refused_seq_and_releases_what_waited() {
-        let inbound = Inbound::new(Some(ReorderLimits::default()));
+        let mut inbound = OrderingStage::new(Some(ReorderLimits::default()));
         let mut released = Vec::new();
         inbound
             .admit(session(1), "one", |item| released.push(item))
@@ -376,7 +420,7 @@ mod tests {
             .unwrap();
         assert_eq!(released, ["one", "three", "four"]);
         assert!(!inbound.skip(SeqInfo::Direct, |item: &str| released.push(item)));
-        let unordered = Inbound::<&str>::new(None);
+        let mut unordered = OrderingStage::<&str>::new(None);
         assert!(!unordered.skip(session(1), |_| unreachable!()));
     }
 
@@ -385,7 +429,7 @@ mod tests {
     /// passed, 7 is due at once.
     #[test]
     fn skip_ahead_of_a_gap_is_passed_when_the_gap_closes() {
-        let inbound = Inbound::new(Some(ReorderLimits::default()));
+        let mut inbound = OrderingStage::new(Some(ReorderLimits::default()));
         let mut released = Vec::new();
         for seq in 1..=4 {
             inbound
