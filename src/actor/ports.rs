@@ -184,19 +184,30 @@ impl<A: Actor> ActorInbox<A> {
         if !self.reorders && seq_info != SeqInfo::Direct {
             crate::observe::arrived(&self.actor_id, seq_info);
         }
-        let (admitted, refused) = self
-            .sender
-            .send_through(|inbound, queue| inbound.admit(seq_info, work, |work| queue.push(work)));
+        let (admitted, refused) = self.sender.send_through(|stage, queue| {
+            if queue.is_closed() {
+                // UD-1: the loop is gone and took what the stage held; a
+                // message admitted now could wait behind a gap for ever.
+                let reason = UndeliverableReason::ActorTerminated {
+                    actor_id: self.actor_id.clone(),
+                };
+                return Err((work, reason));
+            }
+            stage
+                .admit(seq_info, work, |work| queue.push(work))
+                .map_err(|(work, error)| (work, error.into()))
+        });
         self.return_refused(refused);
-        admitted.map_err(|(work, error)| (work, error.into()))
+        admitted
     }
 
     /// Fill the slot of a message refused on its way here (CH-13), so what
     /// waited behind it is handled; whether a slot was filled.
     pub(crate) fn skip(&self, seq_info: SeqInfo) -> bool {
-        let (skipped, refused) = self
-            .sender
-            .send_through(|inbound, queue| inbound.skip(seq_info, |work| queue.push(work)));
+        let (skipped, refused) = self.sender.send_through(|stage, queue| {
+            // Nothing waits for a slot once the loop is gone.
+            !queue.is_closed() && stage.skip(seq_info, |work| queue.push(work))
+        });
         self.return_refused(refused);
         skipped
     }
@@ -367,5 +378,64 @@ impl<A: Actor> Ports<A> {
 
     pub(crate) fn mailbox(&self) -> &Mailbox {
         &self.mailbox
+    }
+}
+
+#[cfg(all(test, not(lockstep_loom)))]
+mod tests {
+    use super::*;
+    use crate::id::ProcId;
+    use crate::sequencing::ReorderLimits;
+
+    struct Idle;
+    impl Actor for Idle {}
+
+    fn call() -> Work<Idle> {
+        Work::Call(Box::new(|_, _| Box::pin(async {})))
+    }
+
+    /// UD-1: once the loop closed its work queue (and took what the
+    /// ordering stage held), a sequenced message that arrives out of order
+    /// is refused at once, not buffered behind a gap nobody will close; a
+    /// slot refused on its way fills nothing.
+    #[test]
+    fn ud_1_a_message_admitted_after_the_loop_closed_is_refused_not_held() {
+        let actor_id = ProcId::local("p").unwrap().actor_id("a", 0).unwrap();
+        let mailbox = Mailbox::new(
+            actor_id.clone(),
+            Some(ReorderLimits::default()),
+            1 << 20,
+            None,
+        );
+        let (inbox, mut work) = ActorInbox::<Idle>::new(actor_id, &mailbox);
+        let ahead = SeqInfo::Session {
+            session_id: 7,
+            seq: 2,
+        };
+        assert!(
+            inbox.enqueue(ahead, call()).is_ok(),
+            "buffered behind seq 1"
+        );
+        assert_eq!(inbox.ordering(|stage| stage.buffered_total()), 1);
+        work.close();
+        let taken = inbox.ordering(|stage| stage.take_buffered());
+        assert_eq!(taken.len(), 1, "the loop takes what was held");
+        let later = SeqInfo::Session {
+            session_id: 7,
+            seq: 3,
+        };
+        let refused = inbox.enqueue(later, call());
+        assert!(
+            matches!(
+                refused,
+                Err((_, UndeliverableReason::ActorTerminated { .. }))
+            ),
+            "refused, not buffered"
+        );
+        assert_eq!(inbox.ordering(|stage| stage.buffered_total()), 0);
+        assert!(!inbox.skip(SeqInfo::Session {
+            session_id: 7,
+            seq: 1
+        }));
     }
 }

@@ -302,6 +302,11 @@ pub(crate) struct Release<'a, T> {
 }
 
 impl<T> Release<'_, T> {
+    /// Whether the receiver closed: what is pushed now comes back.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// Queue `item` (behind what was released before it).
     pub(crate) fn push(&mut self, item: T) {
         if self.closed {

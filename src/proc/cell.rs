@@ -37,10 +37,10 @@ impl<A: Actor> InboxView for crate::actor::ActorInbox<A> {
         crate::actor::ActorInbox::sequenced_queue_depth(self)
     }
     fn ordering(&self) -> Vec<SessionOrdering> {
-        self.ordering(|inbound| inbound.snapshot())
+        self.ordering(|stage| stage.snapshot())
     }
     fn buffered_total(&self) -> usize {
-        self.ordering(|inbound| inbound.buffered_total())
+        self.ordering(|stage| stage.buffered_total())
     }
 }
 

@@ -340,7 +340,7 @@ impl<A: Actor> Drop for Queues<A> {
         self.work.close();
         let held = &self.held;
         let mut work: Vec<Work<A>> = std::iter::from_fn(|| self.work.try_recv()).collect();
-        work.extend(held.inbox.ordering(|inbound| inbound.take_buffered()));
+        work.extend(held.inbox.ordering(|stage| stage.take_buffered()));
         for work in work {
             let reason = UndeliverableReason::ActorTerminated {
                 actor_id: held.inbox.actor_id().clone(),
@@ -759,7 +759,7 @@ async fn finish<A: Actor>(
         inbox.return_to_sender(work, abandoned());
     }
     // Messages held behind a sequence gap go back too (UD-1).
-    for work in inbox.ordering(|inbound| inbound.take_buffered()) {
+    for work in inbox.ordering(|stage| stage.take_buffered()) {
         inbox.return_to_sender(work, abandoned());
     }
     cell.state.mailbox.close();
