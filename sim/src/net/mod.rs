@@ -382,7 +382,15 @@ impl Network {
             }
             NetworkTransport::Session => self.session_proc(name, proc_id, proc_config),
         };
-        self.lock().entry_or_insert(name).1.proc = Some(proc.clone());
+        // LOCK-1: a proc this one replaces is dropped once the lock is
+        // released (its last reference may tear down what locks it again).
+        let replaced = self
+            .lock()
+            .entry_or_insert(name)
+            .1
+            .proc
+            .replace(proc.clone());
+        drop(replaced);
         record("net_proc_up", || [("proc", name.into())]);
         proc
     }
@@ -563,18 +571,23 @@ impl Network {
     /// Restore `from → to` and release what it held, in order.
     pub fn heal(&self, from: &str, to: &str) {
         let key = (from.to_owned(), to.to_owned());
-        let (released, wakes) = {
+        let (released, to_slot, wakes) = {
             let mut state = self.lock();
             state.cut.remove(&key);
             // LINK-3: frozen frames and waiting dials go on.
             let wakes = state.fabric.on_heal();
             state.held_watch.remove(&key);
-            (state.held.remove(&key).unwrap_or_default(), wakes)
+            let released = state.held.remove(&key).unwrap_or_default();
+            (released, state.procs.get(to).copied(), wakes)
         };
         wakes.wake();
         record("net_heal", || [("from", from.into()), ("to", to.into())]);
-        for held in released {
-            self.arrive(from, to, held);
+        // Only a message to a proc with a slot is ever held (`arrival`).
+        debug_assert!(to_slot.is_some() || released.is_empty());
+        if let Some(to_slot) = to_slot {
+            for held in released {
+                self.arrive(from, to_slot, held);
+            }
         }
     }
 
@@ -774,6 +787,7 @@ impl Network {
                     couriers.push(Courier {
                         from: from.0.to_owned(),
                         to: state.entries[route.to_slot].name.clone(),
+                        to_slot: route.to_slot,
                         link: route.link,
                         path,
                     });
@@ -824,7 +838,7 @@ impl Network {
                 .travelling
                 .pop_front();
             if let Some(Travelling { held, .. }) = next {
-                self.arrive(&courier.from, &courier.to, held);
+                self.arrive(&courier.from, courier.to_slot, held);
             }
         }
     }
@@ -884,8 +898,9 @@ impl Network {
         }
     }
 
-    /// `held` reaches the end of link `from → to` now.
-    fn arrive(&self, from: &str, to: &str, held: Held) {
+    /// `held` reaches the end of the link from `from` to the proc in slot
+    /// `to_slot` now.
+    fn arrive(&self, from: &str, to_slot: usize, held: Held) {
         let now = time::now();
         let Held {
             sent,
@@ -894,8 +909,6 @@ impl Network {
         } = held;
         let (arrival, watchers) = {
             let mut state = self.lock();
-            // A courier or a heal delivers only to a name that has a slot.
-            let to_slot = state.procs[to];
             let arrival = state.arrival(from, to_slot, now, sent, envelope, &returns);
             (arrival, std::mem::take(&mut state.watchers_due))
         };
@@ -999,7 +1012,8 @@ impl State {
     }
 
     /// What happens to `envelope`, `sent` as it says, reaching the end of
-    /// link `from → to` at `now`: kept by a partition (`None`), or an
+    /// the link from `from` to the proc in slot `to_slot` at `now`: kept by
+    /// a partition (`None`), or an
     /// [`Arrival`] to complete once the network's lock is released.
     /// `returns` is cloned only if the envelope is kept or goes back.
     fn arrival(
@@ -1169,6 +1183,9 @@ fn trace_delivery(dest: &lockstep::ActorId, index: u64, seq_info: lockstep::SeqI
 
 /// The copies of one message: itself and at most one duplicate.
 const COPIES_MAX: usize = 2;
+// A send keeps its immediate arrivals in two locals (`transmit`): more
+// copies need more slots, or one would vanish.
+const _: () = assert!(COPIES_MAX == 2);
 
 /// The envelope for one more copy: a clone while `copies_left` more will be
 /// needed after this one, the envelope itself for the last.
@@ -1233,6 +1250,8 @@ struct RouteSlots {
 struct Courier {
     from: String,
     to: String,
+    /// The destination's slot in `State::entries`.
+    to_slot: usize,
     link: usize,
     path: u32,
 }
