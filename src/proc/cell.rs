@@ -64,6 +64,10 @@ pub(crate) struct CellState {
     /// Set by [`InstanceCell::terminate_by_force`] before it aborts the
     /// task: the loop's queues then give back what they held when dropped.
     pub(crate) terminated_by_force: Arc<std::sync::atomic::AtomicBool>,
+    /// SV-1: taken by whoever ends the actor first — its loop finishing, or
+    /// a termination by force — which then reports the one supervision
+    /// event and publishes the terminal status; the other does neither.
+    pub(crate) end_claimed: std::sync::atomic::AtomicBool,
     pub(crate) query_child: Mutex<Option<crate::introspect::task::QueryChildHandler>>,
 }
 
@@ -297,6 +301,18 @@ impl InstanceCell {
         self.state.mailbox.mark_lost_with_proc();
     }
 
+    /// SV-1: claim the right to end this actor (report its supervision event
+    /// and publish its terminal status); false if it was claimed already.
+    /// On tokio's multi-threaded runtime the loop may be past its last
+    /// `await` in `finish` on one worker while another terminates it by
+    /// force: without the claim both would report.
+    pub(crate) fn claim_end(&self) -> bool {
+        !self
+            .state
+            .end_claimed
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+    }
+
     /// Terminate a wedged actor from outside: abort its task, fail it, and do
     /// the same to its children first. Work it still held (not the message
     /// being handled, which is dropped with the handler) goes back to its
@@ -322,7 +338,9 @@ impl InstanceCell {
             task.abort();
         }
         let status = ActorStatus::Failed(ActorErrorKind::Aborted(reason));
-        if self.state.status.set_unless_terminal(status.clone()) {
+        // SV-1: a loop that claimed the end first reports it and publishes
+        // its own terminal status.
+        if self.claim_end() && self.state.status.set_unless_terminal(status.clone()) {
             self.state.mailbox.close();
             if let Some(parent) = self.parent() {
                 let _ = parent.state.supervision.send(ActorSupervisionEvent {

@@ -779,6 +779,12 @@ async fn finish<A: Actor>(
         occurred_at: rt::time::system_now(),
         message_headers: headers,
     };
+    // SV-1: one end per actor. A termination by force that claimed it
+    // meanwhile (from another worker, while this loop ran past its last
+    // `await`) reports it and publishes its status instead.
+    if !cell.claim_end() {
+        return;
+    }
     // SV-1: the event goes out before the terminal status is published, so
     // whoever sees the end (an `await`ing caller, `destroy_and_wait`) can
     // already see its event.

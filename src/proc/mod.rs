@@ -796,6 +796,7 @@ impl Proc {
                 published_attrs: Mutex::new(None),
                 task: Mutex::new(None),
                 terminated_by_force,
+                end_claimed: std::sync::atomic::AtomicBool::new(false),
                 query_child: Mutex::new(None),
             }),
         };
@@ -948,5 +949,42 @@ mod tests {
             returned.try_recv().is_err(),
             "the duplicate is dropped, not returned"
         );
+    }
+
+    struct Quiet;
+    impl crate::actor::Actor for Quiet {}
+
+    /// SV-1: an actor ends once. Whoever claims the end first — its loop
+    /// in `finish`, or a termination by force — reports the one supervision
+    /// event and publishes the terminal status; the other does neither. On
+    /// tokio's multi-threaded runtime the two can meet (the loop past its
+    /// last `await` on one worker, the force on another); here the loop's
+    /// claim is taken by hand, as `finish` takes it just before it reports.
+    /// The runtime is current-thread and the test never yields, so the
+    /// parent's loop takes nothing from its supervision queue meanwhile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn sv_1_a_termination_by_force_after_the_loop_claimed_the_end_reports_nothing() {
+        let proc = Proc::local();
+        let parent = proc.spawn("parent", Quiet).unwrap();
+        let parent_cell = proc.lookup(parent.actor_id()).unwrap();
+        let events = || parent_cell.state.supervision.len();
+
+        let finishing = proc.spawn_child(parent_cell.clone(), Quiet).unwrap();
+        let finishing = proc.lookup(finishing.actor_id()).unwrap();
+        assert!(finishing.claim_end(), "nobody ended it yet");
+        finishing.terminate_by_force("too slow".into());
+        assert_eq!(events(), 0, "the loop that claimed the end reports it");
+        assert!(!finishing.status().is_terminal(), "nor is its status taken");
+        assert!(!finishing.claim_end(), "one claim per actor");
+
+        let wedged = proc.spawn_child(parent_cell.clone(), Quiet).unwrap();
+        let wedged = proc.lookup(wedged.actor_id()).unwrap();
+        wedged.terminate_by_force("too slow".into());
+        wedged.terminate_by_force("again".into());
+        assert_eq!(events(), 1, "forced once, reported once");
+        assert!(matches!(
+            wedged.status(),
+            ActorStatus::Failed(ActorErrorKind::Aborted(reason)) if reason == "too slow"
+        ));
     }
 }
