@@ -71,6 +71,10 @@ pub(crate) struct CellState {
     pub(crate) query_child: Mutex<Option<crate::introspect::task::QueryChildHandler>>,
 }
 
+/// How many times a termination by force yields its thread, at most,
+/// waiting for a loop that claimed the end first to publish it (SV-1).
+const END_WAIT_YIELDS_MAX: u32 = 10_000;
+
 /// A type-erased handle to an actor instance: lifecycle, family, and what
 /// introspection reads. Cheap to clone.
 #[derive(Clone)]
@@ -338,9 +342,21 @@ impl InstanceCell {
             task.abort();
         }
         let status = ActorStatus::Failed(ActorErrorKind::Aborted(reason));
-        // SV-1: a loop that claimed the end first reports it and publishes
-        // its own terminal status.
-        if self.claim_end() && self.state.status.set_unless_terminal(status.clone()) {
+        if !self.claim_end() {
+            // SV-1: the loop claimed the end first (on another worker, past
+            // its last `await` in `finish`) and reports it; its terminal
+            // status follows a few instructions later. Wait for that,
+            // briefly, so a caller that goes on (a parent about to close
+            // its own queues) has had the child's event first (SV-3).
+            for _ in 0..END_WAIT_YIELDS_MAX {
+                if self.state.status.is_terminal() {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+            return;
+        }
+        if self.state.status.set_unless_terminal(status.clone()) {
             self.state.mailbox.close();
             if let Some(parent) = self.parent() {
                 let _ = parent.state.supervision.send(ActorSupervisionEvent {

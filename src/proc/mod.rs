@@ -960,7 +960,9 @@ mod tests {
     /// tokio's multi-threaded runtime the two can meet (the loop past its
     /// last `await` on one worker, the force on another); here the loop's
     /// claim is taken by hand, as `finish` takes it just before it reports.
-    /// The runtime is current-thread and the test never yields, so the
+    /// (The force then waits, bounded, for the status the claimant would
+    /// publish; nobody publishes it here, so it gives up and returns.) The
+    /// runtime is current-thread and the test never yields to it, so the
     /// parent's loop takes nothing from its supervision queue meanwhile.
     #[tokio::test(flavor = "current_thread")]
     async fn sv_1_a_termination_by_force_after_the_loop_claimed_the_end_reports_nothing() {
