@@ -324,7 +324,11 @@ impl InstanceCell {
     /// dropped (UD-1): at once in the simulator, which drops an aborted task
     /// inside `abort`; soon after on tokio, which drops it on a worker. If
     /// its proc crashed it is logged as lost with it instead (NET-4).
-    pub(crate) fn terminate_by_force(&self, reason: String) {
+    ///
+    /// Returns whether this call ended the actor (and so reported it to its
+    /// parent, if it has one): false if it had ended already, or if its loop
+    /// claimed the end first (SV-1) and so reports it itself.
+    pub(crate) fn terminate_by_force(&self, reason: String) -> bool {
         for child in self.children() {
             child.terminate_by_force(format!("parent {} was terminated", self.actor_id()));
         }
@@ -347,26 +351,33 @@ impl InstanceCell {
             // its last `await` in `finish`) and reports it; its terminal
             // status follows a few instructions later. Wait for that,
             // briefly, so a caller that goes on (a parent about to close
-            // its own queues) has had the child's event first (SV-3).
+            // its own queues) has had the child's event first (SV-3). A
+            // heuristic bound: a claimant preempted for longer is not waited
+            // for.
             for _ in 0..END_WAIT_YIELDS_MAX {
                 if self.state.status.is_terminal() {
                     break;
                 }
                 std::thread::yield_now();
             }
-            return;
+            return false;
         }
-        if self.state.status.set_unless_terminal(status.clone()) {
-            self.state.mailbox.close();
-            if let Some(parent) = self.parent() {
-                let _ = parent.state.supervision.send(ActorSupervisionEvent {
-                    actor_id: self.actor_id().clone(),
-                    display_name: None,
-                    status,
-                    occurred_at: crate::rt::time::system_now(),
-                    message_headers: None,
-                });
-            }
+        if self.state.status.is_terminal() {
+            return false;
         }
+        self.state.mailbox.close();
+        // SV-1's order, as the loop's: the event goes out before the
+        // terminal status is published, so a parent that sees the end (and
+        // then closes its own queues) has had the event.
+        if let Some(parent) = self.parent() {
+            let _ = parent.state.supervision.send(ActorSupervisionEvent {
+                actor_id: self.actor_id().clone(),
+                display_name: None,
+                status: status.clone(),
+                occurred_at: crate::rt::time::system_now(),
+                message_headers: None,
+            });
+        }
+        self.state.status.set_unless_terminal(status)
     }
 }

@@ -563,7 +563,12 @@ impl Proc {
             if matches!(stopped, Ok(Ok(_))) {
                 report.stopped.push(root.actor_id().clone());
             } else {
-                root.terminate_by_force(format!("proc destroyed: did not stop within {timeout:?}"));
+                let reason = format!("proc destroyed: did not stop within {timeout:?}");
+                if !root.terminate_by_force(reason) {
+                    // Its loop ended it meanwhile, and reported it (SV-1).
+                    report.stopped.push(root.actor_id().clone());
+                    continue;
+                }
                 // SV-1, SV-4: a root ended by force still reports, and frees its name.
                 let event = ActorSupervisionEvent {
                     actor_id: root.actor_id().clone(),
@@ -974,15 +979,14 @@ mod tests {
         let finishing = proc.spawn_child(parent_cell.clone(), Quiet).unwrap();
         let finishing = proc.lookup(finishing.actor_id()).unwrap();
         assert!(finishing.claim_end(), "nobody ended it yet");
-        finishing.terminate_by_force("too slow".into());
+        assert!(!finishing.terminate_by_force("too slow".into()));
         assert_eq!(events(), 0, "the loop that claimed the end reports it");
         assert!(!finishing.status().is_terminal(), "nor is its status taken");
-        assert!(!finishing.claim_end(), "one claim per actor");
 
         let wedged = proc.spawn_child(parent_cell.clone(), Quiet).unwrap();
         let wedged = proc.lookup(wedged.actor_id()).unwrap();
-        wedged.terminate_by_force("too slow".into());
-        wedged.terminate_by_force("again".into());
+        assert!(wedged.terminate_by_force("too slow".into()));
+        assert!(!wedged.terminate_by_force("again".into()), "ended already");
         assert_eq!(events(), 1, "forced once, reported once");
         assert!(matches!(
             wedged.status(),
