@@ -5,7 +5,10 @@
 //! Does not own: the decisions, which the run loop makes (`proc::instance`):
 //!
 //! SV-1: every actor termination (clean stops included) produces exactly one
-//! event, to its parent, or to the proc's coordinator for a root actor.
+//! event, to its parent, or to the proc's coordinator for a root actor. The
+//! end is claimed once (`InstanceCell::claim_end`): by the run loop as it
+//! finishes, or by a termination by force; whoever claims it reports it,
+//! then publishes the terminal status.
 //! SV-2: a failure the parent does not handle fails the parent with
 //! `UnhandledSupervisionEvent`, whose [`ActorSupervisionEvent::root_cause`]
 //! still names the leaf.
