@@ -184,6 +184,7 @@ impl<A: Actor> ActorInbox<A> {
         if !self.reorders && seq_info != SeqInfo::Direct {
             crate::observe::arrived(&self.actor_id, seq_info);
         }
+        let mut duplicate = None;
         let (admitted, refused) = self.sender.send_through(|stage, queue| {
             if queue.is_closed() {
                 // UD-1: the loop is gone and took what the stage held; a
@@ -194,9 +195,12 @@ impl<A: Actor> ActorInbox<A> {
                 return Err((work, reason));
             }
             stage
-                .admit(seq_info, work, |work| queue.push(work))
+                .admit(seq_info, work, |work| queue.push(work), &mut duplicate)
                 .map_err(|(work, error)| (work, error.into()))
         });
+        // A duplicate (SEQ-3) is dropped here, with the queue's lock
+        // released: its message's `Drop` may send to this very actor.
+        drop(duplicate);
         self.return_refused(refused);
         admitted
     }
@@ -437,5 +441,67 @@ mod tests {
             session_id: 7,
             seq: 1
         }));
+    }
+
+    /// Sends a call to `inbox` when dropped (user code in a message's
+    /// `Drop` may send to the very actor that drops it).
+    struct SendsOnDrop(Arc<ActorInbox<Idle>>);
+
+    impl Drop for SendsOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.enqueue(SeqInfo::Direct, call());
+        }
+    }
+
+    /// SEQ-3 without a deadlock: a duplicate is dropped once the work
+    /// queue's lock is released, so a message whose `Drop` sends to the
+    /// same actor does not wait on a lock its own thread holds. (Run on a
+    /// thread of its own, so a regression fails the test instead of
+    /// hanging it.)
+    #[test]
+    fn seq_3_a_duplicate_whose_drop_sends_to_the_same_actor_does_not_deadlock() {
+        let actor_id = ProcId::local("p").unwrap().actor_id("a", 0).unwrap();
+        let mailbox = Mailbox::new(
+            actor_id.clone(),
+            Some(ReorderLimits::default()),
+            1 << 20,
+            None,
+        );
+        let (inbox, mut work) = ActorInbox::<Idle>::new(actor_id, &mailbox);
+        let first = SeqInfo::Session {
+            session_id: 7,
+            seq: 1,
+        };
+        assert!(inbox.enqueue(first, call()).is_ok());
+        let (done, finished) = std::sync::mpsc::channel();
+        let sender = inbox.clone();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a watchdog thread, so a deadlock fails the test instead of hanging it"
+        )]
+        std::thread::spawn(move || {
+            let guard = SendsOnDrop(sender.clone());
+            let duplicate = Work::Call(Box::new(move |_, _| {
+                let _guard = &guard;
+                Box::pin(async {})
+            }));
+            let admitted = sender.enqueue(first, duplicate).is_ok();
+            let _ = done.send(admitted);
+        });
+        let Ok(admitted) = finished.recv_timeout(std::time::Duration::from_secs(10)) else {
+            // The stuck thread holds the queue's lock for ever: leak what
+            // would take it when dropped, so the test fails, not hangs.
+            std::mem::forget((work, inbox, mailbox));
+            panic!("dropping the duplicate deadlocked on the work queue's lock");
+        };
+        assert!(
+            admitted,
+            "a duplicate is admitted (and dropped), not refused"
+        );
+        let taken = std::iter::from_fn(|| work.try_recv()).count();
+        assert_eq!(
+            taken, 2,
+            "the first copy, and what the duplicate's drop sent"
+        );
     }
 }

@@ -199,13 +199,15 @@ impl<T> Inbound<T> {
         item: T,
         mut release: impl FnMut(T),
     ) -> Result<(), (T, AdmissionError)> {
-        match &self.stage {
-            Some(stage) => stage.lock().admit(seq_info, item, release),
-            None => {
-                release(item);
-                Ok(())
-            }
-        }
+        let Some(stage) = &self.stage else {
+            release(item);
+            return Ok(());
+        };
+        let mut duplicate = None;
+        let admitted = stage.lock().admit(seq_info, item, release, &mut duplicate);
+        // Dropped once the lock is released.
+        drop(duplicate);
+        admitted
     }
 
     /// [`OrderingStage::skip`] under the lock.
@@ -254,12 +256,15 @@ impl<T> OrderingStage<T> {
     }
 
     /// Admit `item`; every released item (in order) goes to `release`. A
-    /// duplicate is dropped and counted (SEQ-3).
+    /// duplicate is counted and traced (SEQ-3) and handed back in
+    /// `duplicate`, for the caller to drop once its lock is released (a
+    /// message's `Drop` is user code, which may send to this very actor).
     pub(crate) fn admit(
         &mut self,
         seq_info: SeqInfo,
         item: T,
         mut release: impl FnMut(T),
+        duplicate: &mut Option<T>,
     ) -> Result<(), (T, AdmissionError)> {
         let (ordering, session_id, seq) = match (&mut self.buffer, seq_info) {
             (Some(_), SeqInfo::Session { .. })
@@ -275,7 +280,7 @@ impl<T> OrderingStage<T> {
             }
         };
         let Reordering { buffer, released } = ordering;
-        let outcome = buffer.push(session_id, seq, item, released);
+        let outcome = buffer.push_handing_back(session_id, seq, item, released, duplicate);
         released.drain(..).for_each(&mut release);
         match outcome {
             Ok(PushOutcome::DuplicateDropped) => {
@@ -403,10 +408,10 @@ mod tests {
         let mut inbound = OrderingStage::new(Some(ReorderLimits::default()));
         let mut released = Vec::new();
         inbound
-            .admit(session(1), "one", |item| released.push(item))
+            .admit(session(1), "one", |item| released.push(item), &mut None)
             .unwrap();
         inbound
-            .admit(session(3), "three", |item| released.push(item))
+            .admit(session(3), "three", |item| released.push(item), &mut None)
             .unwrap();
         assert_eq!(released, ["one"], "three waits behind seq 2");
         assert!(inbound.skip(session(2), |item| released.push(item)));
@@ -416,7 +421,7 @@ mod tests {
             "already passed"
         );
         inbound
-            .admit(session(4), "four", |item| released.push(item))
+            .admit(session(4), "four", |item| released.push(item), &mut None)
             .unwrap();
         assert_eq!(released, ["one", "three", "four"]);
         assert!(!inbound.skip(SeqInfo::Direct, |item: &str| released.push(item)));
@@ -433,16 +438,16 @@ mod tests {
         let mut released = Vec::new();
         for seq in 1..=4 {
             inbound
-                .admit(session(seq), seq, |item| released.push(item))
+                .admit(session(seq), seq, |item| released.push(item), &mut None)
                 .unwrap();
         }
         assert!(inbound.skip(session(6), |item| released.push(item)));
         assert_eq!(inbound.buffered_total(), 0, "a skip holds no message");
         inbound
-            .admit(session(5), 5, |item| released.push(item))
+            .admit(session(5), 5, |item| released.push(item), &mut None)
             .unwrap();
         inbound
-            .admit(session(7), 7, |item| released.push(item))
+            .admit(session(7), 7, |item| released.push(item), &mut None)
             .unwrap();
         assert_eq!(released, [1, 2, 3, 4, 5, 7]);
         let ordering = &inbound.snapshot()[0];
@@ -451,5 +456,37 @@ mod tests {
             (6, 1),
             "a passed seq is counted apart from the released items"
         );
+    }
+
+    /// SEQ-3: a duplicate — of a seq already released, or of one still
+    /// buffered — is handed back, not dropped inside the stage (its owner
+    /// drops it once its lock is released), and nothing is released twice.
+    #[test]
+    fn seq_3_a_duplicate_is_handed_back_to_be_dropped_outside_the_lock() {
+        let mut stage = OrderingStage::new(Some(ReorderLimits::default()));
+        let mut released = Vec::new();
+        let mut duplicate = None;
+        for (seq, item) in [
+            (1, "one"),
+            (1, "one again"),
+            (3, "three"),
+            (3, "three again"),
+        ] {
+            stage
+                .admit(
+                    session(seq),
+                    item,
+                    |item| released.push(item),
+                    &mut duplicate,
+                )
+                .unwrap();
+            if item.ends_with("again") {
+                assert_eq!(duplicate.take(), Some(item), "handed back");
+            } else {
+                assert_eq!(duplicate, None);
+            }
+        }
+        assert_eq!(released, ["one"], "three waits behind seq 2, once");
+        assert_eq!(stage.buffered_total(), 1);
     }
 }

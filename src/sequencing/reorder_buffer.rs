@@ -331,12 +331,32 @@ impl<T> ReorderBuffer<T> {
         item: T,
         released: &mut Vec<T>,
     ) -> Result<PushOutcome, ReorderError<T>> {
+        let mut duplicate = None;
+        let outcome = self.push_handing_back(session_id, seq, item, released, &mut duplicate);
+        drop(duplicate);
+        outcome
+    }
+
+    /// [`push`](Self::push), except that a duplicate is handed back in
+    /// `duplicate` rather than dropped here: a caller that holds a lock
+    /// drops it once the lock is released (a message's `Drop` is user code).
+    ///
+    /// # Errors
+    /// As [`push`](Self::push).
+    pub fn push_handing_back(
+        &mut self,
+        session_id: u64,
+        seq: u64,
+        item: T,
+        released: &mut Vec<T>,
+        duplicate: &mut Option<T>,
+    ) -> Result<PushOutcome, ReorderError<T>> {
         if seq == 0 {
             return Err(ReorderError::InvalidSeqZero { session_id, item });
         }
         self.on_session(
             session_id,
-            |session, limits| session.push(session_id, seq, item, limits, released),
+            |session, limits| session.push(session_id, seq, item, limits, released, duplicate),
             Result::is_ok,
         )
     }
@@ -466,11 +486,13 @@ impl<T> SessionBuffer<T> {
         item: T,
         limits: &ReorderLimits,
         released: &mut Vec<T>,
+        duplicate: &mut Option<T>,
     ) -> Result<PushOutcome, ReorderError<T>> {
         if seq < self.next_expected {
             // SEQ-3: already released (a resend after an ack race, or a link
             // duplicate); delivering it again would break SEQ-2.
             self.duplicates_dropped += 1;
+            *duplicate = Some(item);
             return Ok(PushOutcome::DuplicateDropped);
         }
         if seq == self.next_expected {
@@ -481,6 +503,7 @@ impl<T> SessionBuffer<T> {
         if self.is_buffered(seq, ring_slot) {
             // SEQ-3: keep the first copy; both carry the same seq from one sender.
             self.duplicates_dropped += 1;
+            *duplicate = Some(item);
             return Ok(PushOutcome::DuplicateDropped);
         }
         // A seq marked to pass over that arrives after all (a copy of a
