@@ -16,7 +16,8 @@
 //! - **SEQ-2**: items of one session are released in strictly increasing seq order
 //!   with no gaps: 1, 2, 3, ...
 //! - **SEQ-3**: a seq at or below the last released one, or one already buffered,
-//!   is a duplicate: dropped and counted ([`PushOutcome::DuplicateDropped`]).
+//!   is a duplicate: not released, and counted ([`PushOutcome::DuplicateDropped`];
+//!   `push` drops it, `push_handing_back` hands it to the caller to drop).
 //! - **SEQ-4**: a gap in one session holds back only that session's later items;
 //!   other sessions keep releasing.
 //! - **SEQ-5**: a session never holds more than
@@ -55,7 +56,7 @@ pub enum SequencingInvariant {
     Seq1,
     /// SEQ-2: one session's items are released in strictly increasing seq order, gap-free.
     Seq2,
-    /// SEQ-3: a seq already released or already buffered is a duplicate: dropped and counted.
+    /// SEQ-3: a seq already released or already buffered is a duplicate: not released, and counted.
     Seq3,
     /// SEQ-4: a gap in one session holds back only that session.
     Seq4,
@@ -159,7 +160,8 @@ pub enum PushOutcome {
     /// The item is ahead of a gap and is held back (SEQ-4).
     Buffered,
     /// The seq was already released or already buffered: the item was dropped
-    /// and counted in [`SessionOrdering::duplicates_dropped`] (SEQ-3).
+    /// (or, by `push_handing_back`, handed back) and counted in
+    /// [`SessionOrdering::duplicates_dropped`] (SEQ-3).
     DuplicateDropped,
 }
 
@@ -338,12 +340,14 @@ impl<T> ReorderBuffer<T> {
     }
 
     /// [`push`](Self::push), except that a duplicate is handed back in
-    /// `duplicate` rather than dropped here: a caller that holds a lock
-    /// drops it once the lock is released (a message's `Drop` is user code).
+    /// `duplicate` (which must be `None`; it is set only with
+    /// `Ok(DuplicateDropped)`) rather than dropped here: a caller that holds
+    /// a lock drops it once the lock is released (a message's `Drop` is user
+    /// code).
     ///
     /// # Errors
     /// As [`push`](Self::push).
-    pub fn push_handing_back(
+    pub(crate) fn push_handing_back(
         &mut self,
         session_id: u64,
         seq: u64,
@@ -351,6 +355,7 @@ impl<T> ReorderBuffer<T> {
         released: &mut Vec<T>,
         duplicate: &mut Option<T>,
     ) -> Result<PushOutcome, ReorderError<T>> {
+        debug_assert!(duplicate.is_none(), "a duplicate handed back earlier");
         if seq == 0 {
             return Err(ReorderError::InvalidSeqZero { session_id, item });
         }
