@@ -120,8 +120,6 @@ pub(crate) type WorkQueue<A> = QueueReceiver<Work<A>, OrderingStage<Work<A>>>;
 /// An actor's inbox: the ordering stage in front of its work queue.
 pub(crate) struct ActorInbox<A: Actor> {
     actor_id: ActorId,
-    /// Whether the ordering stage reorders (the proc's reorder buffer is on).
-    reorders: bool,
     /// The work queue; its stage is the ordering stage.
     sender: QueueSender<Work<A>, OrderingStage<Work<A>>>,
     /// The mailbox's return path: what goes back from a proc that crashed
@@ -136,7 +134,6 @@ impl<A: Actor> ActorInbox<A> {
             queue_counting(Some(Work::is_sequenced), OrderingStage::new(limits));
         let inbox = Arc::new(Self {
             actor_id,
-            reorders: limits.is_some(),
             sender,
             returns: mailbox.return_path(),
         });
@@ -181,11 +178,13 @@ impl<A: Actor> ActorInbox<A> {
         seq_info: SeqInfo,
         work: Work<A>,
     ) -> Result<(), (Work<A>, UndeliverableReason)> {
-        if !self.reorders && seq_info != SeqInfo::Direct {
-            crate::observe::arrived(&self.actor_id, seq_info);
-        }
         let mut duplicate = None;
         let (admitted, refused) = self.sender.send_through(|stage, queue| {
+            if !stage.reorders() && seq_info != SeqInfo::Direct {
+                // SEQ-6: traced under the queue's lock, so the traced
+                // arrival order is the queue's order on any runtime.
+                crate::observe::arrived(&self.actor_id, seq_info);
+            }
             if queue.is_closed() {
                 // UD-1: the loop is gone and took what the stage held; a
                 // message admitted now could wait behind a gap for ever.
@@ -398,24 +397,29 @@ mod tests {
         Work::Call(Box::new(|_, _| Box::pin(async {})))
     }
 
+    /// Seq `seq` of one session.
+    fn session(seq: u64) -> SeqInfo {
+        SeqInfo::Session { session_id: 7, seq }
+    }
+
+    /// An inbox with the reorder buffer on, its mailbox (kept alive) and
+    /// its work queue.
+    fn reordering_inbox() -> (Mailbox, Arc<ActorInbox<Idle>>, WorkQueue<Idle>) {
+        let actor_id = ProcId::local("p").unwrap().actor_id("a", 0).unwrap();
+        let reorder = Some(ReorderLimits::default());
+        let mailbox = Mailbox::new(actor_id.clone(), reorder, 1 << 20, None);
+        let (inbox, work) = ActorInbox::<Idle>::new(actor_id, &mailbox);
+        (mailbox, inbox, work)
+    }
+
     /// UD-1: once the loop closed its work queue (and took what the
     /// ordering stage held), a sequenced message that arrives out of order
     /// is refused at once, not buffered behind a gap nobody will close; a
     /// slot refused on its way fills nothing.
     #[test]
     fn ud_1_a_message_admitted_after_the_loop_closed_is_refused_not_held() {
-        let actor_id = ProcId::local("p").unwrap().actor_id("a", 0).unwrap();
-        let mailbox = Mailbox::new(
-            actor_id.clone(),
-            Some(ReorderLimits::default()),
-            1 << 20,
-            None,
-        );
-        let (inbox, mut work) = ActorInbox::<Idle>::new(actor_id, &mailbox);
-        let ahead = SeqInfo::Session {
-            session_id: 7,
-            seq: 2,
-        };
+        let (_mailbox, inbox, mut work) = reordering_inbox();
+        let ahead = session(2);
         assert!(
             inbox.enqueue(ahead, call()).is_ok(),
             "buffered behind seq 1"
@@ -424,10 +428,7 @@ mod tests {
         work.close();
         let taken = inbox.ordering(|stage| stage.take_buffered());
         assert_eq!(taken.len(), 1, "the loop takes what was held");
-        let later = SeqInfo::Session {
-            session_id: 7,
-            seq: 3,
-        };
+        let later = session(3);
         let refused = inbox.enqueue(later, call());
         assert!(
             matches!(
@@ -437,10 +438,7 @@ mod tests {
             "refused, not buffered"
         );
         assert_eq!(inbox.ordering(|stage| stage.buffered_total()), 0);
-        assert!(!inbox.skip(SeqInfo::Session {
-            session_id: 7,
-            seq: 1
-        }));
+        assert!(!inbox.skip(session(1)));
     }
 
     /// Sends a call to `inbox` when dropped (user code in a message's
@@ -460,18 +458,8 @@ mod tests {
     /// hanging it.)
     #[test]
     fn seq_3_a_duplicate_whose_drop_sends_to_the_same_actor_does_not_deadlock() {
-        let actor_id = ProcId::local("p").unwrap().actor_id("a", 0).unwrap();
-        let mailbox = Mailbox::new(
-            actor_id.clone(),
-            Some(ReorderLimits::default()),
-            1 << 20,
-            None,
-        );
-        let (inbox, mut work) = ActorInbox::<Idle>::new(actor_id, &mailbox);
-        let first = SeqInfo::Session {
-            session_id: 7,
-            seq: 1,
-        };
+        let (mailbox, inbox, mut work) = reordering_inbox();
+        let first = session(1);
         assert!(inbox.enqueue(first, call()).is_ok());
         let (done, finished) = std::sync::mpsc::channel();
         let sender = inbox.clone();

@@ -79,13 +79,12 @@ impl ReturnsQueue {
     /// can take now (a receiver already taken keeps its returns coming).
     /// Returns what to drop, for the caller to drop unlocked.
     fn close(&mut self) -> Option<Vec<Undeliverable<MessageEnvelope>>> {
-        match self {
-            ReturnsQueue::Taken(_) => None,
-            _ => match std::mem::replace(self, ReturnsQueue::Closed) {
-                ReturnsQueue::Waiting(waiting) => Some(waiting),
-                _ => None,
-            },
-        }
+        let ReturnsQueue::Waiting(waiting) = self else {
+            return None;
+        };
+        let waiting = std::mem::take(waiting);
+        *self = ReturnsQueue::Closed;
+        Some(waiting)
     }
 
     /// The receiver, with whatever came back before it was asked for; `None`

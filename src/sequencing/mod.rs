@@ -342,6 +342,11 @@ impl<T> OrderingStage<T> {
         }
     }
 
+    /// Whether this stage reorders (the buffer is on).
+    pub(crate) fn reorders(&self) -> bool {
+        self.buffer.is_some()
+    }
+
     /// Take every message held behind a gap (the destination is terminating).
     pub(crate) fn take_buffered(&mut self) -> Vec<T> {
         match &mut self.buffer {
