@@ -61,13 +61,12 @@ pub(crate) struct CellState {
     pub(crate) last_handler: Mutex<Option<HandlerInfo>>,
     pub(crate) published_attrs: Mutex<Option<serde_json::Map<String, serde_json::Value>>>,
     pub(crate) task: Mutex<Option<crate::rt::JoinHandle<()>>>,
-    /// Set by [`InstanceCell::terminate_by_force`] before it aborts the
-    /// task: the loop's queues then give back what they held when dropped.
-    pub(crate) terminated_by_force: Arc<std::sync::atomic::AtomicBool>,
     /// SV-1: taken by whoever ends the actor first — its loop finishing, or
     /// a termination by force — which then reports the one supervision
     /// event and publishes the terminal status; the other does neither.
-    pub(crate) end_claimed: std::sync::atomic::AtomicBool,
+    /// Shared with the loop's queues: dropped after a claim they give back
+    /// what they still hold (UD-1; see `Queues`' `Drop`).
+    pub(crate) end_claimed: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) query_child: Mutex<Option<crate::introspect::task::QueryChildHandler>>,
 }
 
@@ -336,16 +335,6 @@ impl InstanceCell {
         if queued > 0 {
             tracing::warn!(actor = %self.actor_id(), queued, "terminated by force with queued messages");
         }
-        self.state
-            .terminated_by_force
-            .store(true, std::sync::atomic::Ordering::Release);
-        // Taken out first: the abort may drop the task's future here (the
-        // simulator does), and that returns messages; no lock is held then.
-        let task = self.state.task.lock().take();
-        if let Some(task) = task {
-            task.abort();
-        }
-        let status = ActorStatus::Failed(ActorErrorKind::Aborted(reason));
         if !self.claim_end() {
             // SV-1: the loop claimed the end first (on another worker, past
             // its last `await` in `finish`) and reports it; its terminal
@@ -362,9 +351,18 @@ impl InstanceCell {
             }
             return false;
         }
+        // Claimed before the abort: the aborted loop's queues, dropped, see
+        // the claim and give back what they held. Taken out first: the abort
+        // may drop the task's future here (the simulator does), and that
+        // returns messages; no lock is held then.
+        let task = self.state.task.lock().take();
+        if let Some(task) = task {
+            task.abort();
+        }
         if self.state.status.is_terminal() {
             return false;
         }
+        let status = ActorStatus::Failed(ActorErrorKind::Aborted(reason));
         self.state.mailbox.close();
         // SV-1's order, as the loop's: the event goes out before the
         // terminal status is published, so a parent that sees the end (and

@@ -310,30 +310,31 @@ pub(crate) struct Queues<A: Actor> {
     pub(crate) signals: QueueReceiver<Signal>,
     pub(crate) supervision: QueueReceiver<ActorSupervisionEvent>,
     /// What the loop still holds goes back to its senders if the loop is
-    /// dropped after the actor was terminated by force (UD-1).
+    /// dropped after the actor's end was claimed (UD-1).
     pub(crate) held: HeldWork<A>,
 }
 
 /// How a loop dropped mid-way gives back the work it held: the actor's
-/// inbox (its ordering stage and return path), and whether the actor was
-/// terminated by force (set before its task is aborted).
+/// inbox (its ordering stage and return path), and whether its end was
+/// claimed (SV-1; a termination by force claims it before the abort).
 pub(crate) struct HeldWork<A: Actor> {
     pub(crate) inbox: Arc<ActorInbox<A>>,
-    pub(crate) terminated_by_force: Arc<AtomicBool>,
+    pub(crate) end_claimed: Arc<AtomicBool>,
 }
 
-/// The loop is gone: let go of its waker (held by its work queue, Q-2). And UD-1 for
-/// an actor terminated by force: its task is aborted, so the loop does not
-/// drain in `finish` (it never gets there, or `finish` returns early on the
-/// terminal status); what it still held (queued, in its batch, or buffered
-/// behind a gap) goes back to its senders as `ActorTerminated`. If its proc
-/// crashed, the return path logs each as lost with it instead (NET-4). Any
-/// other drop (the loop finished and drained; a world or runtime shutting
-/// down) returns nothing.
+/// The loop is gone: let go of its waker (held by its work queue, Q-2). And
+/// UD-1 once the actor's end was claimed: by a termination by force, whose
+/// abort keeps the loop from draining in `finish` (it never gets there, or
+/// `finish` returns early on the terminal status), so what it still held
+/// (queued, in its batch, or buffered behind a gap) goes back to its
+/// senders as `ActorTerminated` — if its proc crashed, the return path logs
+/// each as lost with it instead (NET-4); or by the loop's own `finish`,
+/// which closed and drained everything first, so nothing is left. A drop
+/// with no claim (a world or runtime shutting down) returns nothing.
 impl<A: Actor> Drop for Queues<A> {
     fn drop(&mut self) {
         self.work.clear_waker();
-        if !self.held.terminated_by_force.load(Ordering::Acquire) {
+        if !self.held.end_claimed.load(Ordering::Acquire) {
             return;
         }
         self.work.close();

@@ -748,10 +748,10 @@ impl Proc {
             self.state.returns.get().cloned(),
         );
         let (inbox, work) = ActorInbox::<A>::new(actor_id.clone(), &mailbox);
-        let terminated_by_force = Arc::new(AtomicBool::new(false));
+        let end_claimed = Arc::new(AtomicBool::new(false));
         let held = instance::HeldWork {
             inbox: inbox.clone(),
-            terminated_by_force: terminated_by_force.clone(),
+            end_claimed: end_claimed.clone(),
         };
         let ports = Arc::new(Ports::new(inbox.clone(), mailbox.clone()));
         // the loop sleeps on its work queue, which these two ring.
@@ -800,8 +800,7 @@ impl Proc {
                 last_handler: Mutex::new(None),
                 published_attrs: Mutex::new(None),
                 task: Mutex::new(None),
-                terminated_by_force,
-                end_claimed: std::sync::atomic::AtomicBool::new(false),
+                end_claimed,
                 query_child: Mutex::new(None),
             }),
         };
