@@ -52,22 +52,8 @@ pub fn stream_rng(seed: u64, label: &str) -> ChaCha8Rng {
 #[derive(Debug)]
 pub struct Streams {
     seed: u64,
-    /// Per label, its generator's index in `generators`.
-    streams: BTreeMap<&'static str, usize>,
-    generators: Vec<ChaCha8Rng>,
-    /// The labels drawn from most, by the address and length of their
-    /// text: `(address, length, index)`. A draw (every scheduling decision
-    /// makes one) finds its generator here without comparing label text;
-    /// a label whose text lives at another address (a copy of the same
-    /// literal) just misses and is found by name, so what a draw returns
-    /// never depends on addresses.
-    recent: [(usize, usize, usize); RECENT_LABELS],
-    /// The `recent` slot the next miss replaces.
-    recent_next: usize,
+    streams: BTreeMap<&'static str, ChaCha8Rng>,
 }
-
-/// How many labels [`Streams`] finds by address.
-const RECENT_LABELS: usize = 4;
 
 impl Streams {
     /// The streams of `seed`; none are created until first drawn from.
@@ -75,9 +61,6 @@ impl Streams {
         Self {
             seed,
             streams: BTreeMap::new(),
-            generators: Vec::new(),
-            recent: [(0, 0, 0); RECENT_LABELS],
-            recent_next: 0,
         }
     }
 
@@ -88,33 +71,11 @@ impl Streams {
 
     /// The next 64 bits of `stream`.
     pub fn next_u64(&mut self, stream: RandomStream) -> u64 {
-        let index = self.index(stream.0);
-        self.generators[index].next_u64()
-    }
-
-    /// The index of `label`'s generator, made on first use.
-    fn index(&mut self, label: &'static str) -> usize {
-        let (address, length) = (label.as_ptr() as usize, label.len());
-        // Slot address 0 is never a label's (a `&str` is never null).
-        if let Some(&(_, _, index)) = self
-            .recent
-            .iter()
-            .find(|(known, known_length, _)| *known == address && *known_length == length)
-        {
-            return index;
-        }
-        let index = match self.streams.get(label) {
-            Some(&index) => index,
-            None => {
-                let index = self.generators.len();
-                self.generators.push(stream_rng(self.seed, label));
-                self.streams.insert(label, index);
-                index
-            }
-        };
-        self.recent[self.recent_next] = (address, length, index);
-        self.recent_next = (self.recent_next + 1) % RECENT_LABELS;
-        index
+        let seed = self.seed;
+        self.streams
+            .entry(stream.0)
+            .or_insert_with(|| stream_rng(seed, stream.0))
+            .next_u64()
     }
 
     /// A uniform value in `0..bound` (`bound` > 0) from `stream`.
