@@ -983,17 +983,15 @@ impl State {
         // `ProcId` equality compares its shared name by address first: a
         // sender writing to one peer compares no text.
         if let Some(route) = self.routes[from.1].as_ref().filter(|route| route.to == *to) {
-            return Some(route.clone_slots());
+            return Some(route.slots);
         }
         let to_slot = *self.procs.get(to.name())?;
         let link = self.link_slot(from.0, to.name());
-        let route = Route {
+        let slots = RouteSlots { to_slot, link };
+        self.routes[from.1] = Some(Route {
             to: to.clone(),
-            to_slot,
-            link,
-        };
-        let slots = route.clone_slots();
-        self.routes[from.1] = Some(route);
+            slots,
+        });
         Some(slots)
     }
 
@@ -1222,26 +1220,16 @@ impl Link {
 struct Route {
     /// The destination, as the sender's envelopes name it.
     to: ProcId,
-    /// Its slot in `State::entries`.
-    to_slot: usize,
-    /// The link's slot in `State::links`.
-    link: usize,
+    slots: RouteSlots,
 }
 
-impl Route {
-    /// The slots, without the id (no reference count to take).
-    fn clone_slots(&self) -> RouteSlots {
-        RouteSlots {
-            to_slot: self.to_slot,
-            link: self.link,
-        }
-    }
-}
-
-/// A route's slots, used under the network's lock.
+/// Where a route leads, copied out under the network's lock (no reference
+/// count to take).
 #[derive(Clone, Copy)]
 struct RouteSlots {
+    /// The destination's slot in `State::entries`.
     to_slot: usize,
+    /// The link's slot in `State::links`.
     link: usize,
 }
 
