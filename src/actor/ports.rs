@@ -160,9 +160,10 @@ impl<A: Actor> ActorInbox<A> {
         self.sender.len()
     }
 
-    /// Of those, the ones sequenced in a session.
-    pub(crate) fn sequenced_queue_depth(&self) -> usize {
-        self.sender.counted_len()
+    /// Sequenced messages it holds, not yet handled: queued or
+    /// buffered behind a gap, read under one lock.
+    pub(crate) fn sequenced_held(&self) -> usize {
+        self.sender.counted_len_and(|stage| stage.buffered_total())
     }
 
     /// Read the ordering stage (under the work queue's lock).

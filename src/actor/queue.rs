@@ -278,13 +278,20 @@ impl<T, S> QueueSender<T, S> {
 
     /// Of those, the ones the queue counts apart; 0 for a queue that
     /// counts nothing. A snapshot: exact while no item is being taken.
+    #[cfg(all(test, not(lockstep_loom)))]
     pub(crate) fn counted_len(&self) -> usize {
-        let Some(counts) = self.queue.counts else {
-            return 0;
-        };
+        self.counted_len_and(|_| 0)
+    }
+
+    /// [`counted_len`](Self::counted_len) plus what `also` counts in the
+    /// stage, both read under one lock (one snapshot of the two).
+    pub(crate) fn counted_len_and(&self, also: impl FnOnce(&S) -> usize) -> usize {
         let shared = self.queue.shared.lock();
-        let queued = shared.items.iter().filter(|item| counts(item)).count();
-        queued + self.queue.counted_in_batch.load(Ordering::Relaxed)
+        let counted = self.queue.counts.map_or(0, |counts| {
+            let queued = shared.items.iter().filter(|item| counts(item)).count();
+            queued + self.queue.counted_in_batch.load(Ordering::Relaxed)
+        });
+        counted + also(&shared.stage)
     }
 
     /// Whether the receiver closed (or was dropped).

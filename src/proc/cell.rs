@@ -24,7 +24,7 @@ use crate::sync::Mutex;
 /// Read-only view of an actor's inbox, for introspection.
 pub(crate) trait InboxView: Send + Sync {
     fn queue_depth(&self) -> usize;
-    fn sequenced_queue_depth(&self) -> usize;
+    fn sequenced_held(&self) -> usize;
     fn ordering(&self) -> Vec<SessionOrdering>;
     fn buffered_total(&self) -> usize;
 }
@@ -33,8 +33,8 @@ impl<A: Actor> InboxView for crate::actor::ActorInbox<A> {
     fn queue_depth(&self) -> usize {
         crate::actor::ActorInbox::queue_depth(self)
     }
-    fn sequenced_queue_depth(&self) -> usize {
-        crate::actor::ActorInbox::sequenced_queue_depth(self)
+    fn sequenced_held(&self) -> usize {
+        crate::actor::ActorInbox::sequenced_held(self)
     }
     fn ordering(&self) -> Vec<SessionOrdering> {
         self.ordering(|stage| stage.snapshot())
@@ -239,9 +239,10 @@ impl InstanceCell {
     /// compares with. (With the reorder buffer off, a duplicate of a
     /// handled message still queued is counted.)
     pub fn sequenced_held(&self) -> usize {
-        self.state.inbox.as_ref().map_or(0, |inbox| {
-            inbox.sequenced_queue_depth() + inbox.buffered_total()
-        })
+        self.state
+            .inbox
+            .as_ref()
+            .map_or(0, |inbox| inbox.sequenced_held())
     }
 
     /// Replace the whole published-attrs bag.
