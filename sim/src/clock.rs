@@ -14,9 +14,15 @@
 //! 2020-01-01T00:00:00Z plus a seed-derived offset below three years (drawn
 //! from the reserved "clock" stream), so code cannot mistake virtual time for
 //! the real date, yet every seed sees a plausible calendar.
+//! CLOCK-4: the world's tasks read the time without the world's lock, from
+//! [`Readings`]: the clock writes the monotonic time there whenever it moves,
+//! and the executor writes the wall-clock skew of the task it is polling
+//! (zero between polls), so a reading always equals what the locked clock
+//! would answer at that moment.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, SystemTime};
 
@@ -49,9 +55,43 @@ pub(crate) struct FiredTimer {
 }
 
 /// The world's clocks and timers.
+/// What the world's tasks read of the clock without its lock (CLOCK-4).
+/// Only the world's thread writes it, between polls; the atomics make it
+/// shareable, not contended, so every access is a plain load or store.
+#[derive(Debug)]
+pub(crate) struct Readings {
+    now_ns: AtomicU64,
+    /// The wall-clock skew of the task being polled, in nanoseconds.
+    skew_ns: AtomicI64,
+    wall_epoch: SystemTime,
+}
+
+impl Readings {
+    /// The current virtual instant.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_epoch(Duration::from_nanos(self.now_ns.load(Ordering::Relaxed)))
+    }
+
+    /// The wall-clock time the task being polled sees: `epoch + now`, moved
+    /// by its proc's skew.
+    pub(crate) fn system_now(&self) -> SystemTime {
+        let now = self.wall_epoch + self.now().since_epoch();
+        match self.skew_ns.load(Ordering::Relaxed) {
+            0 => now,
+            ahead if ahead > 0 => now + Duration::from_nanos(ahead as u64),
+            behind => now - Duration::from_nanos(behind.unsigned_abs()),
+        }
+    }
+
+    /// The skew the task about to be polled sees (0: no task is polled).
+    pub(crate) fn set_skew_ns(&self, skew_ns: i64) {
+        self.skew_ns.store(skew_ns, Ordering::Relaxed);
+    }
+}
+
 pub(crate) struct Clock {
     now: Instant,
-    wall_epoch: SystemTime,
+    readings: Arc<Readings>,
     timers: BTreeMap<TimerKey, Timer>,
     next_sequence: u64,
 }
@@ -65,7 +105,11 @@ impl Clock {
             + Duration::from_nanos(offset);
         Self {
             now: Instant::from_epoch(Duration::ZERO),
-            wall_epoch,
+            readings: Arc::new(Readings {
+                now_ns: AtomicU64::new(0),
+                skew_ns: AtomicI64::new(0),
+                wall_epoch,
+            }),
             timers: BTreeMap::new(),
             next_sequence: 0,
         }
@@ -75,8 +119,9 @@ impl Clock {
         self.now
     }
 
-    pub(crate) fn system_now(&self) -> SystemTime {
-        self.wall_epoch + self.now.since_epoch()
+    /// The readings tasks take without the world's lock (CLOCK-4).
+    pub(crate) fn readings(&self) -> &Arc<Readings> {
+        &self.readings
     }
 
     /// Arms a timer for `deadline`.
@@ -123,6 +168,9 @@ impl Clock {
         let deadline = self.next_deadline()?;
         // CLOCK-1: a timer armed in the past is due now; time never goes back.
         self.now = self.now.max(deadline);
+        // Virtual time stays far below 2^64 ns (584 years).
+        let now_ns = u64::try_from(self.now.since_epoch().as_nanos()).unwrap_or(u64::MAX);
+        self.readings.now_ns.store(now_ns, Ordering::Relaxed);
         while let Some(entry) = self.timers.first_entry() {
             if entry.key().deadline > self.now {
                 break;

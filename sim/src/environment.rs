@@ -46,18 +46,11 @@ const _: () = {
 
 impl Environment for SimEnvironment {
     fn now(&self) -> Instant {
-        self.shared.lock().clock.now()
+        self.shared.clock.now()
     }
 
-    /// CLOCK-3: the world's wall clock plus the running task's proc skew.
     fn system_now(&self) -> SystemTime {
-        let core = self.shared.lock();
-        let now = core.clock.system_now();
-        match core.current.map(|id| core.tasks.skew_ns(id)).unwrap_or(0) {
-            0 => now,
-            ahead if ahead > 0 => now + std::time::Duration::from_nanos(ahead as u64),
-            behind => now - std::time::Duration::from_nanos(behind.unsigned_abs()),
-        }
+        self.shared.clock.system_now()
     }
 
     fn sleep_until(&self, deadline: Instant) -> TimerFuture {

@@ -364,7 +364,7 @@ impl Core {
             .take()
             .expect("a task's waker is back in its slot after every poll");
         self.steps += 1;
-        self.current = Some(id);
+        self.set_current(Some(id));
         self.trace.note_poll(id.index, id.generation);
         Some(match future {
             Some(future) => Polled::Task(future, waker),
@@ -376,7 +376,7 @@ impl Core {
     /// and waker; hands them back if the task was aborted meanwhile (to be
     /// dropped unlocked, LOCK-1).
     fn end_poll(&mut self, id: TaskId, future: TaskFuture, waker: Waker) -> Option<Unpolled> {
-        self.current = None;
+        self.set_current(None);
         let Some(slot) = self.tasks.slot_mut(id) else {
             return Some(Unpolled {
                 future,
@@ -411,7 +411,7 @@ impl Core {
     /// Ends a poll of the main future that returned `Pending`, taking back
     /// its waker.
     fn end_main_poll(&mut self, id: TaskId, waker: Waker) {
-        self.current = None;
+        self.set_current(None);
         self.tasks
             .slot_mut(id)
             .expect("the main future's slot lives until the run returns")
@@ -431,7 +431,7 @@ impl Core {
             ]
             .into_iter(),
         );
-        self.current = None;
+        self.set_current(None);
         Some(slot)
     }
 }
@@ -577,7 +577,7 @@ impl Executor {
                             let (name, slot) = {
                                 let mut core = shared.lock();
                                 core.record(kind::PANIC, vec![("message", message.clone().into())]);
-                                core.current = None;
+                                core.set_current(None);
                                 let slot = core.tasks.remove(id);
                                 let name = slot.as_ref().map(|slot| slot.name.to_string());
                                 (name.unwrap_or_default(), slot)
@@ -606,7 +606,7 @@ impl Executor {
         let mut fired = std::mem::take(&mut self.fired);
         {
             let mut core = shared.lock();
-            core.current = None;
+            core.set_current(None);
             let from = core.clock.now();
             let Some(deadline) = core.clock.next_deadline() else {
                 let (at, tasks) = (from.since_epoch(), core.tasks.live());
@@ -728,7 +728,7 @@ pub(crate) fn teardown(shared: &Shared) {
     for _ in 0..TEARDOWN_ROUNDS_MAX {
         let slots = {
             let mut core = shared.lock();
-            core.current = None;
+            core.set_current(None);
             core.tasks.take_all()
         };
         if slots.is_empty() {

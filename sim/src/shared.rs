@@ -27,7 +27,7 @@ use std::sync::Arc;
 use spin::mutex::{SpinMutex, SpinMutexGuard};
 
 use crate::buggify::Buggify;
-use crate::clock::Clock;
+use crate::clock::{Clock, Readings};
 use crate::executor::{TaskId, TaskTable};
 use crate::random::Streams;
 use crate::trace::{Recorded, Trace, Value};
@@ -36,6 +36,8 @@ use crate::world::Config;
 /// Everything in a world that tasks, wakers and timers can reach.
 pub(crate) struct Shared {
     pub(crate) config: Config,
+    /// The clock's lock-free readings (CLOCK-4), shared with `core.clock`.
+    pub(crate) clock: Arc<Readings>,
     core: SpinMutex<Core>,
 }
 
@@ -85,6 +87,7 @@ impl Shared {
         };
         Self {
             config,
+            clock: core.clock.readings().clone(),
             core: SpinMutex::new(core),
         }
     }
@@ -155,9 +158,19 @@ impl Core {
         for id in self.tasks.of_proc(name) {
             self.tasks.set_skew_ns(id, skew_ns);
         }
+        // CLOCK-4: a task that skews its own proc sees the step at once.
+        self.set_current(self.current);
     }
 
     /// Appends an event stamped with the current time, step and running task.
+    /// The task being polled (`None` between polls), and the skew its
+    /// wall-clock readings carry (CLOCK-4).
+    pub(crate) fn set_current(&mut self, current: Option<TaskId>) {
+        self.current = current;
+        let skew_ns = current.map_or(0, |id| self.tasks.skew_ns(id));
+        self.clock.readings().set_skew_ns(skew_ns);
+    }
+
     pub(crate) fn record(&mut self, kind: &'static str, fields: Vec<(&'static str, Value)>) {
         self.record_fields(
             kind,

@@ -176,7 +176,7 @@ impl World {
 
     /// Virtual time since the world's epoch.
     pub fn now(&self) -> Instant {
-        self.shared.lock().clock.now()
+        self.shared.clock.now()
     }
 
     /// How many polls the executor has made.

@@ -147,3 +147,61 @@ fn live_2_reads_the_start_of_processing_on_the_actors_own_clock() {
     assert_eq!(live_2_with_skew(Duration::ZERO, true, 0), ["LIVE-2"]);
     assert!(live_2_with_skew(Duration::ZERO, true, 500).is_empty());
 }
+
+/// Steps its own proc's clock inside a handler and reports the wall clock
+/// read just before and just after.
+struct SelfStepper {
+    network: Network,
+}
+impl std::fmt::Debug for SelfStepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SelfStepper")
+    }
+}
+impl Actor for SelfStepper {}
+impl Handler<OncePortHandle<(std::time::SystemTime, std::time::SystemTime)>> for SelfStepper {
+    async fn handle(
+        &mut self,
+        cx: &Context<Self>,
+        reply: OncePortHandle<(std::time::SystemTime, std::time::SystemTime)>,
+    ) -> Result<(), HandlerError> {
+        let before = lockstep::time::system_now();
+        let own_proc = cx.self_id().proc_id().name().to_owned();
+        self.network
+            .set_clock_skew(&own_proc, Duration::from_millis(300), true);
+        let after = lockstep::time::system_now();
+        reply.send(cx, (before, after))?;
+        Ok(())
+    }
+}
+
+/// Goal: CLOCK-4 — the lock-free wall-clock reading follows a skew set
+/// while the reader's own task is being polled: the actor that steps its
+/// proc's clock reads the new skew in the same poll (no virtual time
+/// passes in between, so the two readings differ by exactly the step).
+#[test]
+fn clock_4_a_task_that_steps_its_own_procs_clock_reads_the_step_at_once() {
+    let mut world = World::new(Config::with_seed(9));
+    let (before, after) = world
+        .run(async {
+            let network = Network::new(NetworkConfig::default(), ProcConfig::default());
+            let stepper = network
+                .proc("stepper")
+                .spawn(
+                    "stepper",
+                    SelfStepper {
+                        network: network.clone(),
+                    },
+                )
+                .unwrap();
+            let (client, _client) = network.proc("plain").instance("client").unwrap();
+            let (reply, answer) = client.open_once_port();
+            stepper.send(&client, reply).unwrap();
+            answer.recv().await.unwrap()
+        })
+        .unwrap();
+    let stepped = after
+        .duration_since(before)
+        .expect("the clock stepped ahead");
+    assert_eq!(stepped, Duration::from_millis(300));
+}
