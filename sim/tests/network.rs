@@ -9,7 +9,7 @@ use std::time::Duration;
 use lockstep::{
     Actor, ActorRef, Context, Handler, HandlerError, MessageEnvelope, ProcConfig, Undeliverable,
 };
-use lockstep_sim::net::{Latency, Network, NetworkConfig};
+use lockstep_sim::net::{self, Latency, Network, NetworkConfig};
 use lockstep_sim::{Config, World};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -233,6 +233,55 @@ fn net_6_turning_duplication_on_leaves_the_originals_alone() {
         }
         let same = single.iter().zip(&doubled).filter(|(a, b)| a == b).count();
         assert!(same >= 10, "seed {seed}: most originals win or stand alone");
+    }
+}
+
+/// Like [`transit_times`] without faults, but the sender also draws from
+/// the network's own stream labels between sends when `meddle` is set.
+fn transits_while_others_draw(seed: u64, meddle: bool) -> Vec<Duration> {
+    let config = NetworkConfig {
+        latency: one_to_fifty_ms(),
+        ..NetworkConfig::default()
+    };
+    recorded_transits(seed, config, move |network, record| async move {
+        let (a, b) = (network.proc("a"), network.proc("b"));
+        let (client, _client) = a.instance("client").unwrap();
+        let stopwatch: ActorRef<Stopwatch> =
+            b.spawn("stopwatch", Stopwatch(record)).unwrap().bind();
+        let mut sent = Vec::new();
+        for value in 0..40 {
+            if meddle {
+                for stream in [net::LATENCY, net::PATHS, net::LOSS, net::DUPLICATION] {
+                    lockstep::rt::random::next_u64(stream);
+                }
+            }
+            sent.push(lockstep::time::now());
+            stopwatch.send(&client, value).unwrap();
+            lockstep::time::sleep(Duration::from_secs(100)).await;
+        }
+        sent
+    })
+}
+
+/// NET-7: the network draws from its own copies of its streams, and they
+/// are the world's streams of those labels: each message's latency is the
+/// next value of `stream_rng(seed, "network.latency")` (RAND-1), and draws
+/// that other code makes on the same labels do not move it.
+#[test]
+fn net_7_the_networks_draws_are_its_own_copies_of_the_worlds_streams() {
+    use rand::RngCore;
+    for seed in 0..3 {
+        let alone = transits_while_others_draw(seed, false);
+        let mut latency = lockstep_sim::random::stream_rng(seed, net::LATENCY.0);
+        let expected: Vec<Duration> = (0..40)
+            .map(|_| one_to_fifty_ms().sample_from(latency.next_u64()))
+            .collect();
+        assert_eq!(alone, expected, "seed {seed}: the world's latency stream");
+        let meddled = transits_while_others_draw(seed, true);
+        assert_eq!(
+            alone, meddled,
+            "seed {seed}: other draws moved the network's"
+        );
     }
 }
 

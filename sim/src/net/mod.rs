@@ -73,6 +73,11 @@ const COURIER_TASK_PREFIX: &str = "net:";
 
 // NET-6: one stream per fault concern. A duplicate takes one draw from the
 // duplication stream and derives its path, delay and losses from it (`Draws`).
+// NET-7: the network draws from its own copies of these streams (RAND-1: a
+// stream is a function of the seed and its label alone), kept under the
+// lock every draw already holds: the values are the world's streams', with
+// no trip through the environment per message. They are the network's: a
+// draw elsewhere on one of these labels does not move them.
 /// Per-message latency of the original copy.
 pub const LATENCY: RandomStream = RandomStream("network.latency");
 /// Which path of a link a message takes.
@@ -239,6 +244,8 @@ struct Endpoint {
 
 struct State {
     config: NetworkConfig,
+    /// The network's random streams (NET-7).
+    random: NetworkRandom,
     /// Per proc name, in name order: its slot in `entries`.
     procs: BTreeMap<String, usize>,
     /// Per proc slot: the proc (`None` while crashed) and its incarnation.
@@ -287,6 +294,7 @@ impl Network {
         Self {
             state: Arc::new(Mutex::new(State {
                 config,
+                random: NetworkRandom::default(),
                 procs: BTreeMap::new(),
                 entries: Vec::new(),
                 endpoints: BTreeMap::new(),
@@ -350,11 +358,16 @@ impl Network {
 
     /// Create (or re-create after a crash) the proc `name` on this network.
     pub fn proc(&self, name: &str) -> Proc {
-        let skew_max = self.lock().config.clock_skew_max;
-        if !skew_max.is_zero() && !self.lock().skewed.contains(name) {
-            let skew = Duration::from_nanos(random::below(SKEW, skew_max.as_nanos() as u64 + 1));
-            let ahead = random::below(SKEW, 2) == 0;
-            self.lock().skewed.insert(name.to_owned());
+        let skew = {
+            let mut state = self.lock();
+            let skew_max = state.config.clock_skew_max;
+            (!skew_max.is_zero() && state.skewed.insert(name.to_owned())).then(|| {
+                let skew = state.random.below(SKEW, skew_max.as_nanos() as u64 + 1);
+                let ahead = state.random.below(SKEW, 2) == 0;
+                (Duration::from_nanos(skew), ahead)
+            })
+        };
+        if let Some((skew, ahead)) = skew {
             self.set_clock_skew(name, skew, ahead);
         }
         let proc_id = ProcId::remote(name, &Self::address(name)).expect("valid proc name");
@@ -734,7 +747,7 @@ impl Network {
                 (config.frame_loss_probability, config.retransmit_delay);
             // NET-5: a fault kind that is off draws nothing.
             let duplicate = duplicate_probability > 0.0
-                && random::unit_f64(DUPLICATION) < duplicate_probability;
+                && state.random.unit_f64(DUPLICATION) < duplicate_probability;
             let copies: u32 = if duplicate {
                 state.stats.duplicated += 1;
                 COPIES_MAX as u32
@@ -747,18 +760,21 @@ impl Network {
                 // NET-6: the original draws from each concern's stream; a
                 // duplicate takes exactly one draw from the duplication
                 // stream and derives everything about itself from it.
-                let mut draws = Draws::for_copy(copy);
+                let mut draws = Draws::for_copy(copy, &mut state.random);
                 let path = match paths_per_link {
                     0 | 1 => 0,
-                    paths => draws.below(PATHS, u64::from(paths)) as u32,
+                    paths => draws.below(&mut state.random, PATHS, u64::from(paths)) as u32,
                 };
                 // NET-6: one draw whatever the distribution (a fixed latency
                 // too), so changing one link's latency leaves the others'.
                 let link = &mut state.links[route.link];
                 let latency = link.latency.as_ref().unwrap_or(&state.config.latency);
-                let mut delay = latency.sample_from(draws.next(LATENCY));
+                let mut delay = latency.sample_from(draws.next(&mut state.random, LATENCY));
                 let mut losses = 0;
-                while losses < 8 && loss_probability > 0.0 && draws.unit(LOSS) < loss_probability {
+                while losses < 8
+                    && loss_probability > 0.0
+                    && draws.unit(&mut state.random, LOSS) < loss_probability
+                {
                     delay += retransmit_delay;
                     losses += 1;
                 }
@@ -1101,27 +1117,57 @@ enum Draws {
 }
 
 impl Draws {
-    fn for_copy(copy: u32) -> Self {
+    fn for_copy(copy: u32, random: &mut NetworkRandom) -> Self {
         if copy == 0 {
             Draws::Original
         } else {
-            Draws::Duplicate(random::next_u64(DUPLICATION))
+            Draws::Duplicate(random.next_u64(DUPLICATION))
         }
     }
 
-    fn next(&mut self, stream: RandomStream) -> u64 {
+    fn next(&mut self, random: &mut NetworkRandom, stream: RandomStream) -> u64 {
         match self {
-            Draws::Original => random::next_u64(stream),
+            Draws::Original => random.next_u64(stream),
             Draws::Duplicate(state) => crate::hash::splitmix64(state),
         }
     }
 
-    fn below(&mut self, stream: RandomStream, bound: u64) -> u64 {
-        crate::hash::below(self.next(stream), bound)
+    fn below(&mut self, random: &mut NetworkRandom, stream: RandomStream, bound: u64) -> u64 {
+        crate::hash::below(self.next(random, stream), bound)
     }
 
-    fn unit(&mut self, stream: RandomStream) -> f64 {
-        crate::hash::unit_f64(self.next(stream))
+    fn unit(&mut self, random: &mut NetworkRandom, stream: RandomStream) -> f64 {
+        crate::hash::unit_f64(self.next(random, stream))
+    }
+}
+
+/// The network's random streams (NET-7): the running world's streams of the
+/// network's labels, copied from its seed on the first draw. Outside a world
+/// there is no seed to copy, and draws go to the environment's randomness.
+#[derive(Default)]
+pub(crate) struct NetworkRandom {
+    streams: Option<crate::random::Streams>,
+}
+
+impl NetworkRandom {
+    pub(crate) fn next_u64(&mut self, stream: RandomStream) -> u64 {
+        if self.streams.is_none() {
+            self.streams = crate::shared::with_current(|shared| {
+                crate::random::Streams::new(shared.config.seed)
+            });
+        }
+        match &mut self.streams {
+            Some(streams) => streams.next_u64(stream),
+            None => random::next_u64(stream),
+        }
+    }
+
+    pub(crate) fn below(&mut self, stream: RandomStream, bound: u64) -> u64 {
+        crate::hash::below(self.next_u64(stream), bound)
+    }
+
+    pub(crate) fn unit_f64(&mut self, stream: RandomStream) -> f64 {
+        crate::hash::unit_f64(self.next_u64(stream))
     }
 }
 

@@ -52,7 +52,7 @@ use lockstep::channel::wire::{SessionMessage, decode_envelope_view};
 use lockstep::channel::{
     ChannelAddr, ChannelError, FrameRx, FrameTx, Link, Listener, QueueListener, Transport,
 };
-use lockstep::rt::random::{self, RandomStream};
+use lockstep::rt::RandomStream;
 use lockstep::rt::time::{self, Instant};
 use lockstep::rt::trace::record;
 use tokio::sync::{Notify, mpsc};
@@ -338,11 +338,14 @@ impl SimTransport {
             let mut healed = pin!(healed_notify.notified());
             healed.as_mut().enable();
             let latency = {
-                let locked = super::lock_state(&state);
+                let mut locked = super::lock_state(&state);
                 self.check_alive(&locked)?;
                 let cut = locked.cut.contains(&(from.clone(), to.clone()))
                     || locked.cut.contains(&(to.clone(), from.clone()));
-                (!cut).then(|| locked.latency(&from, &to).sample(FRAME_LATENCY))
+                (!cut).then(|| {
+                    let bits = locked.random.next_u64(FRAME_LATENCY);
+                    locked.latency(&from, &to).sample_from(bits)
+                })
             };
             drop(state);
             match latency {
@@ -506,10 +509,10 @@ impl SimTx {
                 // LINK-2: written after a lost frame: never arrives.
                 break;
             }
-            let arrival =
-                (now + latency.sample(FRAME_LATENCY)).max(dir.last_arrival.unwrap_or(now));
+            let delay = latency.sample_from(locked.random.next_u64(FRAME_LATENCY));
+            let arrival = (now + delay).max(dir.last_arrival.unwrap_or(now));
             dir.last_arrival = Some(arrival);
-            if loss > 0.0 && random::unit_f64(FRAME_LOSS) < loss {
+            if loss > 0.0 && locked.random.unit_f64(FRAME_LOSS) < loss {
                 // LINK-2: this frame and everything after it never arrive.
                 locked.stats.retransmitted += 1;
                 let (from, to) = (dir.from.clone(), dir.to.clone());
