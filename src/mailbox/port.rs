@@ -25,7 +25,7 @@ use super::{Mailbox, MailboxState, Message, RemoteMessage, ReturnPath};
 use crate::codec;
 use crate::context::SendContext;
 use crate::id::{ActorId, PortId, handler_port_index};
-use crate::sequencing::{Inbound, ReceivingDomain, ReorderLimits, SeqInfo};
+use crate::sequencing::{Inbound, ReceivingDomain, ReorderLimits, SeqInfo, ServedInbound};
 use crate::sync::Mutex;
 
 /// Where a port's messages go once admitted.
@@ -553,7 +553,8 @@ impl<M: Message> QueueSink<M> {
 
 /// A port served by a closure, called in order with each message and its headers.
 pub(crate) struct EnqueueSink<M> {
-    inbound: Inbound<(M, Headers)>,
+    /// SEQ-7: `serve` runs outside the ordering lock, so it may send here.
+    inbound: ServedInbound<(M, Headers)>,
     serve: Box<dyn Fn(Headers, M) + Send + Sync>,
 }
 
@@ -635,7 +636,7 @@ impl Mailbox {
     ) -> PortHandle<M> {
         let port_id = self.allocate_port();
         let sink = Arc::new(EnqueueSink {
-            inbound: Inbound::new(self.state.reorder),
+            inbound: ServedInbound::new(self.state.reorder),
             serve: Box::new(serve),
         });
         PortHandle::new(port_id, Arc::default(), sink, self)

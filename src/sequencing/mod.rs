@@ -13,9 +13,17 @@
 //! SEQ-1..SEQ-5: see [`reorder_buffer`].
 //! SEQ-6: with the buffer off, messages are handled in arrival order (the
 //! actor inbox traces arrivals then, so the simulator's oracle can check it).
+//! SEQ-7: a port served by code that may send (an enqueue port's closure)
+//! is served outside its ordering lock: releases wait in line under the
+//! lock and are served one at a time, in release order, by whichever caller
+//! found nobody serving ([`ServedInbound`]). Code being served may send to
+//! the same port, or to a port that sends back, without a deadlock: its
+//! message is served once the current one returns.
 
 pub mod reorder_buffer;
 pub mod sequencer;
+
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
@@ -173,14 +181,17 @@ pub enum AdmissionError {
 /// queue's lock, so admitting a message and queueing what it releases is
 /// one critical section (concurrent senders can't interleave a release out
 /// of order); [`Inbound`] is a stage with a lock of its own, for ports
-/// whose queue is not the actor's.
+/// whose queue is not the actor's, and [`ServedInbound`] one whose releases
+/// are served outside that lock, for ports served by user code (SEQ-7).
 pub(crate) struct OrderingStage<T> {
     buffer: Option<Reordering<T>>,
 }
 
 /// An [`OrderingStage`] behind its own lock (none with the buffer off):
 /// `release` runs under the lock, so concurrent senders can't interleave a
-/// release out of order.
+/// release out of order. `release` must not send to the same port (it
+/// would wait on the lock its own thread holds); user code is served
+/// through [`ServedInbound`] instead (SEQ-7).
 pub(crate) struct Inbound<T> {
     stage: Option<Mutex<OrderingStage<T>>>,
 }
@@ -222,6 +233,109 @@ impl<T> Inbound<T> {
         self.stage
             .as_ref()
             .map_or_else(Vec::new, |stage| stage.lock().take_buffered())
+    }
+}
+
+/// An [`OrderingStage`] whose releases are served by code that may send
+/// back to it (SEQ-7): admitting queues what the stage releases, under the
+/// lock; serving happens outside it, one release at a time, in release
+/// order, never on two threads at once.
+pub(crate) struct ServedInbound<T> {
+    state: Mutex<Served<T>>,
+}
+
+struct Served<T> {
+    stage: OrderingStage<T>,
+    /// Released, not yet served, in release order.
+    waiting: VecDeque<T>,
+    /// A caller is serving `waiting`: the others leave their releases to it.
+    serving: bool,
+}
+
+impl<T> ServedInbound<T> {
+    pub(crate) fn new(reorder: Option<ReorderLimits>) -> Self {
+        Self {
+            state: Mutex::new(Served {
+                stage: OrderingStage::new(reorder),
+                waiting: VecDeque::new(),
+                serving: false,
+            }),
+        }
+    }
+
+    /// [`OrderingStage::admit`], then serve what waits (SEQ-7).
+    pub(crate) fn admit(
+        &self,
+        seq_info: SeqInfo,
+        item: T,
+        serve: impl FnMut(T),
+    ) -> Result<(), (T, AdmissionError)> {
+        let mut duplicate = None;
+        let admitted = {
+            let mut state = self.state.lock();
+            let Served { stage, waiting, .. } = &mut *state;
+            stage.admit(
+                seq_info,
+                item,
+                |released| waiting.push_back(released),
+                &mut duplicate,
+            )
+        };
+        // Dropped unlocked: its `Drop` may send here too.
+        drop(duplicate);
+        self.serve_waiting(serve);
+        admitted
+    }
+
+    /// [`OrderingStage::skip`], then serve what waits (SEQ-7).
+    pub(crate) fn skip(&self, seq_info: SeqInfo, serve: impl FnMut(T)) -> bool {
+        let skipped = {
+            let mut state = self.state.lock();
+            let Served { stage, waiting, .. } = &mut *state;
+            stage.skip(seq_info, |released| waiting.push_back(released))
+        };
+        self.serve_waiting(serve);
+        skipped
+    }
+
+    /// Serve what waits, unless another caller (or this thread, further up
+    /// its stack) is serving already: that one serves it in turn.
+    fn serve_waiting(&self, mut serve: impl FnMut(T)) {
+        {
+            let mut state = self.state.lock();
+            if state.serving || state.waiting.is_empty() {
+                return;
+            }
+            state.serving = true;
+        }
+        let mut serving = Serving(self, true);
+        loop {
+            let next = {
+                let mut state = self.state.lock();
+                let next = state.waiting.pop_front();
+                // Under the lock that found the line empty: a release queued
+                // after it finds nobody serving and serves itself.
+                state.serving = next.is_some();
+                next
+            };
+            let Some(next) = next else {
+                serving.1 = false;
+                return;
+            };
+            serve(next);
+        }
+    }
+}
+
+/// Gives up serving if serving code panics, so a later caller serves what
+/// still waits.
+struct Serving<'a, T>(&'a ServedInbound<T>, bool);
+
+impl<T> Drop for Serving<'_, T> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.state.lock().serving = false;
+        }
     }
 }
 
@@ -493,5 +607,77 @@ mod tests {
         }
         assert_eq!(released, ["one"], "three waits behind seq 2, once");
         assert_eq!(stage.buffered_total(), 1);
+    }
+    /// SEQ-7: a release whose serving panics gives serving up; what still
+    /// waits is served by the next caller, in release order, and nothing is
+    /// served twice.
+    #[test]
+    fn seq_7_a_panicking_serve_leaves_the_rest_to_the_next_caller() {
+        let inbound = ServedInbound::new(Some(ReorderLimits::default()));
+        let served = std::cell::RefCell::new(Vec::new());
+        let serve = |seq: u64| {
+            if seq == 1 {
+                panic!("serving 1 fails");
+            }
+            served.borrow_mut().push(seq);
+        };
+        // 2 waits behind the gap at 1; admitting 1 releases both.
+        assert!(inbound.admit(session(2), 2, serve).is_ok());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            inbound.admit(session(1), 1, serve)
+        }));
+        assert!(panicked.is_err(), "serving 1 panicked");
+        assert!(
+            served.borrow().is_empty(),
+            "2 waits behind the failed serve"
+        );
+        assert!(inbound.admit(session(3), 3, serve).is_ok());
+        assert_eq!(
+            *served.borrow(),
+            [2, 3],
+            "the next caller serves both, in order"
+        );
+    }
+}
+
+/// SEQ-7 under every interleaving loom explores
+/// (`RUSTFLAGS="--cfg lockstep_loom" cargo test --release --lib sequencing::served_loom_model`).
+#[cfg(all(test, lockstep_loom))]
+mod served_loom_model {
+    use super::*;
+    use crate::sync::Arc;
+    use crate::sync::atomic::{AtomicBool, Ordering};
+    use loom::thread;
+
+    /// Two threads admit seqs 1 and 2 of one session at once: both are
+    /// served exactly once, in seq order, never two serves at a time, and
+    /// nothing is left waiting.
+    #[test]
+    fn seq_7_concurrent_admits_are_served_once_each_in_order_one_at_a_time() {
+        loom::model(|| {
+            let inbound = Arc::new(ServedInbound::new(Some(ReorderLimits::default())));
+            let served = Arc::new(Mutex::new(Vec::new()));
+            let serving = Arc::new(AtomicBool::new(false));
+            let serve = {
+                let (served, serving) = (served.clone(), serving.clone());
+                move |seq: u64| {
+                    assert!(!serving.swap(true, Ordering::SeqCst), "two serves at once");
+                    served.lock().push(seq);
+                    serving.store(false, Ordering::SeqCst);
+                }
+            };
+            let other = {
+                let (inbound, serve) = (inbound.clone(), serve.clone());
+                thread::spawn(move || inbound.admit(session(2), 2, serve).is_ok())
+            };
+            assert!(inbound.admit(session(1), 1, serve).is_ok());
+            assert!(other.join().unwrap());
+            assert_eq!(*served.lock(), [1, 2]);
+            assert!(inbound.state.lock().waiting.is_empty());
+        });
+    }
+
+    fn session(seq: u64) -> SeqInfo {
+        SeqInfo::Session { session_id: 7, seq }
     }
 }
