@@ -48,6 +48,14 @@ impl<T> Mutex<T> {
         }
     }
 
+    /// The guard even if another thread panicked while holding the lock:
+    /// for code that runs while unwinding, where a second panic would abort.
+    pub fn lock_ignoring_poison(&self) -> MutexGuard<'_, T> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Blocks until the lock is held and returns its guard.
     ///
     /// # Panics

@@ -392,43 +392,61 @@ proptest! {
 /// Goal: SEQ-7 — an enqueue port's closure runs outside the port's
 /// ordering lock, so a closure that sends to its own port (a loop-back) is
 /// not stuck on a lock its own thread holds; what it sends is served once
-/// the current call returns, in send order. On tokio and in the simulator,
-/// on a thread of its own so a regression fails instead of hanging.
+/// the current call returns, in send order. With the reorder buffer on and
+/// off, on tokio and in the simulator, on a thread of its own so a
+/// regression fails instead of hanging.
 #[test]
 fn seq_7_an_enqueue_port_whose_closure_sends_to_its_own_port_serves_each_in_order() {
-    let (done, finished) = std::sync::mpsc::channel();
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "a watchdog thread, so a deadlock fails the test instead of hanging it"
-    )]
-    std::thread::spawn(move || {
-        on_both(|| async {
-            let proc = Proc::local();
-            let (client, _client) = proc.instance("client").unwrap();
-            let served = Arc::new(Mutex::new(Vec::new()));
-            let own_port = Arc::new(OnceLock::<PortHandle<u64>>::new());
-            let (sender, record, port_slot) = (client.clone(), served.clone(), own_port.clone());
-            let port = client.open_enqueue_port(move |headers: Headers, value: u64| {
-                if value < 5 {
-                    let port = port_slot.get().expect("set before the first send");
-                    port.send(&sender, value + 1).expect("the port is open");
-                }
-                // Recorded after the send: the message sent above must not
-                // be served before this call returns.
-                record.lock().unwrap().push((value, headers.seq_info()));
-            });
-            port.bind();
-            assert!(own_port.set(port.clone()).is_ok());
-            port.send(&client, 0).unwrap();
-            let session_id = client.sequencer().session_id();
-            let expected: Vec<(u64, SeqInfo)> = (0..6)
-                .map(|value| (value, session(session_id, value + 1)))
-                .collect();
-            assert_eq!(*served.lock().unwrap(), expected);
+    for reorder_buffer in [true, false] {
+        let (done, finished) = std::sync::mpsc::channel();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a watchdog thread, so a deadlock fails the test instead of hanging it"
+        )]
+        let body = std::thread::spawn(move || {
+            on_both(move || loop_back_through_an_enqueue_port(reorder_buffer));
+            let _ = done.send(());
         });
-        let _ = done.send(());
+        match finished.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(()) => body.join().expect("the body finished"),
+            // The body panicked: join to show its own message.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                if let Err(panic) = body.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
+                "serving an enqueue port's loop-back send deadlocked (reorder buffer {reorder_buffer})"
+            ),
+        }
+    }
+}
+
+/// A client's enqueue port whose closure sends the next number to the same
+/// port until 5; checks each was served once, in send order, after the
+/// call that sent it returned.
+async fn loop_back_through_an_enqueue_port(reorder_buffer: bool) {
+    let config = ProcConfig::default().with_reorder_buffer(reorder_buffer);
+    let proc = Proc::with_config(ProcId::local("loop").unwrap(), NoForwarding, config);
+    let (client, _client) = proc.instance("client").unwrap();
+    let served = Arc::new(Mutex::new(Vec::new()));
+    let own_port = Arc::new(OnceLock::<PortHandle<u64>>::new());
+    let (sender, record, port_slot) = (client.clone(), served.clone(), own_port.clone());
+    let port = client.open_enqueue_port(move |headers: Headers, value: u64| {
+        if value < 5 {
+            let port = port_slot.get().expect("set before the first send");
+            port.send(&sender, value + 1).expect("the port is open");
+        }
+        // Recorded after the send: the message sent above must not be
+        // served before this call returns.
+        record.lock().unwrap().push((value, headers.seq_info()));
     });
-    finished
-        .recv_timeout(std::time::Duration::from_secs(20))
-        .expect("serving an enqueue port's loop-back send deadlocked (or the test panicked)");
+    port.bind();
+    assert!(own_port.set(port.clone()).is_ok());
+    port.send(&client, 0).unwrap();
+    let session_id = client.sequencer().session_id();
+    let expected: Vec<(u64, SeqInfo)> = (0..6)
+        .map(|value| (value, session(session_id, value + 1)))
+        .collect();
+    assert_eq!(*served.lock().unwrap(), expected);
 }

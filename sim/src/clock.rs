@@ -16,9 +16,9 @@
 //! the real date, yet every seed sees a plausible calendar.
 //! CLOCK-4: the world's tasks read the time without the world's lock, from
 //! [`Readings`]: the clock writes the monotonic time there whenever it moves,
-//! and the executor writes the wall-clock skew of the task it is polling
-//! (zero between polls), so a reading always equals what the locked clock
-//! would answer at that moment.
+//! and the world writes the wall-clock skew of the task being polled (zero
+//! between polls) whenever that task or its proc's skew changes, so a
+//! reading always equals what the locked clock would answer at that moment.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,10 +54,11 @@ pub(crate) struct FiredTimer {
     pub(crate) timer: Timer,
 }
 
-/// The world's clocks and timers.
 /// What the world's tasks read of the clock without its lock (CLOCK-4).
-/// Only the world's thread writes it, between polls; the atomics make it
-/// shareable, not contended, so every access is a plain load or store.
+/// Only the world's thread writes it (the clock when it moves, the executor
+/// when it sets the polled task, a clock step while a task runs); the
+/// atomics make it shareable, not contended, so every access is a plain
+/// load or store.
 #[derive(Debug)]
 pub(crate) struct Readings {
     now_ns: AtomicU64,
@@ -75,20 +76,27 @@ impl Readings {
     /// The wall-clock time the task being polled sees: `epoch + now`, moved
     /// by its proc's skew.
     pub(crate) fn system_now(&self) -> SystemTime {
-        let now = self.wall_epoch + self.now().since_epoch();
-        match self.skew_ns.load(Ordering::Relaxed) {
-            0 => now,
-            ahead if ahead > 0 => now + Duration::from_nanos(ahead as u64),
-            behind => now - Duration::from_nanos(behind.unsigned_abs()),
-        }
+        skewed(
+            self.wall_epoch + self.now().since_epoch(),
+            self.skew_ns.load(Ordering::Relaxed),
+        )
     }
 
-    /// The skew the task about to be polled sees (0: no task is polled).
+    /// The skew of the task being polled (0: no task is).
     pub(crate) fn set_skew_ns(&self, skew_ns: i64) {
         self.skew_ns.store(skew_ns, Ordering::Relaxed);
     }
 }
 
+/// `time` on a clock `skew_ns` nanoseconds ahead (negative: behind).
+pub(crate) fn skewed(time: SystemTime, skew_ns: i64) -> SystemTime {
+    match skew_ns {
+        ahead if ahead >= 0 => time + Duration::from_nanos(ahead as u64),
+        behind => time - Duration::from_nanos(behind.unsigned_abs()),
+    }
+}
+
+/// The world's clocks and timers.
 pub(crate) struct Clock {
     now: Instant,
     readings: Arc<Readings>,

@@ -5,8 +5,10 @@
 //! buggify) into operations on the world's shared state.
 //! Does not own: any policy — clock, executor, random and buggify modules do.
 //!
-//! ENV-1: `SimEnvironment` is `Send + Sync`; every call locks the world
-//! briefly and never polls, wakes or drops user code while locked (LOCK-1).
+//! ENV-1: `SimEnvironment` is `Send + Sync`; a call either reads the
+//! clock's lock-free readings (`now`, `system_now`: CLOCK-4) or locks the
+//! world briefly, and never polls, wakes or drops user code while locked
+//! (LOCK-1).
 //! ENV-2: a timer registers with the clock on its first pending poll and
 //! deregisters when dropped, so abandoned sleeps (a `timeout` whose future
 //! won) never keep a world alive or distort budget reports.
@@ -46,11 +48,11 @@ const _: () = {
 
 impl Environment for SimEnvironment {
     fn now(&self) -> Instant {
-        self.shared.clock.now()
+        self.shared.clock_readings.now()
     }
 
     fn system_now(&self) -> SystemTime {
-        self.shared.clock.system_now()
+        self.shared.clock_readings.system_now()
     }
 
     fn sleep_until(&self, deadline: Instant) -> TimerFuture {
@@ -147,7 +149,7 @@ fn add_task(shared: &Arc<Shared>, owner: Owner<'_>, name: &str, task: TaskFuture
             Some(core.tasks.intern_name(owner)),
             core.clock_skews.get(owner).copied().unwrap_or(0),
         ),
-        Owner::Spawner => match core.current {
+        Owner::Spawner => match core.current() {
             Some(spawner) => (
                 core.tasks.proc_of(spawner).cloned(),
                 core.tasks.skew_ns(spawner),
@@ -220,7 +222,7 @@ impl Future for SimSleep {
                 drop(previous);
             }
             None => {
-                let owner = core.current.and_then(|id| core.tasks.name(id)).cloned();
+                let owner = core.current().and_then(|id| core.tasks.name(id)).cloned();
                 this.key = Some(
                     core.clock
                         .arm(this.deadline, context.waker().clone(), owner),

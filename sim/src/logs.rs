@@ -24,7 +24,7 @@ pub struct SimTimer;
 impl FormatTime for SimTimer {
     fn format_time(&self, writer: &mut Writer<'_>) -> fmt::Result {
         let stamp = crate::shared::with_current(|shared| {
-            let now = shared.clock.now();
+            let now = shared.clock_readings.now();
             (now.since_epoch(), shared.config.seed)
         });
         match stamp {

@@ -36,8 +36,9 @@ use crate::world::Config;
 /// Everything in a world that tasks, wakers and timers can reach.
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    /// The clock's lock-free readings (CLOCK-4), shared with `core.clock`.
-    pub(crate) clock: Arc<Readings>,
+    /// The clock's lock-free readings (CLOCK-4), shared with `core.clock`:
+    /// what tasks read without taking the lock.
+    pub(crate) clock_readings: Arc<Readings>,
     core: SpinMutex<Core>,
 }
 
@@ -50,8 +51,9 @@ pub(crate) struct Core {
     pub(crate) trace: Trace,
     /// Polls made so far.
     pub(crate) steps: u64,
-    /// The task being polled, if any.
-    pub(crate) current: Option<TaskId>,
+    /// The task being polled, if any: set only through
+    /// [`Core::set_current`], which keeps the clock's readings in step.
+    current: Option<TaskId>,
     /// Wall-clock skew per proc name, in nanoseconds (CLOCK-3).
     pub(crate) clock_skews: std::collections::BTreeMap<String, i64>,
     /// What to ask, in registration order, when the world deadlocks: the
@@ -87,7 +89,7 @@ impl Shared {
         };
         Self {
             config,
-            clock: core.clock.readings().clone(),
+            clock_readings: core.clock.readings().clone(),
             core: SpinMutex::new(core),
         }
     }
@@ -159,18 +161,29 @@ impl Core {
             self.tasks.set_skew_ns(id, skew_ns);
         }
         // CLOCK-4: a task that skews its own proc sees the step at once.
-        self.set_current(self.current);
+        self.publish_skew();
     }
 
-    /// Appends an event stamped with the current time, step and running task.
-    /// The task being polled (`None` between polls), and the skew its
-    /// wall-clock readings carry (CLOCK-4).
+    /// The task being polled, if any.
+    pub(crate) fn current(&self) -> Option<TaskId> {
+        self.current
+    }
+
+    /// Set the task being polled (`None` between polls), and publish the
+    /// skew its wall-clock readings carry (CLOCK-4).
     pub(crate) fn set_current(&mut self, current: Option<TaskId>) {
         self.current = current;
-        let skew_ns = current.map_or(0, |id| self.tasks.skew_ns(id));
+        self.publish_skew();
+    }
+
+    /// Publish the wall-clock skew of the task being polled (0 between
+    /// polls) to the clock's readings (CLOCK-4).
+    fn publish_skew(&self) {
+        let skew_ns = self.current.map_or(0, |id| self.tasks.skew_ns(id));
         self.clock.readings().set_skew_ns(skew_ns);
     }
 
+    /// Appends an event stamped with the current time, step and running task.
     pub(crate) fn record(&mut self, kind: &'static str, fields: Vec<(&'static str, Value)>) {
         self.record_fields(
             kind,
@@ -231,6 +244,12 @@ impl Drop for CurrentGuard {
 /// The world running on this thread, if any.
 pub(crate) fn current() -> Option<Arc<Shared>> {
     CURRENT.with(|slot| slot.borrow().clone())
+}
+
+/// The address of this thread's current world, if any: compared, never
+/// followed (no reference count is taken, unlike [`current`]).
+pub(crate) fn current_address() -> Option<*const Shared> {
+    CURRENT.with(|slot| slot.borrow().as_ref().map(Arc::as_ptr))
 }
 
 /// Runs `f` with this thread's current world, if any.

@@ -176,7 +176,7 @@ impl World {
 
     /// Virtual time since the world's epoch.
     pub fn now(&self) -> Instant {
-        self.shared.clock.now()
+        self.shared.clock_readings.now()
     }
 
     /// How many polls the executor has made.

@@ -285,6 +285,53 @@ fn net_7_the_networks_draws_are_its_own_copies_of_the_worlds_streams() {
     }
 }
 
+/// The clock skews a network with skews up to 2 s gives procs `a` and `b`,
+/// when other code draws on the skew label first (`meddle`) or not.
+fn skews_while_others_draw(seed: u64, meddle: bool) -> (i64, i64) {
+    World::new(Config::with_seed(seed))
+        .run(async move {
+            let config = NetworkConfig {
+                clock_skew_max: Duration::from_secs(2),
+                ..NetworkConfig::default()
+            };
+            let network = Network::new(config, ProcConfig::default());
+            if meddle {
+                lockstep::rt::random::next_u64(net::SKEW);
+            }
+            let (_a, _b) = (network.proc("a"), network.proc("b"));
+            (network.clock_skew_ns("a"), network.clock_skew_ns("b"))
+        })
+        .expect("the world runs")
+}
+
+/// NET-7 for clock skews: each proc's skew (magnitude, then direction) is
+/// the next two values of the world's `network.skew` stream, whatever
+/// other code draws on that label.
+#[test]
+fn net_7_clock_skews_are_the_worlds_skew_stream_and_only_the_networks() {
+    use rand::RngCore;
+    let max_ns = Duration::from_secs(2).as_nanos() as u64;
+    for seed in 0..3 {
+        let mut skew = lockstep_sim::random::stream_rng(seed, net::SKEW.0);
+        let mut next_skew = || {
+            let magnitude = lockstep_sim::hash::below(skew.next_u64(), max_ns + 1) as i64;
+            let ahead = lockstep_sim::hash::below(skew.next_u64(), 2) == 0;
+            if ahead { magnitude } else { -magnitude }
+        };
+        let expected = (next_skew(), next_skew());
+        assert_eq!(
+            skews_while_others_draw(seed, false),
+            expected,
+            "seed {seed}"
+        );
+        assert_eq!(
+            skews_while_others_draw(seed, true),
+            expected,
+            "seed {seed}, meddled"
+        );
+    }
+}
+
 /// Goal: a link can have its own latency distribution (the issue's
 /// "per-link latency"), and held traffic waits, in order, until released.
 /// Method: fixed 1 ms for the network, 400 ms for `a → c`; then `a → b` is

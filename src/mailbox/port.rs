@@ -551,18 +551,10 @@ impl<M: Message> QueueSink<M> {
     }
 }
 
-/// A port served by a closure, called in order with each message and its headers.
+/// A port served by a closure, called in order with each message and its
+/// headers, outside the port's ordering lock (SEQ-7).
 pub(crate) struct EnqueueSink<M> {
-    /// SEQ-7: `serve` runs outside the ordering lock, so it may send here.
     inbound: ServedInbound<(M, Headers)>,
-    serve: Box<dyn Fn(Headers, M) + Send + Sync>,
-}
-
-impl<M> EnqueueSink<M> {
-    /// Serve what the ordering stage released, in order.
-    fn release(&self, (message, headers): (M, Headers)) {
-        (self.serve)(headers, message)
-    }
 }
 
 impl<M: Message> PortSink<M> for EnqueueSink<M> {
@@ -574,15 +566,12 @@ impl<M: Message> PortSink<M> for EnqueueSink<M> {
     ) -> Result<(), (M, UndeliverableReason)> {
         let seq_info = headers.seq_info();
         self.inbound
-            .admit(seq_info, (message, headers), |released| {
-                self.release(released)
-            })
+            .admit(seq_info, (message, headers))
             .map_err(|((message, _), error)| (message, error.into()))
     }
 
     fn skip(&self, seq_info: SeqInfo) -> bool {
-        self.inbound
-            .skip(seq_info, |released| self.release(released))
+        self.inbound.skip(seq_info)
     }
 }
 
@@ -630,14 +619,24 @@ impl Mailbox {
     }
 
     /// Open an ephemeral port whose messages are handed, in order, to `serve`.
+    ///
+    /// `serve` is never called on two threads at once, and never under a
+    /// lock of the port (SEQ-7), so it may send to this port or to one that
+    /// sends back: such a message is served once the current call returns.
+    /// A send to the port may therefore return before `serve` has seen its
+    /// message, and `serve` may run on the thread of another sender, which
+    /// serves whatever is waiting before its send returns. If `serve`
+    /// panics, the panic unwinds into the sender that was serving and that
+    /// message is lost; what still waits is served by the next send.
     pub fn open_enqueue_port<M: Message>(
         &self,
         serve: impl Fn(Headers, M) + Send + Sync + 'static,
     ) -> PortHandle<M> {
         let port_id = self.allocate_port();
         let sink = Arc::new(EnqueueSink {
-            inbound: ServedInbound::new(self.state.reorder),
-            serve: Box::new(serve),
+            inbound: ServedInbound::new(self.state.reorder, move |(message, headers)| {
+                serve(headers, message)
+            }),
         });
         PortHandle::new(port_id, Arc::default(), sink, self)
     }

@@ -212,7 +212,9 @@ impl<A: Actor> Instance<A> {
         self.mailbox().open_once_port()
     }
 
-    /// Open a port served, in order, by `serve`.
+    /// Open a port served, in order, by `serve`, never on two threads at
+    /// once and outside the port's locks, so `serve` may send to it (see
+    /// [`Mailbox::open_enqueue_port`](crate::mailbox::Mailbox::open_enqueue_port)).
     pub fn open_enqueue_port<M: Message>(
         &self,
         serve: impl Fn(Headers, M) + Send + Sync + 'static,

@@ -240,8 +240,16 @@ impl<T> Inbound<T> {
 /// back to it (SEQ-7): admitting queues what the stage releases, under the
 /// lock; serving happens outside it, one release at a time, in release
 /// order, never on two threads at once.
+///
+/// The caller that finds nobody serving serves everything waiting, its own
+/// releases and those other callers queue meanwhile, so a send may return
+/// before its message is served, and serving may run on another sender's
+/// thread. If serving panics, the release in hand is lost with the panic
+/// (it unwinds into the sender that was serving); what still waits is
+/// served by the next caller.
 pub(crate) struct ServedInbound<T> {
     state: Mutex<Served<T>>,
+    serve: Box<dyn Fn(T) + Send + Sync>,
 }
 
 struct Served<T> {
@@ -253,23 +261,24 @@ struct Served<T> {
 }
 
 impl<T> ServedInbound<T> {
-    pub(crate) fn new(reorder: Option<ReorderLimits>) -> Self {
+    /// A stage with the buffer `reorder` (`None`: arrival order), whose
+    /// releases go to `serve`.
+    pub(crate) fn new(
+        reorder: Option<ReorderLimits>,
+        serve: impl Fn(T) + Send + Sync + 'static,
+    ) -> Self {
         Self {
             state: Mutex::new(Served {
                 stage: OrderingStage::new(reorder),
                 waiting: VecDeque::new(),
                 serving: false,
             }),
+            serve: Box::new(serve),
         }
     }
 
     /// [`OrderingStage::admit`], then serve what waits (SEQ-7).
-    pub(crate) fn admit(
-        &self,
-        seq_info: SeqInfo,
-        item: T,
-        serve: impl FnMut(T),
-    ) -> Result<(), (T, AdmissionError)> {
+    pub(crate) fn admit(&self, seq_info: SeqInfo, item: T) -> Result<(), (T, AdmissionError)> {
         let mut duplicate = None;
         let admitted = {
             let mut state = self.state.lock();
@@ -283,24 +292,24 @@ impl<T> ServedInbound<T> {
         };
         // Dropped unlocked: its `Drop` may send here too.
         drop(duplicate);
-        self.serve_waiting(serve);
+        self.serve_waiting();
         admitted
     }
 
     /// [`OrderingStage::skip`], then serve what waits (SEQ-7).
-    pub(crate) fn skip(&self, seq_info: SeqInfo, serve: impl FnMut(T)) -> bool {
+    pub(crate) fn skip(&self, seq_info: SeqInfo) -> bool {
         let skipped = {
             let mut state = self.state.lock();
             let Served { stage, waiting, .. } = &mut *state;
             stage.skip(seq_info, |released| waiting.push_back(released))
         };
-        self.serve_waiting(serve);
+        self.serve_waiting();
         skipped
     }
 
     /// Serve what waits, unless another caller (or this thread, further up
     /// its stack) is serving already: that one serves it in turn.
-    fn serve_waiting(&self, mut serve: impl FnMut(T)) {
+    fn serve_waiting(&self) {
         {
             let mut state = self.state.lock();
             if state.serving || state.waiting.is_empty() {
@@ -308,7 +317,10 @@ impl<T> ServedInbound<T> {
             }
             state.serving = true;
         }
-        let mut serving = Serving(self, true);
+        let mut serving = Serving {
+            inbound: self,
+            armed: true,
+        };
         loop {
             let next = {
                 let mut state = self.state.lock();
@@ -319,22 +331,28 @@ impl<T> ServedInbound<T> {
                 next
             };
             let Some(next) = next else {
-                serving.1 = false;
+                serving.armed = false;
                 return;
             };
-            serve(next);
+            (self.serve)(next);
         }
     }
 }
 
-/// Gives up serving if serving code panics, so a later caller serves what
-/// still waits.
-struct Serving<'a, T>(&'a ServedInbound<T>, bool);
+/// Gives up serving if serving panics, so a later caller serves what still
+/// waits.
+struct Serving<'a, T> {
+    inbound: &'a ServedInbound<T>,
+    /// Still serving: the loop has not seen the line empty.
+    armed: bool,
+}
 
 impl<T> Drop for Serving<'_, T> {
     fn drop(&mut self) {
-        if self.1 {
-            self.0.state.lock().serving = false;
+        if self.armed {
+            // Unwinding already: a lock poisoned by another panic must not
+            // panic again here (that would abort the process).
+            self.inbound.state.lock_ignoring_poison().serving = false;
         }
     }
 }
@@ -608,32 +626,33 @@ mod tests {
         assert_eq!(released, ["one"], "three waits behind seq 2, once");
         assert_eq!(stage.buffered_total(), 1);
     }
+
     /// SEQ-7: a release whose serving panics gives serving up; what still
     /// waits is served by the next caller, in release order, and nothing is
     /// served twice.
     #[test]
     fn seq_7_a_panicking_serve_leaves_the_rest_to_the_next_caller() {
-        let inbound = ServedInbound::new(Some(ReorderLimits::default()));
-        let served = std::cell::RefCell::new(Vec::new());
-        let serve = |seq: u64| {
+        let served = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = served.clone();
+        let inbound = ServedInbound::new(Some(ReorderLimits::default()), move |seq: u64| {
             if seq == 1 {
                 panic!("serving 1 fails");
             }
-            served.borrow_mut().push(seq);
-        };
+            record.lock().unwrap().push(seq);
+        });
         // 2 waits behind the gap at 1; admitting 1 releases both.
-        assert!(inbound.admit(session(2), 2, serve).is_ok());
+        assert!(inbound.admit(session(2), 2).is_ok());
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            inbound.admit(session(1), 1, serve)
+            inbound.admit(session(1), 1)
         }));
         assert!(panicked.is_err(), "serving 1 panicked");
         assert!(
-            served.borrow().is_empty(),
+            served.lock().unwrap().is_empty(),
             "2 waits behind the failed serve"
         );
-        assert!(inbound.admit(session(3), 3, serve).is_ok());
+        assert!(inbound.admit(session(3), 3).is_ok());
         assert_eq!(
-            *served.borrow(),
+            *served.lock().unwrap(),
             [2, 3],
             "the next caller serves both, in order"
         );
@@ -649,30 +668,66 @@ mod served_loom_model {
     use crate::sync::atomic::{AtomicBool, Ordering};
     use loom::thread;
 
+    /// A stage whose serving records what it serves, and fails the model
+    /// if two serves overlap.
+    fn recording(
+        reorder: Option<ReorderLimits>,
+    ) -> (Arc<ServedInbound<u64>>, Arc<Mutex<Vec<u64>>>) {
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let serving = Arc::new(AtomicBool::new(false));
+        let record = served.clone();
+        let inbound = ServedInbound::new(reorder, move |value: u64| {
+            assert!(!serving.swap(true, Ordering::SeqCst), "two serves at once");
+            record.lock().push(value);
+            serving.store(false, Ordering::SeqCst);
+        });
+        (Arc::new(inbound), served)
+    }
+
     /// Two threads admit seqs 1 and 2 of one session at once: both are
     /// served exactly once, in seq order, never two serves at a time, and
     /// nothing is left waiting.
     #[test]
     fn seq_7_concurrent_admits_are_served_once_each_in_order_one_at_a_time() {
         loom::model(|| {
-            let inbound = Arc::new(ServedInbound::new(Some(ReorderLimits::default())));
-            let served = Arc::new(Mutex::new(Vec::new()));
-            let serving = Arc::new(AtomicBool::new(false));
-            let serve = {
-                let (served, serving) = (served.clone(), serving.clone());
-                move |seq: u64| {
-                    assert!(!serving.swap(true, Ordering::SeqCst), "two serves at once");
-                    served.lock().push(seq);
-                    serving.store(false, Ordering::SeqCst);
-                }
-            };
+            let (inbound, served) = recording(Some(ReorderLimits::default()));
             let other = {
-                let (inbound, serve) = (inbound.clone(), serve.clone());
-                thread::spawn(move || inbound.admit(session(2), 2, serve).is_ok())
+                let inbound = inbound.clone();
+                thread::spawn(move || inbound.admit(session(2), 2).is_ok())
             };
-            assert!(inbound.admit(session(1), 1, serve).is_ok());
+            assert!(inbound.admit(session(1), 1).is_ok());
             assert!(other.join().unwrap());
             assert_eq!(*served.lock(), [1, 2]);
+            assert!(inbound.state.lock().waiting.is_empty());
+        });
+    }
+
+    /// With the buffer off both admits release at once (arrival order):
+    /// each is served exactly once, never two at a time, nothing is left
+    /// waiting, and each thread's own items keep their order.
+    #[test]
+    fn seq_7_buffer_off_concurrent_admits_are_served_once_each_one_at_a_time() {
+        loom::model(|| {
+            let (inbound, served) = recording(None);
+            let other = {
+                let inbound = inbound.clone();
+                thread::spawn(move || {
+                    inbound.admit(SeqInfo::Direct, 10).is_ok()
+                        && inbound.admit(SeqInfo::Direct, 11).is_ok()
+                })
+            };
+            assert!(inbound.admit(SeqInfo::Direct, 1).is_ok());
+            assert!(other.join().unwrap());
+            let served = served.lock().clone();
+            let mut sorted = served.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [1, 10, 11], "each served once");
+            let theirs: Vec<u64> = served
+                .iter()
+                .copied()
+                .filter(|value| *value >= 10)
+                .collect();
+            assert_eq!(theirs, [10, 11], "one sender's items keep their order");
             assert!(inbound.state.lock().waiting.is_empty());
         });
     }

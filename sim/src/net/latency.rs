@@ -26,9 +26,11 @@ pub enum Latency {
 }
 
 impl Latency {
-    /// Draw one latency from `stream`: always exactly one draw, whatever the
-    /// distribution, so giving one link another distribution never shifts
-    /// the draws of the others (NET-6).
+    /// Draw one latency from the running world's stream `stream`: always
+    /// exactly one draw, whatever the distribution, so giving one link
+    /// another distribution never shifts the draws of the others (NET-6).
+    /// The network itself draws from its own copies of its streams (NET-7)
+    /// through [`Latency::sample_from`]: a draw here does not move them.
     pub fn sample(&self, stream: RandomStream) -> Duration {
         self.sample_from(random::next_u64(stream))
     }

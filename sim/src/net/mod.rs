@@ -28,6 +28,15 @@
 //! - NET-6: each fault concern has its own stream (latency, paths,
 //!   duplication, loss), so turning one kind off or changing its rate leaves
 //!   the others' draws exactly as they were (DESIGN §2.2).
+//! - NET-7: the network draws from its own copies of its streams (every
+//!   `network.*` label: the four above, `network.skew` and the session
+//!   transport's `network.frames.*`), made from the running world's seed
+//!   and kept under the network's lock. RAND-1 makes them the world's
+//!   streams of those labels, value for value, without a trip through the
+//!   environment per draw. Being copies: a draw elsewhere on one of these
+//!   labels does not move the network's, two networks in one world draw
+//!   the same sequences, and a network used in another world starts that
+//!   world's streams from their beginning.
 //!
 //! Two modes ([`NetworkTransport`]). `Modelled` (the default) is the model
 //! above: envelopes are routed between procs directly. `Session` runs the
@@ -73,11 +82,7 @@ const COURIER_TASK_PREFIX: &str = "net:";
 
 // NET-6: one stream per fault concern. A duplicate takes one draw from the
 // duplication stream and derives its path, delay and losses from it (`Draws`).
-// NET-7: the network draws from its own copies of these streams (RAND-1: a
-// stream is a function of the seed and its label alone), kept under the
-// lock every draw already holds: the values are the world's streams', with
-// no trip through the environment per message. They are the network's: a
-// draw elsewhere on one of these labels does not move them.
+// NET-7: the network draws every `network.*` stream from its own copy.
 /// Per-message latency of the original copy.
 pub const LATENCY: RandomStream = RandomStream("network.latency");
 /// Which path of a link a message takes.
@@ -151,7 +156,8 @@ pub struct NetworkConfig {
     pub clock_skew_max: Duration,
 }
 
-/// The stream per-proc clock skews are drawn from.
+/// The stream per-proc clock skews are drawn from (the network's own copy,
+/// NET-7).
 pub const SKEW: RandomStream = RandomStream("network.skew");
 
 impl Default for NetworkConfig {
@@ -1141,23 +1147,32 @@ impl Draws {
     }
 }
 
-/// The network's random streams (NET-7): the running world's streams of the
-/// network's labels, copied from its seed on the first draw. Outside a world
-/// there is no seed to copy, and draws go to the environment's randomness.
+/// The network's random streams (NET-7): copies of the running world's
+/// streams of the network's labels, made from its seed on the first draw in
+/// that world. Outside a world there is no seed to copy, and draws go to the
+/// environment's randomness.
 #[derive(Default)]
 pub(crate) struct NetworkRandom {
-    streams: Option<crate::random::Streams>,
+    /// The world the copies belong to (kept so its address is not reused),
+    /// and the copies.
+    streams: Option<(Weak<crate::shared::Shared>, crate::random::Streams)>,
 }
 
 impl NetworkRandom {
     pub(crate) fn next_u64(&mut self, stream: RandomStream) -> u64 {
-        if self.streams.is_none() {
-            self.streams = crate::shared::with_current(|shared| {
-                crate::random::Streams::new(shared.config.seed)
+        let world = crate::shared::current_address();
+        let copied_here = matches!(
+            (&self.streams, world),
+            (Some((copied_in, _)), Some(world)) if Weak::as_ptr(copied_in) == world
+        );
+        if !copied_here {
+            self.streams = crate::shared::current().map(|shared| {
+                let streams = crate::random::Streams::new(shared.config.seed);
+                (Arc::downgrade(&shared), streams)
             });
         }
         match &mut self.streams {
-            Some(streams) => streams.next_u64(stream),
+            Some((_, streams)) => streams.next_u64(stream),
             None => random::next_u64(stream),
         }
     }
@@ -1333,5 +1348,44 @@ impl MailboxSender for NetworkSender {
                 return_undeliverable(return_handle, envelope, reason);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::RngCore;
+
+    use super::*;
+    use crate::{Config, World};
+
+    /// The first `count` values of `label` in the world of `seed` (RAND-1).
+    fn stream(seed: u64, label: &str, count: usize) -> Vec<u64> {
+        let mut rng = crate::random::stream_rng(seed, label);
+        (0..count).map(|_| rng.next_u64()).collect()
+    }
+
+    /// Goal: NET-7 across worlds — the network's copies belong to the world
+    /// they were made in: the same `NetworkRandom` used in a second world
+    /// draws that world's streams from their beginning, not the first
+    /// world's where it left off.
+    #[test]
+    fn net_7_copies_follow_the_world_that_draws() {
+        let mut random = NetworkRandom::default();
+        let mut draw = |seed: u64, count: usize| {
+            let random = &mut random;
+            World::new(Config::with_seed(seed))
+                .run(async move {
+                    (0..count)
+                        .map(|_| random.next_u64(LATENCY))
+                        .collect::<Vec<_>>()
+                })
+                .expect("the world runs")
+        };
+        assert_eq!(draw(3, 2), stream(3, LATENCY.0, 2));
+        assert_eq!(
+            draw(4, 2),
+            stream(4, LATENCY.0, 2),
+            "the second world's own stream"
+        );
     }
 }

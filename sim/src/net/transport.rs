@@ -60,7 +60,7 @@ use tokio::sync::{Notify, mpsc};
 use super::State;
 
 /// Frame latencies on `sim:` links (LINK-5; NET-6: latency and loss each
-/// draw from their own stream).
+/// draw from their own stream; NET-7: the network's own copy of it).
 pub const FRAME_LATENCY: RandomStream = RandomStream("network.frames.latency");
 /// Whether a frame is lost (NET-6: its own stream).
 pub const FRAME_LOSS: RandomStream = RandomStream("network.frames.loss");

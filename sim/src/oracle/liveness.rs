@@ -58,10 +58,7 @@ pub async fn settle(
             // `since` was read from the actor's proc's (skewed) wall clock
             // (CLOCK-3): compare it with that clock's now, not the world's.
             let skew_ns = network.clock_skew_ns(cell.actor_id().proc_id().name());
-            let proc_now = match skew_ns {
-                ahead if ahead >= 0 => now + Duration::from_nanos(ahead as u64),
-                behind => now - Duration::from_nanos(behind.unsigned_abs()),
-            };
+            let proc_now = crate::clock::skewed(now, skew_ns);
             let stuck = proc_now.duration_since(since).unwrap_or_default();
             if stuck >= settle && !wedged_on_purpose.contains(&id) {
                 let handler = handler
