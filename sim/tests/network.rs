@@ -168,8 +168,34 @@ where
         .collect()
 }
 
-/// Transit time of each of 40 messages sent 100 s apart (far more than any
-/// delay here, so no message waits behind another), with uniform latency.
+/// Transit time of each of 40 messages from `a` to `b` sent 100 s apart
+/// (far more than any delay here, so no message waits behind another), on
+/// a network of `config`; with `meddle`, the sender also draws on the
+/// network's stream labels before each send.
+fn forty_transits(seed: u64, config: NetworkConfig, meddle: bool) -> Vec<Duration> {
+    let transits = recorded_transits(seed, config, move |network, record| async move {
+        let (a, b) = (network.proc("a"), network.proc("b"));
+        let (client, _client) = a.instance("client").unwrap();
+        let stopwatch: ActorRef<Stopwatch> =
+            b.spawn("stopwatch", Stopwatch(record)).unwrap().bind();
+        let mut sent = Vec::new();
+        for value in 0..40 {
+            if meddle {
+                for stream in [net::LATENCY, net::PATHS, net::LOSS, net::DUPLICATION] {
+                    lockstep::rt::random::next_u64(stream);
+                }
+            }
+            sent.push(lockstep::time::now());
+            stopwatch.send(&client, value).unwrap();
+            lockstep::time::sleep(Duration::from_secs(100)).await;
+        }
+        sent
+    });
+    assert_eq!(transits.len(), 40, "every message handled once");
+    transits
+}
+
+/// [`forty_transits`] with uniform latency, duplication and loss as given.
 fn transit_times(seed: u64, duplicate: f64, loss: f64) -> Vec<Duration> {
     let config = NetworkConfig {
         latency: one_to_fifty_ms(),
@@ -179,21 +205,7 @@ fn transit_times(seed: u64, duplicate: f64, loss: f64) -> Vec<Duration> {
         delivery_timeout: Duration::from_secs(3600),
         ..NetworkConfig::default()
     };
-    let transits = recorded_transits(seed, config, |network, record| async move {
-        let (a, b) = (network.proc("a"), network.proc("b"));
-        let (client, _client) = a.instance("client").unwrap();
-        let stopwatch: ActorRef<Stopwatch> =
-            b.spawn("stopwatch", Stopwatch(record)).unwrap().bind();
-        let mut sent = Vec::new();
-        for value in 0..40 {
-            sent.push(lockstep::time::now());
-            stopwatch.send(&client, value).unwrap();
-            lockstep::time::sleep(Duration::from_secs(100)).await;
-        }
-        sent
-    });
-    assert_eq!(transits.len(), 40, "every message handled once");
-    transits
+    forty_transits(seed, config, false)
 }
 
 /// NET-6: turning loss on changes nothing but the retransmissions: each
@@ -236,31 +248,13 @@ fn net_6_turning_duplication_on_leaves_the_originals_alone() {
     }
 }
 
-/// Like [`transit_times`] without faults, but the sender also draws from
-/// the network's own stream labels between sends when `meddle` is set.
+/// [`forty_transits`] with uniform latency and no faults.
 fn transits_while_others_draw(seed: u64, meddle: bool) -> Vec<Duration> {
     let config = NetworkConfig {
         latency: one_to_fifty_ms(),
         ..NetworkConfig::default()
     };
-    recorded_transits(seed, config, move |network, record| async move {
-        let (a, b) = (network.proc("a"), network.proc("b"));
-        let (client, _client) = a.instance("client").unwrap();
-        let stopwatch: ActorRef<Stopwatch> =
-            b.spawn("stopwatch", Stopwatch(record)).unwrap().bind();
-        let mut sent = Vec::new();
-        for value in 0..40 {
-            if meddle {
-                for stream in [net::LATENCY, net::PATHS, net::LOSS, net::DUPLICATION] {
-                    lockstep::rt::random::next_u64(stream);
-                }
-            }
-            sent.push(lockstep::time::now());
-            stopwatch.send(&client, value).unwrap();
-            lockstep::time::sleep(Duration::from_secs(100)).await;
-        }
-        sent
-    })
+    forty_transits(seed, config, meddle)
 }
 
 /// NET-7: the network draws from its own copies of its streams, and they
