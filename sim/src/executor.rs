@@ -504,9 +504,13 @@ impl Executor {
         main_id: TaskId,
         mut main: Pin<&mut F>,
     ) -> Result<F::Output, Failure> {
+        // The lock a poll that returned `Pending` ended under, kept to
+        // choose the next task: one lock between two polls, not two. Held
+        // only over bookkeeping: never over a poll, a wake or a drop (LOCK-1).
+        let mut between_polls = None;
         loop {
             let (id, polled) = {
-                let mut core = shared.lock();
+                let mut core = between_polls.take().unwrap_or_else(|| shared.lock());
                 if let Some(failure) = core.failure_pending.take() {
                     return Err(failure); // EXEC-8
                 }
@@ -536,7 +540,9 @@ impl Executor {
                     match catch_unwind(AssertUnwindSafe(|| main.as_mut().poll(&mut context))) {
                         Ok(Poll::Ready(output)) => return Ok(output),
                         Ok(Poll::Pending) => {
-                            shared.lock().end_main_poll(id, waker);
+                            let mut core = shared.lock();
+                            core.end_main_poll(id, waker);
+                            between_polls = Some(core);
                         }
                         Err(payload) => {
                             let message = failure::panic_message(&*payload);
@@ -553,7 +559,13 @@ impl Executor {
                         catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
                     match outcome {
                         Ok(Poll::Pending) => {
-                            let aborted = shared.lock().end_poll(id, future, waker);
+                            let mut core = shared.lock();
+                            let aborted = core.end_poll(id, future, waker);
+                            if aborted.is_none() {
+                                between_polls = Some(core);
+                            } else {
+                                drop(core);
+                            }
                             if let Some(unpolled) = aborted {
                                 // LOCK-1: dropped unlocked.
                                 let name = unpolled.slot.as_ref().map_or_else(
