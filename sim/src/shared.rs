@@ -54,6 +54,9 @@ pub(crate) struct Core {
     /// The task being polled, if any: set only through
     /// [`Core::set_current`], which keeps the clock's readings in step.
     current: Option<TaskId>,
+    /// How the trace stores the current task ([`Trace::task_key`]), looked
+    /// up at its first event of the poll.
+    current_task_key: Option<u64>,
     /// Wall-clock skew per proc name, in nanoseconds (CLOCK-3).
     pub(crate) clock_skews: std::collections::BTreeMap<String, i64>,
     /// What to ask, in registration order, when the world deadlocks: the
@@ -82,6 +85,7 @@ impl Shared {
             trace: Trace::default(),
             steps: 0,
             current: None,
+            current_task_key: None,
             stall_reporters: Vec::new(),
             paused: std::collections::BTreeSet::new(),
             parked: Vec::new(),
@@ -173,6 +177,7 @@ impl Core {
     /// skew its wall-clock readings carry (CLOCK-4).
     pub(crate) fn set_current(&mut self, current: Option<TaskId>) {
         self.current = current;
+        self.current_task_key = None;
         self.publish_skew();
     }
 
@@ -200,9 +205,18 @@ impl Core {
         kind: &'static str,
         fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)> + Clone,
     ) {
-        let task = self.current.and_then(|id| self.tasks.name(id));
+        let task = match self.current_task_key {
+            Some(task) => task,
+            None => {
+                let task = self
+                    .trace
+                    .task_key(self.current.and_then(|id| self.tasks.name(id)));
+                self.current_task_key = Some(task);
+                task
+            }
+        };
         let time = self.clock.now().since_epoch();
-        self.trace.push(time, self.steps, kind, task, fields);
+        self.trace.push_keyed(time, self.steps, kind, task, fields);
     }
 
     /// Appends an event attributed to `task`, whose fields borrow their

@@ -597,6 +597,26 @@ impl Trace {
         task: Option<&Arc<str>>,
         fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)> + Clone,
     ) {
+        let task = self.task_key(task);
+        self.push_keyed(time, step, kind, task, fields);
+    }
+
+    /// How events store `task`: 0 for none, else its interned index + 1. A
+    /// name keeps its key for the whole trace, so a caller recording many
+    /// events for one task may look it up once ([`Trace::push_keyed`]).
+    pub(crate) fn task_key(&mut self, task: Option<&Arc<str>>) -> u64 {
+        task.map_or(0, |task| self.intern_shared(task) + 1)
+    }
+
+    /// [`Trace::push`] for the task whose [`Trace::task_key`] is `task`.
+    pub(crate) fn push_keyed<'a>(
+        &mut self,
+        time: Duration,
+        step: u64,
+        kind: &'static str,
+        task: u64,
+        fields: impl ExactSizeIterator<Item = (&'static str, Recorded<'a>)> + Clone,
+    ) {
         // Virtual time stays far below 2^64 ns (584 years).
         let time_ns = u64::try_from(time.as_nanos()).unwrap_or(u64::MAX);
         let time_delta = time_ns.wrapping_sub(self.writer.time_ns);
@@ -611,7 +631,6 @@ impl Trace {
             self.kind_counts.resize(kind_index + 1, 0);
         }
         self.kind_counts[kind_index] += 1;
-        let task = task.map_or(0, |task| self.intern_shared(task) + 1);
         write_varint(&mut self.bytes, task);
         let count = fields.len() as u64;
         let schema = self.writer.schema(kind);
