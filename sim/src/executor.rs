@@ -6,8 +6,8 @@
 //! Does not own: *which* ready task runs next (`strategy`), timers (`clock`).
 //!
 //! EXEC-1: a task is in the ready list at most once: its waker's `queued`
-//! flag is set when it is pushed and cleared just before it is polled, so a
-//! wake during its own poll queues it again.
+//! flag is set when it is pushed and cleared just before it is polled (both
+//! under the world's lock), so a wake during its own poll queues it again.
 //! EXEC-2: the ready list is a `Vec` in wake order; nothing here iterates a
 //! hash container, so the schedule is a function of the seed alone.
 //! EXEC-3: slots are reused with a bumped generation; a stale waker or ready
@@ -93,8 +93,13 @@ impl Wake for TaskWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if !self.queued.swap(true, Ordering::AcqRel) {
-            self.shared.lock().tasks.ready.push(self.id);
+        // `queued` is read and written only under the world's lock (here, at
+        // the start of a poll, and when a task ends), so a wake-up costs the
+        // lock's one atomic read-modify-write, not a swap besides.
+        let mut core = self.shared.lock();
+        if !self.queued.load(Ordering::Relaxed) {
+            self.queued.store(true, Ordering::Relaxed);
+            core.tasks.ready.push(self.id);
         }
     }
 }
@@ -124,7 +129,7 @@ pub(crate) struct Slot {
 impl Slot {
     fn kill_waker(&self) {
         // EXEC-3: a dead task's waker never queues again.
-        self.waker.queued.store(true, Ordering::Release);
+        self.waker.queued.store(true, Ordering::Relaxed);
     }
 }
 
@@ -358,7 +363,7 @@ impl Core {
             return None; // Being polled already: cannot happen single-threaded.
         }
         slot.polls += 1;
-        slot.waker.queued.store(false, Ordering::Release);
+        slot.waker.queued.store(false, Ordering::Relaxed);
         let waker = slot
             .poll_waker
             .take()
