@@ -338,17 +338,32 @@ fn decimal(mut value: u64, digits: &mut [u8; 20]) -> usize {
     }
 }
 
-/// Byte tags of stored field values.
+/// Kinds of stored field values. A value is stored as one varint of
+/// `payload << tag::BITS | tag`: the number itself, a text's length (its
+/// bytes follow) or an interned index.
 mod tag {
-    pub const U64: u8 = 0;
-    pub const I64: u8 = 1;
-    pub const FALSE: u8 = 2;
-    pub const TRUE: u8 = 3;
-    pub const TEXT: u8 = 4;
-    pub const STATIC: u8 = 5;
-    pub const SHARED: u8 = 6;
-    pub const PORT: u8 = 7;
+    pub const BITS: u32 = 4;
+    pub const MASK: u64 = (1 << BITS) - 1;
+    /// Payloads from this bound up do not fit beside a tag.
+    pub const PAYLOAD_LIMIT: u64 = 1 << (64 - BITS);
+    pub const U64: u64 = 0;
+    pub const I64: u64 = 1;
+    pub const FALSE: u64 = 2;
+    pub const TRUE: u64 = 3;
+    pub const TEXT: u64 = 4;
+    pub const STATIC: u64 = 5;
+    pub const SHARED: u64 = 6;
+    pub const PORT: u64 = 7;
+    /// A wide number (session ids, hashes), interned: they repeat, and
+    /// would take ten bytes each time.
+    pub const WIDE: u64 = 8;
+    /// A signed number too large for the payload; its zigzag form follows
+    /// as a varint of its own.
+    pub const I64_LARGE: u64 = 9;
 }
+
+/// Numbers from this bound up are stored interned ([`tag::WIDE`]).
+const WIDE_FROM: u64 = 1 << 32;
 
 /// Interns values by address: each distinct address gets the next index, so
 /// the indices (and the bytes that carry them) follow first use, never the
@@ -422,9 +437,12 @@ impl<T> Interner<T> {
 /// The events of one world plus a digest of its schedule.
 ///
 /// TRACE-4: events are stored compactly — one byte buffer of varints, with
-/// kinds, field names, static text and shared ids interned per trace — so a
-/// long run keeps tens of bytes per event, not hundreds; they are decoded
-/// only when read: in place ([`Trace::visit`]) or into owned [`Event`]s.
+/// kinds, field names, static text, shared ids and wide numbers (session
+/// ids) interned per trace, and each value's kind packed into its varint —
+/// so a long run keeps about a dozen bytes per event, not hundreds; they are
+/// decoded only when read: in place ([`Trace::visit`]) or into owned
+/// [`Event`]s. (Bytes are what a long run pays for: each new page of them is
+/// a page fault.)
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     bytes: Vec<u8>,
@@ -432,6 +450,8 @@ pub struct Trace {
     statics: Interner<&'static str>,
     shared: Interner<Arc<str>>,
     ports: Interner<(Arc<str>, u64)>,
+    /// Wide numbers, interned by value.
+    wides: Interner<u64>,
     /// Where the writer is: the last time and step, and per kind the field
     /// names it last wrote (the reader rebuilds the same state).
     writer: Cursor,
@@ -651,43 +671,45 @@ impl Trace {
                 let name = self.intern_static(name);
                 write_varint(&mut self.bytes, name);
             }
-            match value {
-                Recorded::U64(value) => {
-                    self.bytes.push(tag::U64);
-                    write_varint(&mut self.bytes, value);
+            let stored = match value {
+                Recorded::U64(value) if value >= WIDE_FROM => {
+                    let index = self.wides.index(value as usize, 0, || value);
+                    packed(u64::from(index), tag::WIDE)
                 }
+                Recorded::U64(value) => packed(value, tag::U64),
                 Recorded::I64(value) => {
-                    self.bytes.push(tag::I64);
-                    write_varint(&mut self.bytes, zigzag(value));
+                    let zigzagged = zigzag(value);
+                    if zigzagged < tag::PAYLOAD_LIMIT {
+                        packed(zigzagged, tag::I64)
+                    } else {
+                        write_varint(&mut self.bytes, tag::I64_LARGE);
+                        zigzagged
+                    }
                 }
                 Recorded::Bool(value) => {
-                    self.bytes.push(if value { tag::TRUE } else { tag::FALSE });
+                    if value {
+                        tag::TRUE
+                    } else {
+                        tag::FALSE
+                    }
                 }
                 Recorded::Text(text) => {
-                    self.bytes.push(tag::TEXT);
-                    write_varint(&mut self.bytes, text.len() as u64);
+                    write_varint(&mut self.bytes, packed(text.len() as u64, tag::TEXT));
                     self.bytes.extend_from_slice(text.as_bytes());
+                    continue;
                 }
-                Recorded::Static(text) => {
-                    let index = self.intern_static(text);
-                    self.bytes.push(tag::STATIC);
-                    write_varint(&mut self.bytes, index);
-                }
-                Recorded::Shared(text) => {
-                    let index = self.intern_shared(text);
-                    self.bytes.push(tag::SHARED);
-                    write_varint(&mut self.bytes, index);
-                }
+                Recorded::Static(text) => packed(self.intern_static(text), tag::STATIC),
+                Recorded::Shared(text) => packed(self.intern_shared(text), tag::SHARED),
                 Recorded::Port(actor, index) => {
                     let port =
                         self.ports
                             .index(Arc::as_ptr(actor).cast::<u8>() as usize, index, || {
                                 (actor.clone(), index)
                             });
-                    self.bytes.push(tag::PORT);
-                    write_varint(&mut self.bytes, u64::from(port));
+                    packed(u64::from(port), tag::PORT)
                 }
-            }
+            };
+            write_varint(&mut self.bytes, stored);
         }
         self.len += 1;
     }
@@ -738,24 +760,26 @@ impl Trace {
             } else {
                 *self.statics.get(read_varint(bytes, position))
             };
-            let value_tag = bytes[*position];
-            *position += 1;
-            let value = match value_tag {
-                tag::U64 => FieldRef::U64(read_varint(bytes, position)),
-                tag::I64 => FieldRef::I64(unzigzag(read_varint(bytes, position))),
+            let stored = read_varint(bytes, position);
+            let payload = stored >> tag::BITS;
+            let value = match stored & tag::MASK {
+                tag::U64 => FieldRef::U64(payload),
+                tag::WIDE => FieldRef::U64(*self.wides.get(payload)),
+                tag::I64 => FieldRef::I64(unzigzag(payload)),
+                tag::I64_LARGE => FieldRef::I64(unzigzag(read_varint(bytes, position))),
                 tag::FALSE => FieldRef::Bool(false),
                 tag::TRUE => FieldRef::Bool(true),
                 tag::TEXT => {
-                    let length = read_varint(bytes, position) as usize;
+                    let length = payload as usize;
                     let text = &bytes[*position..*position + length];
                     *position += length;
                     // Written from a `&str` by `push`.
                     FieldRef::Text(std::str::from_utf8(text).unwrap_or("<invalid utf-8>"))
                 }
-                tag::STATIC => FieldRef::Static(self.statics.get(read_varint(bytes, position))),
-                tag::SHARED => FieldRef::Text(self.shared.get(read_varint(bytes, position))),
+                tag::STATIC => FieldRef::Static(self.statics.get(payload)),
+                tag::SHARED => FieldRef::Text(self.shared.get(payload)),
                 tag::PORT => {
-                    let (actor, index) = self.ports.get(read_varint(bytes, position));
+                    let (actor, index) = self.ports.get(payload);
                     FieldRef::Port(actor, *index)
                 }
                 other => unreachable!("trace store holds an unknown value tag {other}"),
@@ -877,6 +901,17 @@ impl<'t> Header<'t> {
 
 /// LEB128: seven bits per byte, high bit set on all but the last.
 #[inline]
+/// A stored value: `payload` beside its `tag` (the payload is below
+/// [`tag::PAYLOAD_LIMIT`]: numbers from [`WIDE_FROM`] up are interned, and
+/// indices and text lengths are far smaller).
+fn packed(payload: u64, tag: u64) -> u64 {
+    debug_assert!(
+        payload < tag::PAYLOAD_LIMIT,
+        "a payload fits beside its tag"
+    );
+    payload << tag::BITS | tag
+}
+
 fn write_varint(bytes: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         bytes.push((value as u8) | 0x80);
@@ -955,6 +990,11 @@ mod tests {
                 ("static", Recorded::Static("Static")),
                 ("shared", Recorded::Shared(&actor)),
                 ("port", Recorded::Port(&actor, 1 << 63)),
+                ("most_negative", Recorded::I64(i64::MIN)),
+                ("most_positive", Recorded::I64(i64::MAX)),
+                ("large_again", Recorded::U64(u64::MAX)),
+                ("below_wide", Recorded::U64(WIDE_FROM - 1)),
+                ("wide", Recorded::U64(WIDE_FROM)),
             ],
         );
         push(&mut trace, None, &[]);
@@ -979,8 +1019,33 @@ mod tests {
             first.field("port").cloned(),
             text("local[0].ping[0]:9223372036854775808")
         );
+        let number = |name: &str| first.field(name).cloned();
+        assert_eq!(number("most_negative"), Some(Value::I64(i64::MIN)));
+        assert_eq!(number("most_positive"), Some(Value::I64(i64::MAX)));
+        assert_eq!(number("large_again"), Some(Value::U64(u64::MAX)));
+        assert_eq!(number("below_wide"), Some(Value::U64(WIDE_FROM - 1)));
+        assert_eq!(number("wide"), Some(Value::U64(WIDE_FROM)));
         assert_eq!(events[1].task, None);
         assert!(events[1].fields.is_empty());
+    }
+
+    /// TRACE-4: a wide number (a session id) is stored once; every later
+    /// event names it by its interned index in a byte, and reads back whole.
+    #[test]
+    fn wide_numbers_are_interned_and_read_back_whole() {
+        let session = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut trace = Trace::default();
+        push(&mut trace, None, &[("session", Recorded::U64(session))]);
+        let first = trace.stored_bytes();
+        push(&mut trace, None, &[("session", Recorded::U64(session))]);
+        let second = trace.stored_bytes() - first;
+        // Time, step, kind, task, field count, then the value: one byte each.
+        assert_eq!(second, 6, "the second event names the number by index");
+        let sessions: Vec<Value> = trace
+            .events()
+            .filter_map(|event| event.field("session").cloned())
+            .collect();
+        assert_eq!(sessions, [Value::U64(session), Value::U64(session)]);
     }
 
     /// Reading in place (`visit`) sees exactly what owned copies (`events`)
