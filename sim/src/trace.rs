@@ -362,8 +362,11 @@ mod tag {
     pub const I64_LARGE: u64 = 9;
 }
 
-/// Numbers from this bound up are stored interned ([`tag::WIDE`]).
-const WIDE_FROM: u64 = 1 << 32;
+/// Numbers from this bound up are stored interned ([`tag::WIDE`]): random
+/// 64-bit ids (session ids) nearly always are, while times in nanoseconds
+/// (2^56 ns is over two years), counters and sequence numbers stay inline.
+/// A unique wide number costs its table entry, so only ids should be here.
+const WIDE_FROM: u64 = 1 << 56;
 
 /// Interns values by address: each distinct address gets the next index, so
 /// the indices (and the bytes that carry them) follow first use, never the
@@ -413,7 +416,9 @@ impl<T> Interner<T> {
 
     fn home(address: usize, length: u64, mask: usize) -> usize {
         let mixed = (address as u64 ^ length.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (mixed >> 40) as usize & mask
+        // The top bits of the product, as many as the table needs (the
+        // table has at least 64 slots, so the shift is below 64).
+        (mixed >> (64 - mask.count_ones())) as usize & mask
     }
 
     fn grow(&mut self) {
@@ -673,7 +678,9 @@ impl Trace {
             }
             let stored = match value {
                 Recorded::U64(value) if value >= WIDE_FROM => {
-                    let index = self.wides.index(value as usize, 0, || value);
+                    // Keyed by the whole value (the length slot is a u64;
+                    // an address is a usize, 32 bits on some targets).
+                    let index = self.wides.index(0, value, || value);
                     packed(u64::from(index), tag::WIDE)
                 }
                 Recorded::U64(value) => packed(value, tag::U64),
@@ -899,8 +906,6 @@ impl<'t> Header<'t> {
     }
 }
 
-/// LEB128: seven bits per byte, high bit set on all but the last.
-#[inline]
 /// A stored value: `payload` beside its `tag` (the payload is below
 /// [`tag::PAYLOAD_LIMIT`]: numbers from [`WIDE_FROM`] up are interned, and
 /// indices and text lengths are far smaller).
@@ -912,6 +917,8 @@ fn packed(payload: u64, tag: u64) -> u64 {
     payload << tag::BITS | tag
 }
 
+/// LEB128: seven bits per byte, high bit set on all but the last.
+#[inline]
 fn write_varint(bytes: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         bytes.push((value as u8) | 0x80);
@@ -995,6 +1002,16 @@ mod tests {
                 ("large_again", Recorded::U64(u64::MAX)),
                 ("below_wide", Recorded::U64(WIDE_FROM - 1)),
                 ("wide", Recorded::U64(WIDE_FROM)),
+                ("wide_above", Recorded::U64(WIDE_FROM << 1)),
+                ("signed_inline_max", Recorded::I64((1 << 59) - 1)),
+                ("signed_escaped", Recorded::I64(1 << 59)),
+                ("signed_inline_min", Recorded::I64(-(1 << 59))),
+                ("signed_escaped_min", Recorded::I64(-(1 << 59) - 1)),
+                ("empty", Recorded::Text("")),
+                (
+                    "long",
+                    Recorded::Text("a text longer than one byte's worth of length bits"),
+                ),
             ],
         );
         push(&mut trace, None, &[]);
@@ -1025,6 +1042,19 @@ mod tests {
         assert_eq!(number("large_again"), Some(Value::U64(u64::MAX)));
         assert_eq!(number("below_wide"), Some(Value::U64(WIDE_FROM - 1)));
         assert_eq!(number("wide"), Some(Value::U64(WIDE_FROM)));
+        assert_eq!(number("wide_above"), Some(Value::U64(WIDE_FROM << 1)));
+        assert_eq!(number("signed_inline_max"), Some(Value::I64((1 << 59) - 1)));
+        assert_eq!(number("signed_escaped"), Some(Value::I64(1 << 59)));
+        assert_eq!(number("signed_inline_min"), Some(Value::I64(-(1 << 59))));
+        assert_eq!(
+            number("signed_escaped_min"),
+            Some(Value::I64(-(1 << 59) - 1))
+        );
+        assert_eq!(number("empty"), text(""));
+        assert_eq!(
+            number("long"),
+            text("a text longer than one byte's worth of length bits")
+        );
         assert_eq!(events[1].task, None);
         assert!(events[1].fields.is_empty());
     }
@@ -1034,6 +1064,7 @@ mod tests {
     #[test]
     fn wide_numbers_are_interned_and_read_back_whole() {
         let session = 0x9e37_79b9_7f4a_7c15_u64;
+        assert!(session >= WIDE_FROM);
         let mut trace = Trace::default();
         push(&mut trace, None, &[("session", Recorded::U64(session))]);
         let first = trace.stored_bytes();
