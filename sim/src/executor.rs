@@ -80,7 +80,9 @@ impl fmt::Display for TaskId {
     }
 }
 
-/// The waker of one task (EXEC-1).
+/// The waker of one task (EXEC-1). Waking takes the world's lock, even for
+/// a task already queued or ended: a wake from another thread waits while
+/// the world's thread holds it.
 pub(crate) struct TaskWaker {
     id: TaskId,
     queued: AtomicBool,

@@ -17,6 +17,10 @@ use crate::executor::TaskId;
 use crate::hash;
 
 /// Picks the next task to poll among the ready ones.
+///
+/// `choose` runs under the world's lock: it must not call into the world
+/// (`lockstep::rt`, `lockstep_sim::trace::record`, spawning, waking), or it
+/// would wait on that lock for ever. A strategy draws from its own stream.
 pub trait Strategy: Send {
     /// The index in `ready` (never empty) of the task to poll next.
     fn choose(&mut self, ready: &[TaskId]) -> usize;
