@@ -450,3 +450,65 @@ async fn loop_back_through_an_enqueue_port(reorder_buffer: bool) {
         .collect();
     assert_eq!(*served.lock().unwrap(), expected);
 }
+
+/// Goal: SEQ-7 under real threads — four threads, each a client of its own,
+/// send 20,000 sequenced messages each to one enqueue port at once: every
+/// message is served exactly once, each sender's in its send order, and the
+/// closure never runs on two threads at once (whichever sender finds nobody
+/// serving serves the others' messages too).
+#[test]
+fn seq_7_concurrent_senders_are_each_served_once_in_order_never_two_at_once() {
+    const SENDERS: usize = 4;
+    const EACH: u64 = 20_000;
+    let proc = Proc::local();
+    let (owner, _owner) = proc.instance("owner").unwrap();
+    let served = Arc::new(Mutex::new(Vec::new()));
+    let serving = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (record, busy) = (served.clone(), serving.clone());
+    let port = owner.open_enqueue_port(move |headers: Headers, _: u64| {
+        assert!(
+            !busy.swap(true, std::sync::atomic::Ordering::SeqCst),
+            "two serves at once"
+        );
+        record.lock().unwrap().push(headers.seq_info());
+        busy.store(false, std::sync::atomic::Ordering::SeqCst);
+    });
+    port.bind();
+    let sessions: Vec<u64> = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|index| {
+                let (proc, port) = (&proc, &port);
+                scope.spawn(move || {
+                    let (client, _client) = proc.instance(&format!("client{index}")).unwrap();
+                    for value in 0..EACH {
+                        port.send(&client, value).unwrap();
+                    }
+                    client.sequencer().session_id()
+                })
+            })
+            .collect();
+        senders
+            .into_iter()
+            .map(|sender| sender.join().unwrap())
+            .collect()
+    });
+    let served = served.lock().unwrap();
+    assert_eq!(served.len(), SENDERS * EACH as usize, "each served once");
+    for session_id in sessions {
+        let seqs: Vec<u64> = served
+            .iter()
+            .filter_map(|seq_info| match seq_info {
+                SeqInfo::Session {
+                    session_id: id,
+                    seq,
+                } if *id == session_id => Some(*seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            seqs,
+            (1..=EACH).collect::<Vec<_>>(),
+            "session {session_id:x} in order"
+        );
+    }
+}
