@@ -5,13 +5,13 @@
 //! poll loop, panic capture, teardown, and the deadlock and budget verdicts.
 //! Does not own: *which* ready task runs next (`strategy`), timers (`clock`).
 //!
-//! EXEC-1: a task is in the ready list at most once: its waker's `queued`
+//! EXEC-1: a task is in the ready list at most once: its slot's `queued`
 //! flag is set when it is pushed and cleared just before it is polled (both
 //! under the world's lock), so a wake during its own poll queues it again.
 //! EXEC-2: the ready list is a `Vec` in wake order; nothing here iterates a
 //! hash container, so the schedule is a function of the seed alone.
 //! EXEC-3: slots are reused with a bumped generation; a stale waker or ready
-//! entry of an ended task is ignored (its waker stays `queued` forever).
+//! entry of an ended task finds no slot of its generation and is ignored.
 //! EXEC-4: time advances only when no task is ready (CLOCK-2).
 //! EXEC-5: every poll runs under `catch_unwind`; a panic ends the run with the
 //! task's name and message. An aborted task is dropped, never polled again.
@@ -36,7 +36,6 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use lockstep::rt::TaskFuture;
@@ -85,7 +84,6 @@ impl fmt::Display for TaskId {
 /// the world's thread holds it.
 pub(crate) struct TaskWaker {
     id: TaskId,
-    queued: AtomicBool,
     shared: Arc<Shared>,
 }
 
@@ -95,14 +93,7 @@ impl Wake for TaskWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // `queued` is read and written only under the world's lock (here, at
-        // the start of a poll, and when a task ends), so a wake-up costs the
-        // lock's one atomic read-modify-write, not a swap besides.
-        let mut core = self.shared.lock();
-        if !self.queued.load(Ordering::Relaxed) {
-            self.queued.store(true, Ordering::Relaxed);
-            core.tasks.ready.push(self.id);
-        }
+        self.shared.lock().tasks.wake(self.id);
     }
 }
 
@@ -117,7 +108,8 @@ pub(crate) struct Slot {
     /// `None` for the main future (it lives on `World::run`'s stack) and while
     /// the task is being polled.
     future: Option<TaskFuture>,
-    waker: Arc<TaskWaker>,
+    /// In the ready list (or parked), not yet polled since (EXEC-1).
+    queued: bool,
     /// The `Waker` a poll is given: moved out for the poll and back after
     /// it, so a poll clones and drops no reference count. `None` while the
     /// task is being polled.
@@ -126,13 +118,6 @@ pub(crate) struct Slot {
     abort_requested: bool,
     /// The main future's slot (polled from `World::run`'s stack).
     main: bool,
-}
-
-impl Slot {
-    fn kill_waker(&self) {
-        // EXEC-3: a dead task's waker never queues again.
-        self.waker.queued.store(true, Ordering::Relaxed);
-    }
 }
 
 struct Entry {
@@ -205,7 +190,6 @@ impl TaskTable {
         };
         let waker = Arc::new(TaskWaker {
             id,
-            queued: AtomicBool::new(true),
             shared: shared.clone(),
         });
         let main = future.is_none();
@@ -214,8 +198,8 @@ impl TaskTable {
             skew_ns: 0,
             proc: None,
             future,
-            poll_waker: Some(Waker::from(waker.clone())),
-            waker,
+            queued: true,
+            poll_waker: Some(Waker::from(waker)),
             polls: 0,
             abort_requested: false,
             main,
@@ -266,6 +250,17 @@ impl TaskTable {
         self.slot(id).map(|slot| &slot.name)
     }
 
+    /// Queue live task `id` unless it is queued already (EXEC-1); an ended
+    /// task's waker finds no slot (EXEC-3).
+    fn wake(&mut self, id: TaskId) {
+        let newly_queued = self
+            .slot_mut(id)
+            .is_some_and(|slot| !std::mem::replace(&mut slot.queued, true));
+        if newly_queued {
+            self.ready.push(id);
+        }
+    }
+
     /// Removes a task's slot (EXEC-3); the caller drops it unlocked.
     pub(crate) fn remove(&mut self, id: TaskId) -> Option<Slot> {
         let entry = self.entries.get_mut(id.index as usize)?;
@@ -273,7 +268,6 @@ impl TaskTable {
             return None;
         }
         let slot = entry.slot.take()?;
-        slot.kill_waker();
         entry.generation = entry.generation.wrapping_add(1);
         self.free.push(id.index);
         Some(slot)
@@ -365,7 +359,7 @@ impl Core {
             return None; // Being polled already: cannot happen single-threaded.
         }
         slot.polls += 1;
-        slot.waker.queued.store(false, Ordering::Relaxed);
+        slot.queued = false;
         let waker = slot
             .poll_waker
             .take()
