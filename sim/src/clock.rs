@@ -98,7 +98,7 @@ pub(crate) fn skewed(time: SystemTime, skew_ns: i64) -> SystemTime {
 
 /// The world's clocks and timers.
 pub(crate) struct Clock {
-    now: Instant,
+    /// The current time lives in the readings, the one place it is kept.
     readings: Arc<Readings>,
     timers: BTreeMap<TimerKey, Timer>,
     next_sequence: u64,
@@ -112,7 +112,6 @@ impl Clock {
             + Duration::from_secs(WALL_EPOCH_BASE_SECONDS)
             + Duration::from_nanos(offset);
         Self {
-            now: Instant::from_epoch(Duration::ZERO),
             readings: Arc::new(Readings {
                 now_ns: AtomicU64::new(0),
                 skew_ns: AtomicI64::new(0),
@@ -124,7 +123,7 @@ impl Clock {
     }
 
     pub(crate) fn now(&self) -> Instant {
-        self.now
+        self.readings.now()
     }
 
     /// The readings tasks take without the world's lock (CLOCK-4).
@@ -175,12 +174,12 @@ impl Clock {
     pub(crate) fn advance(&mut self, fired: &mut Vec<FiredTimer>) -> Option<Instant> {
         let deadline = self.next_deadline()?;
         // CLOCK-1: a timer armed in the past is due now; time never goes back.
-        self.now = self.now.max(deadline);
+        let now = self.now().max(deadline);
         // Virtual time stays far below 2^64 ns (584 years).
-        let now_ns = u64::try_from(self.now.since_epoch().as_nanos()).unwrap_or(u64::MAX);
+        let now_ns = u64::try_from(now.since_epoch().as_nanos()).unwrap_or(u64::MAX);
         self.readings.now_ns.store(now_ns, Ordering::Relaxed);
         while let Some(entry) = self.timers.first_entry() {
-            if entry.key().deadline > self.now {
+            if entry.key().deadline > now {
                 break;
             }
             let (key, timer) = entry.remove_entry();
@@ -189,7 +188,7 @@ impl Clock {
                 timer,
             });
         }
-        Some(self.now)
+        Some(now)
     }
 
     /// Armed timers in firing order: (deadline, owning task).
