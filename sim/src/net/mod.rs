@@ -769,18 +769,15 @@ impl Network {
                 let mut draws = Draws::for_copy(copy, &mut state.random);
                 let path = match paths_per_link {
                     0 | 1 => 0,
-                    paths => draws.below(&mut state.random, PATHS, u64::from(paths)) as u32,
+                    paths => draws.below(PATHS, u64::from(paths)) as u32,
                 };
                 // NET-6: one draw whatever the distribution (a fixed latency
                 // too), so changing one link's latency leaves the others'.
                 let link = &mut state.links[route.link];
                 let latency = link.latency.as_ref().unwrap_or(&state.config.latency);
-                let mut delay = latency.sample_from(draws.next(&mut state.random, LATENCY));
+                let mut delay = latency.sample_from(draws.next(LATENCY));
                 let mut losses = 0;
-                while losses < 8
-                    && loss_probability > 0.0
-                    && draws.unit(&mut state.random, LOSS) < loss_probability
-                {
+                while losses < 8 && loss_probability > 0.0 && draws.unit(LOSS) < loss_probability {
                     delay += retransmit_delay;
                     losses += 1;
                 }
@@ -1116,34 +1113,35 @@ impl State {
 /// from each concern's stream, a duplicate from one seed drawn from the
 /// duplication stream (so how many draws a duplicate needs never shifts the
 /// duplication stream, and through it which later messages are duplicated).
-enum Draws {
-    Original,
+enum Draws<'a> {
+    /// The network's own streams (NET-7).
+    Original(&'a mut NetworkRandom),
     /// A splitmix64 state seeded from one duplication draw.
     Duplicate(u64),
 }
 
-impl Draws {
-    fn for_copy(copy: u32, random: &mut NetworkRandom) -> Self {
+impl<'a> Draws<'a> {
+    fn for_copy(copy: u32, random: &'a mut NetworkRandom) -> Self {
         if copy == 0 {
-            Draws::Original
+            Draws::Original(random)
         } else {
             Draws::Duplicate(random.next_u64(DUPLICATION))
         }
     }
 
-    fn next(&mut self, random: &mut NetworkRandom, stream: RandomStream) -> u64 {
+    fn next(&mut self, stream: RandomStream) -> u64 {
         match self {
-            Draws::Original => random.next_u64(stream),
+            Draws::Original(random) => random.next_u64(stream),
             Draws::Duplicate(state) => crate::hash::splitmix64(state),
         }
     }
 
-    fn below(&mut self, random: &mut NetworkRandom, stream: RandomStream, bound: u64) -> u64 {
-        crate::hash::below(self.next(random, stream), bound)
+    fn below(&mut self, stream: RandomStream, bound: u64) -> u64 {
+        crate::hash::below(self.next(stream), bound)
     }
 
-    fn unit(&mut self, random: &mut NetworkRandom, stream: RandomStream) -> f64 {
-        crate::hash::unit_f64(self.next(random, stream))
+    fn unit(&mut self, stream: RandomStream) -> f64 {
+        crate::hash::unit_f64(self.next(stream))
     }
 }
 
